@@ -1,0 +1,198 @@
+//! Pure normalization rules of SPEC §3, shared by the SQL functions and by ingest
+//! validation. Each writes into a caller-owned buffer so hot loops do not allocate.
+
+use unicode_normalization::UnicodeNormalization;
+
+/// Whether identifiers keep their case (`identifiers.case`, SPEC §6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CaseMode {
+    /// Lowercase after NFKC and trimming: `JDoe` and `jdoe` are one person (the default).
+    #[default]
+    Insensitive,
+    /// Strict Mendix: `JDoe` and `jdoe` are two people.
+    Sensitive,
+}
+
+impl CaseMode {
+    /// Parses the SQL spelling used as the optional second argument of
+    /// `normalize_identifier`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "insensitive" => Some(CaseMode::Insensitive),
+            "sensitive" => Some(CaseMode::Sensitive),
+            _ => None,
+        }
+    }
+}
+
+/// Reusable scratch space for [`normalize_identifier`].
+#[derive(Default)]
+pub struct Scratch {
+    nfkc: String,
+}
+
+/// NFKC, trim Unicode white space, then lowercase unless `case` is sensitive. Writes the
+/// result into `out` and returns false when it is empty (SQL NULL).
+pub fn normalize_identifier(
+    s: &str,
+    case: CaseMode,
+    scratch: &mut Scratch,
+    out: &mut String,
+) -> bool {
+    out.clear();
+    if s.is_ascii() {
+        // ASCII is already in NFKC; skip the decomposition machinery.
+        out.push_str(s.trim());
+        if case == CaseMode::Insensitive {
+            out.make_ascii_lowercase();
+        }
+    } else {
+        scratch.nfkc.clear();
+        scratch.nfkc.extend(s.nfkc());
+        let trimmed = scratch.nfkc.trim();
+        match case {
+            CaseMode::Insensitive => out.extend(trimmed.chars().flat_map(char::to_lowercase)),
+            CaseMode::Sensitive => out.push_str(trimmed),
+        }
+    }
+    !out.is_empty()
+}
+
+/// Trimmed, lowercased address when `s` is a valid e-mail address (SPEC §3), written to
+/// `out`; false otherwise.
+pub fn normalize_email(s: &str, out: &mut String) -> bool {
+    out.clear();
+    let t = s.trim();
+    if t.is_ascii() {
+        out.push_str(t);
+        out.make_ascii_lowercase();
+    } else {
+        out.extend(t.chars().flat_map(char::to_lowercase));
+    }
+    is_valid_email(out)
+}
+
+/// The domain of an already normalized, valid address.
+pub fn domain_of(normalized_email: &str) -> &str {
+    normalized_email
+        .rsplit_once('@')
+        .map(|(_, d)| d)
+        .unwrap_or_default()
+}
+
+/// One `@`, a non-empty local part without white space, and a domain of at least two
+/// dot-separated labels of letters, digits and `-`.
+pub fn is_valid_email(s: &str) -> bool {
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
+    if local.is_empty() || local.chars().any(char::is_whitespace) || domain.contains('@') {
+        return false;
+    }
+    let mut labels = 0;
+    for label in domain.split('.') {
+        if label.is_empty() || !label.chars().all(|c| c.is_alphanumeric() || c == '-') {
+            return false;
+        }
+        labels += 1;
+    }
+    labels >= 2
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ident(s: &str, case: CaseMode) -> Option<String> {
+        let mut out = String::new();
+        normalize_identifier(s, case, &mut Scratch::default(), &mut out).then_some(out)
+    }
+
+    fn email(s: &str) -> Option<String> {
+        let mut out = String::new();
+        normalize_email(s, &mut out).then_some(out)
+    }
+
+    #[test]
+    fn identifier_trims_unicode_white_space_and_lowercases() {
+        assert_eq!(
+            ident("  JDoe\t", CaseMode::Insensitive).as_deref(),
+            Some("jdoe")
+        );
+        // U+3000 IDEOGRAPHIC SPACE and U+00A0 NO-BREAK SPACE are white space.
+        assert_eq!(
+            ident("\u{3000}JDoe\u{a0}", CaseMode::Insensitive).as_deref(),
+            Some("jdoe")
+        );
+        assert_eq!(
+            ident("\u{2003}Ärger\u{2003}", CaseMode::Insensitive).as_deref(),
+            Some("ärger")
+        );
+    }
+
+    #[test]
+    fn identifier_applies_nfkc() {
+        // Fullwidth Latin letters and the "ﬁ" ligature fold to their compatibility forms.
+        assert_eq!(
+            ident("ＪＤｏｅ", CaseMode::Insensitive).as_deref(),
+            Some("jdoe")
+        );
+        assert_eq!(
+            ident("ﬁnance", CaseMode::Sensitive).as_deref(),
+            Some("finance")
+        );
+        // Decomposed e + combining acute composes to é.
+        assert_eq!(
+            ident("Jose\u{301}", CaseMode::Insensitive).as_deref(),
+            Some("jos\u{e9}")
+        );
+    }
+
+    #[test]
+    fn identifier_case_sensitive_keeps_case() {
+        assert_eq!(
+            ident(" JDoe ", CaseMode::Sensitive).as_deref(),
+            Some("JDoe")
+        );
+        assert_eq!(
+            ident("ＪＤｏｅ", CaseMode::Sensitive).as_deref(),
+            Some("JDoe")
+        );
+    }
+
+    #[test]
+    fn identifier_empty_is_null() {
+        assert_eq!(ident("", CaseMode::Insensitive), None);
+        assert_eq!(ident(" \t\u{3000} ", CaseMode::Insensitive), None);
+    }
+
+    #[test]
+    fn email_validity() {
+        assert_eq!(
+            email(" John.Doe@MyCompany.com ").as_deref(),
+            Some("john.doe@mycompany.com")
+        );
+        assert_eq!(
+            email("a@finance.my-company.co.uk").as_deref(),
+            Some("a@finance.my-company.co.uk")
+        );
+        for bad in [
+            "john",
+            "john@",
+            "@mycompany.com",
+            "john@mycompany",
+            "jo hn@mycompany.com",
+            "john@@mycompany.com",
+            "john@my@company.com",
+            "john@mycompany..com",
+            "john@my_company.com",
+            "john@.com",
+            "",
+            "john@mycompany.com.",
+        ] {
+            assert_eq!(email(bad), None, "{bad:?} must be invalid");
+        }
+        assert_eq!(domain_of("a@b.c"), "b.c");
+    }
+}

@@ -1,0 +1,88 @@
+//! One error type for the whole tool, so every failure reaches the user as one sentence
+//! with the exit code SPEC §7 promises (2 for usage, 1 for everything at run time).
+
+use std::path::{Path, PathBuf};
+
+/// Everything that can stop a command. Messages are complete sentences without a trailing
+/// period; they never contain a clear identifier or the hash key.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The command line, configuration or a named input is wrong: the user must change
+    /// what they asked for (exit code 2).
+    #[error("{0}")]
+    Usage(String),
+    /// An input file breaks the SPEC §1 contract at a known place.
+    #[error("{file}: {location}, column {column}: {reason}")]
+    BadRow {
+        /// Display form of the input file.
+        file: String,
+        /// `line N` for text formats, `row N` for Parquet.
+        location: String,
+        /// The SPEC column name.
+        column: String,
+        /// Why the value was refused; never contains the value of an identifier column.
+        reason: String,
+    },
+    /// A file could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or directory involved.
+        path: PathBuf,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+    /// The query engine refused or failed a query.
+    #[error("{0}")]
+    Query(String),
+    /// Any other run-time failure, already phrased for the user.
+    #[error("{0}")]
+    Runtime(String),
+}
+
+/// Shorthand used across the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// The process exit code for this error, as SPEC §7 defines them.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Usage(_) => 2,
+            _ => 1,
+        }
+    }
+
+    /// Wraps an I/O error with the path it concerns.
+    pub fn io(path: impl AsRef<Path>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.as_ref().to_path_buf(),
+            source,
+        }
+    }
+}
+
+impl From<datafusion::error::DataFusionError> for Error {
+    fn from(e: datafusion::error::DataFusionError) -> Self {
+        Error::Query(clean_datafusion_message(&e))
+    }
+}
+
+impl From<datafusion::arrow::error::ArrowError> for Error {
+    fn from(e: datafusion::arrow::error::ArrowError) -> Self {
+        Error::Runtime(e.to_string())
+    }
+}
+
+impl From<datafusion::parquet::errors::ParquetError> for Error {
+    fn from(e: datafusion::parquet::errors::ParquetError) -> Self {
+        Error::Runtime(format!("Parquet: {e}"))
+    }
+}
+
+/// DataFusion nests context ("Error during planning: ...", backtraces when enabled) that
+/// reads like a debug dump; keep the innermost sentence, on one line.
+fn clean_datafusion_message(e: &datafusion::error::DataFusionError) -> String {
+    let inner = e.find_root();
+    let text = inner.to_string();
+    let first = text.lines().next().unwrap_or_default().trim();
+    first.to_string()
+}

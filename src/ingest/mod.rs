@@ -1,0 +1,398 @@
+//! `seatcount ingest` (SPEC §1–2): raw login events in, hashed month partitions out.
+//!
+//! read (CSV/NDJSON/Parquet → raw chunks) → validate (types, presence; rejects) → normalize
+//! (SQL with the hashing functions, in memory) → stage (hashed Parquet per month, invisible)
+//! → dedup (SQL, event_id) → commit (journal + renames). Clear identifiers exist only in
+//! memory between read and normalize, and in the quarantine when asked for.
+
+pub mod columns;
+pub mod quarantine;
+pub mod read;
+pub mod validate;
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs::{self, File};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use datafusion::arrow::array::StringArray;
+use datafusion::arrow::array::{ArrayRef, AsArray, RecordBatch, new_null_array};
+use datafusion::arrow::compute::kernels::cmp::eq;
+use datafusion::arrow::compute::{cast, filter_record_batch};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::basic::{Compression, ZstdLevel};
+use datafusion::parquet::file::properties::WriterProperties;
+use datafusion::prelude::ParquetReadOptions;
+use datafusion::scalar::ScalarValue;
+use futures::StreamExt;
+use sha2::{Digest, Sha256};
+
+use crate::config::Config;
+use crate::engine::{Engine, sql, udf::UdfSettings};
+use crate::error::{Error, Result};
+use crate::warehouse::commit::{self, Journal, LedgerEntry, Move};
+use crate::warehouse::key::HashAlgorithm;
+use crate::warehouse::lock::{self, Mode};
+use crate::warehouse::{Warehouse, make_dir, schema};
+use quarantine::QuarantineWriter;
+use read::Format;
+
+/// What to do with rows that break SPEC §1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum OnError {
+    /// Fail the whole ingest and write nothing (the default).
+    #[default]
+    Fail,
+    /// Keep the good rows; write the bad ones, untouched, to the quarantine.
+    Quarantine,
+}
+
+/// What an ingest did, for the summary line.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Summary {
+    /// Files read.
+    pub files_read: usize,
+    /// Files skipped because the warehouse already holds them.
+    pub files_skipped: Vec<String>,
+    /// Data rows read.
+    pub rows_read: u64,
+    /// Rows stored.
+    pub rows_stored: u64,
+    /// Rows dropped because their event_id was already stored or repeated.
+    pub rows_duplicate: u64,
+    /// Rows written to the quarantine.
+    pub rows_quarantined: u64,
+    /// The quarantine file, relative to the warehouse, if one was written.
+    pub quarantine_file: Option<PathBuf>,
+    /// Months that received rows.
+    pub months: Vec<String>,
+}
+
+/// Ingests `files` into the warehouse at `root`, creating it if needed.
+pub async fn ingest(
+    root: &Path,
+    files: &[PathBuf],
+    on_error: OnError,
+    algorithm: HashAlgorithm,
+    config: &Config,
+    warn: &mut dyn FnMut(String),
+) -> Result<Summary> {
+    let formats = files.iter().map(|f| {
+        if !f.is_file() {
+            return Err(Error::Usage(format!("{}: no such file", f.display())));
+        }
+        Format::from_path(f)
+    });
+    let formats: Vec<Format> = formats.collect::<Result<_>>()?;
+    let wh = Warehouse::open_or_create(root, algorithm)?;
+    let _ingest_lock = lock::acquire(
+        &wh.state_dir().join("ingest.lock"),
+        Mode::Exclusive,
+        "another ingest",
+    )?;
+    commit::recover(&wh)?;
+    let key = wh.require_key()?;
+    let settings = UdfSettings {
+        case: config.identifiers.case,
+        internal_domains: config.classification.internal_domains.clone(),
+        key: Some(key),
+    };
+    let engine = Engine::open(&wh, &settings).await?;
+    let ingest_id = new_ingest_id();
+    let staging = Staging::create(&wh, &ingest_id)?;
+    let mut known: HashSet<String> = commit::ledger(&wh)?.into_iter().map(|e| e.sha256).collect();
+
+    let mut summary = Summary::default();
+    let mut ledger = Vec::new();
+    let mut months: BTreeMap<String, MonthStage> = BTreeMap::new();
+    let mut quarantine: Option<QuarantineWriter> = None;
+    for (index, (file, format)) in files.iter().zip(formats).enumerate() {
+        let sha256 = file_sha256(file)?;
+        let name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if !known.insert(sha256.clone()) {
+            summary.files_skipped.push(file.display().to_string());
+            continue;
+        }
+        summary.files_read += 1;
+        let mut entry = LedgerEntry {
+            sha256,
+            file: name,
+            ingest_id: ingest_id.clone(),
+            rows_read: 0,
+            rows_accepted: 0,
+            rows_quarantined: 0,
+        };
+        let display = file.display().to_string();
+        for chunk in read::open(file, format, warn)? {
+            let chunk = chunk?;
+            entry.rows_read += chunk.len() as u64;
+            let checked = validate::validate(&chunk, (index as u64) << 40)?;
+            if let Some(first) = checked.rejects.first() {
+                match on_error {
+                    OnError::Fail => {
+                        return Err(Error::BadRow {
+                            file: display,
+                            location: format!(
+                                "{} {}",
+                                format.position_word(),
+                                chunk.positions[first.row]
+                            ),
+                            column: first.column.clone(),
+                            reason: first.reason.clone(),
+                        });
+                    }
+                    OnError::Quarantine => {
+                        if quarantine.is_none() {
+                            quarantine = Some(QuarantineWriter::create(
+                                &staging.dir.join("quarantine.ndjson"),
+                            )?);
+                        }
+                        let header = chunk.header.as_deref().map(Vec::as_slice);
+                        quarantine.as_mut().expect("just created").write(
+                            file,
+                            format,
+                            header,
+                            &chunk,
+                            &checked.rejects,
+                        )?;
+                        entry.rows_quarantined += checked.rejects.len() as u64;
+                    }
+                }
+            }
+            entry.rows_accepted += checked.batch.num_rows() as u64;
+            if checked.batch.num_rows() > 0 {
+                stage_chunk(&engine, &staging, &mut months, checked.batch).await?;
+            }
+        }
+        summary.rows_read += entry.rows_read;
+        summary.rows_quarantined += entry.rows_quarantined;
+        ledger.push(entry);
+    }
+
+    let mut moves = Vec::new();
+    for (month, stage) in months {
+        let staged_path = stage.finish()?;
+        let accepted = count_rows(&staged_path)?;
+        let final_rel = PathBuf::from("_seatcount/staging")
+            .join(&ingest_id)
+            .join(format!("final-{month}.parquet"));
+        let stored =
+            dedup_month(&engine, &staged_path, &month, &wh.root().join(&final_rel)).await?;
+        summary.rows_duplicate += accepted - stored;
+        if stored > 0 {
+            summary.rows_stored += stored;
+            summary.months.push(month.clone());
+            moves.push(Move {
+                from: final_rel,
+                to: PathBuf::from(format!("events/month={month}/{ingest_id}.parquet")),
+            });
+        }
+    }
+    if let Some(q) = quarantine {
+        q.finish()?;
+        let to = PathBuf::from(format!("quarantine/{ingest_id}.ndjson"));
+        moves.push(Move {
+            from: PathBuf::from("_seatcount/staging")
+                .join(&ingest_id)
+                .join("quarantine.ndjson"),
+            to: to.clone(),
+        });
+        summary.quarantine_file = Some(to);
+    }
+    if !ledger.is_empty() {
+        commit::commit(
+            &wh,
+            &Journal {
+                ingest_id,
+                moves,
+                ledger,
+            },
+        )?;
+    }
+    drop(staging);
+    Ok(summary)
+}
+
+/// Normalizes one validated chunk in SQL and appends its rows to their months' staging files.
+async fn stage_chunk(
+    engine: &Engine,
+    staging: &Staging,
+    months: &mut BTreeMap<String, MonthStage>,
+    batch: RecordBatch,
+) -> Result<()> {
+    let ctx = engine.context();
+    ctx.deregister_table("incoming")?;
+    ctx.register_batch("incoming", batch)?;
+    let (_, batches) = engine.collect(sql::INGEST_NORMALIZE, &[]).await?;
+    ctx.deregister_table("incoming")?;
+    for batch in batches {
+        let month_col = cast(
+            batch
+                .column_by_name(schema::MONTH)
+                .expect("normalize.sql yields month"),
+            &DataType::Utf8,
+        )?;
+        let month_col = month_col.as_string::<i32>();
+        let distinct: std::collections::BTreeSet<&str> = month_col.iter().flatten().collect();
+        for month in distinct {
+            let mask = eq(month_col, &StringArray::new_scalar(month))?;
+            let rows = filter_record_batch(&batch, &mask)?;
+            let rows = conform(&rows, &staged_schema())?;
+            if !months.contains_key(month) {
+                let path = staging.dir.join(format!("staged-{month}.parquet"));
+                months.insert(month.to_string(), MonthStage::create(path)?);
+            }
+            months.get_mut(month).expect("just inserted").write(&rows)?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs `sql/ingest/dedup.sql` over one month's staged rows and writes the survivors.
+async fn dedup_month(engine: &Engine, staged: &Path, month: &str, out: &Path) -> Result<u64> {
+    let ctx = engine.context();
+    ctx.deregister_table("staged")?;
+    let options = ParquetReadOptions::default();
+    ctx.register_parquet("staged", staged.to_string_lossy().as_ref(), options)
+        .await?;
+    let mut stream = engine
+        .stream(
+            sql::INGEST_DEDUP,
+            &[ScalarValue::Utf8(Some(month.to_string()))],
+        )
+        .await?;
+    let mut writer = MonthStage::create(out.to_path_buf())?;
+    writer.schema = schema::stored_schema();
+    let mut rows = 0u64;
+    while let Some(batch) = stream.next().await {
+        let batch = conform(&batch?, &schema::stored_schema())?;
+        rows += batch.num_rows() as u64;
+        writer.write(&batch)?;
+    }
+    writer.finish()?;
+    ctx.deregister_table("staged")?;
+    Ok(rows)
+}
+
+/// `seq` plus the stored columns: what staging files hold before de-duplication.
+fn staged_schema() -> SchemaRef {
+    static STAGED: std::sync::LazyLock<SchemaRef> = std::sync::LazyLock::new(|| {
+        let mut fields = vec![Arc::new(Field::new("seq", DataType::UInt64, false))];
+        fields.extend(schema::stored_schema().fields().iter().cloned());
+        Arc::new(Schema::new(fields))
+    });
+    STAGED.clone()
+}
+
+/// Picks `schema`'s columns from `batch` by name and casts them to its types (SQL yields
+/// view and null types where the files want plain ones).
+pub fn conform(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|f| match batch.column_by_name(f.name()) {
+            Some(c) if c.data_type() == f.data_type() => Ok(c.clone()),
+            Some(c) => Ok(cast(c, f.data_type())?),
+            None => Ok(new_null_array(f.data_type(), batch.num_rows())),
+        })
+        .collect::<Result<Vec<ArrayRef>>>()?;
+    Ok(RecordBatch::try_new(schema.clone(), columns)?)
+}
+
+/// A Parquet file being written in staging.
+struct MonthStage {
+    path: PathBuf,
+    schema: SchemaRef,
+    writer: Option<ArrowWriter<File>>,
+}
+
+impl MonthStage {
+    fn create(path: PathBuf) -> Result<Self> {
+        Ok(MonthStage {
+            path,
+            schema: staged_schema(),
+            writer: None,
+        })
+    }
+
+    fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        if self.writer.is_none() {
+            let file = File::create(&self.path).map_err(|e| Error::io(&self.path, e))?;
+            let props = WriterProperties::builder()
+                .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
+                .set_max_row_group_row_count(Some(1 << 20))
+                .build();
+            self.writer = Some(ArrowWriter::try_new(
+                file,
+                self.schema.clone(),
+                Some(props),
+            )?);
+        }
+        self.writer.as_mut().expect("just opened").write(batch)?;
+        Ok(())
+    }
+
+    fn finish(self) -> Result<PathBuf> {
+        if let Some(writer) = self.writer {
+            let file = writer.into_inner()?;
+            file.sync_all().map_err(|e| Error::io(&self.path, e))?;
+        }
+        Ok(self.path)
+    }
+}
+
+fn count_rows(path: &Path) -> Result<u64> {
+    if !path.exists() {
+        return Ok(0);
+    }
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let reader = datafusion::parquet::file::reader::SerializedFileReader::new(file)?;
+    use datafusion::parquet::file::reader::FileReader;
+    Ok(reader.metadata().file_metadata().num_rows() as u64)
+}
+
+/// This ingest's private directory under `_seatcount/staging/`; removed on drop unless the
+/// commit has taken its files.
+struct Staging {
+    dir: PathBuf,
+}
+
+impl Staging {
+    fn create(wh: &Warehouse, ingest_id: &str) -> Result<Self> {
+        let dir = wh.state_dir().join("staging").join(ingest_id);
+        make_dir(&dir, 0o700)?;
+        Ok(Staging { dir })
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn new_ingest_id() -> String {
+    let now = chrono::Utc::now().format("%Y%m%dT%H%M%S");
+    let mut random = [0u8; 4];
+    let _ = getrandom::fill(&mut random);
+    format!("{now}-{}", hex::encode(random))
+}
+
+fn file_sha256(path: &Path) -> Result<String> {
+    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf).map_err(|e| Error::io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex::encode(hasher.finalize()))
+}

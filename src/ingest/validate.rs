@@ -1,0 +1,413 @@
+//! Row-level checks of SPEC §1. Turns a [`RawChunk`] into the typed `incoming` rows the
+//! normalization SQL reads, and a list of rejects that each name a row, a column and a
+//! reason. Only types and presence are judged here; normalization and hashing are SQL.
+
+use std::sync::{Arc, LazyLock};
+
+use chrono::{DateTime, NaiveDateTime};
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, BooleanBuilder, ListBuilder, RecordBatch, StringArray,
+    StringBuilder, TimestampMicrosecondArray, UInt64Array, new_null_array,
+};
+use datafusion::arrow::compute::{cast, filter_record_batch};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+
+use super::columns::Col;
+use super::read::{RawChunk, split_roles};
+use crate::error::Result;
+use crate::warehouse::schema;
+
+/// Why one row was refused.
+#[derive(Debug, Clone)]
+pub struct Reject {
+    /// Row index within the chunk.
+    pub row: usize,
+    /// SPEC column name, or `(record)` for the row as a whole.
+    pub column: String,
+    /// A phrase that completes "column X ...": never includes an identifier's value.
+    pub reason: String,
+}
+
+/// The accepted rows, typed, and the refused ones.
+#[derive(Debug)]
+pub struct Validated {
+    /// Rows of [`incoming_schema`], accepted only.
+    pub batch: RecordBatch,
+    /// At most one reject per refused row, in row order.
+    pub rejects: Vec<Reject>,
+}
+
+/// Text columns passed through to SQL as they are, in `incoming` order after the typed ones.
+const PASS_THROUGH: [(Col, &str); 16] = [
+    (Col::EventId, "event_id"),
+    (Col::AppId, "app_id"),
+    (Col::AppName, "app_name"),
+    (Col::EnvironmentId, "environment_id"),
+    (Col::EnvironmentName, "environment_name"),
+    (Col::EnvironmentType, "environment_type"),
+    (Col::DeploymentType, "deployment_type"),
+    (Col::UserProvider, "user_provider"),
+    (Col::Tenant, "tenant"),
+    (Col::UserName, "user_name"),
+    (Col::NamedUserIdentifier, "named_user_identifier"),
+    (Col::Email, "email"),
+    (Col::UserNameHash, "user_name_hash"),
+    (Col::NamedUserIdentifierHash, "named_user_identifier_hash"),
+    (Col::EmailHash, "email_hash"),
+    (Col::EmailDomain, "email_domain_given"),
+];
+
+static INCOMING: LazyLock<SchemaRef> = LazyLock::new(|| {
+    let mut fields = vec![
+        Field::new("seq", DataType::UInt64, false),
+        Field::new("event_time", schema::time_type(), false),
+    ];
+    fields.extend(
+        PASS_THROUGH
+            .iter()
+            .map(|(_, name)| Field::new(*name, DataType::Utf8, true)),
+    );
+    fields.push(Field::new("user_type", DataType::Utf8, true));
+    fields.push(Field::new("roles", schema::roles_type(), true));
+    fields.push(Field::new("active", DataType::Boolean, true));
+    fields.push(Field::new("anonymous", DataType::Boolean, true));
+    Arc::new(Schema::new(fields))
+});
+
+/// The schema of the `incoming` table that `sql/ingest/normalize.sql` reads.
+pub fn incoming_schema() -> SchemaRef {
+    INCOMING.clone()
+}
+
+const ENVIRONMENT_TYPES: [&str; 5] = ["production", "acceptance", "test", "development", "other"];
+
+/// Checks every row of `chunk`; `seq_base` orders rows across the files of one ingest.
+pub fn validate(chunk: &RawChunk, seq_base: u64) -> Result<Validated> {
+    let n = chunk.len();
+    let mut first: Vec<Option<Reject>> = vec![None; n];
+    let refuse = |first: &mut Vec<Option<Reject>>, row: usize, col: &str, reason: String| {
+        if first[row].is_none() {
+            first[row] = Some(Reject {
+                row,
+                column: col.to_string(),
+                reason,
+            });
+        }
+    };
+    for p in &chunk.problems {
+        refuse(&mut first, p.row, &p.column, p.reason.clone());
+    }
+
+    let text = |col: Col| -> Result<Option<StringArray>> {
+        match chunk.column(col) {
+            Some(a) if a.data_type() == &DataType::Utf8 => Ok(Some(a.as_string::<i32>().clone())),
+            Some(a) => Ok(Some(cast(a, &DataType::Utf8)?.as_string::<i32>().clone())),
+            None => Ok(None),
+        }
+    };
+    let blank = |a: &Option<StringArray>, i: usize| {
+        a.as_ref()
+            .is_none_or(|a| a.is_null(i) || a.value(i).trim().is_empty())
+    };
+
+    // event_time: required, a timestamp or one of the two text forms.
+    let mut times = vec![0i64; n];
+    match chunk.column(Col::EventTime) {
+        Some(a) if matches!(a.data_type(), DataType::Timestamp(..)) => {
+            let ts = a
+                .as_any()
+                .downcast_ref::<TimestampMicrosecondArray>()
+                .expect("readers convert timestamps to µs UTC");
+            for (i, t) in times.iter_mut().enumerate() {
+                if ts.is_null(i) {
+                    refuse(
+                        &mut first,
+                        i,
+                        "event_time",
+                        "is missing a required value".into(),
+                    );
+                } else {
+                    *t = ts.value(i);
+                }
+            }
+        }
+        _ => {
+            let a = text(Col::EventTime)?;
+            for (i, t) in times.iter_mut().enumerate() {
+                if blank(&a, i) {
+                    refuse(
+                        &mut first,
+                        i,
+                        "event_time",
+                        "is missing a required value".into(),
+                    );
+                    continue;
+                }
+                let s = a.as_ref().expect("not blank").value(i);
+                match parse_time(s) {
+                    Some(micros) => *t = micros,
+                    None => refuse(
+                        &mut first,
+                        i,
+                        "event_time",
+                        format!(
+                            "{:?} is not an RFC 3339 timestamp or YYYY-MM-DD HH:MM:SS",
+                            shorten(s)
+                        ),
+                    ),
+                }
+            }
+        }
+    }
+
+    let texts: Vec<Option<StringArray>> = PASS_THROUGH
+        .iter()
+        .map(|(c, _)| text(*c))
+        .collect::<Result<_>>()?;
+    let get = |col: Col| {
+        &texts[PASS_THROUGH
+            .iter()
+            .position(|(c, _)| *c == col)
+            .expect("pass-through column")]
+    };
+
+    for col in [Col::AppId, Col::EnvironmentId] {
+        for i in 0..n {
+            if blank(get(col), i) {
+                refuse(
+                    &mut first,
+                    i,
+                    col.name(),
+                    "is missing a required value".into(),
+                );
+            }
+        }
+    }
+    for i in 0..n {
+        let identity = [
+            Col::UserName,
+            Col::NamedUserIdentifier,
+            Col::UserNameHash,
+            Col::NamedUserIdentifierHash,
+        ];
+        if identity.iter().all(|c| blank(get(*c), i)) {
+            refuse(
+                &mut first,
+                i,
+                "user_name",
+                "is missing, and so is named_user_identifier: one of them is required".into(),
+            );
+        }
+    }
+    for col in [
+        Col::UserNameHash,
+        Col::NamedUserIdentifierHash,
+        Col::EmailHash,
+    ] {
+        if let Some(a) = get(col) {
+            for i in 0..n {
+                if !a.is_null(i) && !is_hash(a.value(i)) {
+                    refuse(
+                        &mut first,
+                        i,
+                        col.name(),
+                        "is not 64 lowercase hexadecimal digits".into(),
+                    );
+                }
+            }
+        }
+    }
+    if let Some(a) = get(Col::EnvironmentType) {
+        for i in 0..n {
+            if !blank(get(Col::EnvironmentType), i) {
+                let v = a.value(i).trim();
+                if !ENVIRONMENT_TYPES.iter().any(|t| t.eq_ignore_ascii_case(v)) {
+                    refuse(
+                        &mut first,
+                        i,
+                        "environment_type",
+                        format!(
+                            "{:?} is not one of production, acceptance, test, development, other",
+                            shorten(v)
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
+    let user_type = text(Col::UserType)?;
+    let mut user_types = StringBuilder::with_capacity(n, n * 8);
+    for i in 0..n {
+        if blank(&user_type, i) {
+            user_types.append_null();
+            continue;
+        }
+        let v = user_type.as_ref().expect("not blank").value(i).trim();
+        if v.eq_ignore_ascii_case("external") {
+            user_types.append_value("External");
+        } else if v.eq_ignore_ascii_case("internal") {
+            user_types.append_value("Internal");
+        } else {
+            user_types.append_null();
+            refuse(
+                &mut first,
+                i,
+                "user_type",
+                format!("{:?} is neither External nor Internal", shorten(v)),
+            );
+        }
+    }
+
+    let mut bools = Vec::new();
+    for col in [Col::Active, Col::Anonymous] {
+        let array = match chunk.column(col) {
+            Some(a) if a.data_type() == &DataType::Boolean => a.as_boolean().clone(),
+            _ => {
+                let a = text(col)?;
+                let mut b = BooleanBuilder::with_capacity(n);
+                for i in 0..n {
+                    if blank(&a, i) {
+                        b.append_null();
+                        continue;
+                    }
+                    let v = a.as_ref().expect("not blank").value(i);
+                    match parse_bool(v) {
+                        Some(x) => b.append_value(x),
+                        None => {
+                            b.append_null();
+                            refuse(
+                                &mut first,
+                                i,
+                                col.name(),
+                                format!(
+                                    "{:?} is not a boolean (true/false/1/0/yes/no)",
+                                    shorten(v)
+                                ),
+                            );
+                        }
+                    }
+                }
+                b.finish()
+            }
+        };
+        bools.push(array);
+    }
+
+    let roles: ArrayRef = match chunk.column(Col::Roles) {
+        Some(a) if matches!(a.data_type(), DataType::List(_)) => cast(a, &schema::roles_type())?,
+        Some(_) => {
+            let a = text(Col::Roles)?.expect("present");
+            let mut b = ListBuilder::with_capacity(StringBuilder::new(), n);
+            for i in 0..n {
+                if a.is_null(i) {
+                    b.append(false);
+                } else {
+                    split_roles(a.value(i)).for_each(|r| b.values().append_value(r));
+                    b.append(true);
+                }
+            }
+            Arc::new(b.finish())
+        }
+        None => new_null_array(&schema::roles_type(), n),
+    };
+
+    let seq: UInt64Array = chunk.positions.iter().map(|p| seq_base + p).collect();
+    let mut columns: Vec<ArrayRef> = vec![
+        Arc::new(seq),
+        Arc::new(TimestampMicrosecondArray::from(times).with_timezone("UTC")),
+    ];
+    for a in texts {
+        columns.push(match a {
+            Some(a) => Arc::new(a),
+            None => new_null_array(&DataType::Utf8, n),
+        });
+    }
+    columns.push(Arc::new(user_types.finish()));
+    columns.push(roles);
+    for b in bools {
+        columns.push(Arc::new(b));
+    }
+    let batch = RecordBatch::try_new(incoming_schema(), columns)?;
+    let keep: BooleanArray = first.iter().map(|r| Some(r.is_none())).collect();
+    let batch = filter_record_batch(&batch, &keep)?;
+    Ok(Validated {
+        batch,
+        rejects: first.into_iter().flatten().collect(),
+    })
+}
+
+/// RFC 3339 (offsets allowed) or `YYYY-MM-DD HH:MM:SS[.fff]` in UTC, to µs since the epoch.
+pub fn parse_time(s: &str) -> Option<i64> {
+    let s = s.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.timestamp_micros());
+    }
+    NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f")
+        .ok()
+        .map(|t| t.and_utc().timestamp_micros())
+}
+
+/// `true/false/1/0/yes/no`, any case.
+pub fn parse_bool(s: &str) -> Option<bool> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Some(true),
+        "false" | "0" | "no" => Some(false),
+        _ => None,
+    }
+}
+
+fn is_hash(s: &str) -> bool {
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// Long non-identifier values are cut in messages so one sentence stays one line.
+fn shorten(s: &str) -> String {
+    let mut out: String = s.chars().take(40).collect();
+    if out.len() < s.len() {
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_with_offsets_are_utc() {
+        let a = parse_time("2026-03-31T23:30:00-02:00").unwrap();
+        let b = parse_time("2026-04-01 01:30:00").unwrap();
+        assert_eq!(a, b);
+        assert!(parse_time("2026-02-30 10:00:00").is_none());
+        assert!(parse_time("yesterday").is_none());
+        assert_eq!(
+            parse_time("2026-03-04T10:15:00Z"),
+            parse_time("2026-03-04 10:15:00")
+        );
+    }
+
+    #[test]
+    fn booleans() {
+        for (s, v) in [
+            ("TRUE", true),
+            ("1", true),
+            ("Yes", true),
+            ("false", false),
+            ("0", false),
+            ("no", false),
+        ] {
+            assert_eq!(parse_bool(s), Some(v));
+        }
+        assert_eq!(parse_bool("maybe"), None);
+    }
+
+    #[test]
+    fn hashes() {
+        assert!(is_hash(&"a".repeat(64)));
+        assert!(!is_hash(&"A".repeat(64)));
+        assert!(!is_hash(&"a".repeat(63)));
+    }
+}

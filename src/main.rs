@@ -1,0 +1,37 @@
+//! The `seatcount` binary: parse flags, run, turn any error into one sentence and an exit
+//! code.
+
+use clap::Parser;
+
+fn main() {
+    // Internal errors must still read as one sentence, never a backtrace.
+    std::panic::set_hook(Box::new(|info| {
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown cause".into());
+        eprintln!("seatcount: internal error: {message}");
+        std::process::exit(1);
+    }));
+    let cli = seatcount::cli::Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("seatcount: cannot start the runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    let code = match runtime.block_on(seatcount::cli::run(cli)) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("seatcount: {e}");
+            e.exit_code()
+        }
+    };
+    std::process::exit(code);
+}

@@ -1,0 +1,202 @@
+//! Atomic, idempotent commits of an ingest's files.
+//!
+//! An ingest writes finished Parquet files into `_seatcount/staging/<ingest>/`, invisible
+//! to readers. Committing writes a journal (the list of moves plus the ledger entries that
+//! record which input files are now in), then renames each file into `events/`, updates
+//! the ledger and deletes the journal. Every step is repeatable, so a crash at any point
+//! is finished by [`recover`] on the next command: the ingest is either wholly visible or
+//! not at all, and the journal is the single moment of decision.
+
+use std::collections::HashSet;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::Warehouse;
+use super::lock::{self, Lock, Mode};
+use crate::error::{Error, Result};
+
+/// One input file that is now part of the warehouse; the ledger is what makes re-ingesting
+/// the same file a no-op.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LedgerEntry {
+    /// SHA-256 of the file's bytes.
+    pub sha256: String,
+    /// The file's name (no directory), for people reading the ledger.
+    pub file: String,
+    /// Which ingest brought it in.
+    pub ingest_id: String,
+    /// Data rows read.
+    pub rows_read: u64,
+    /// Rows that passed validation (before event_id de-duplication).
+    pub rows_accepted: u64,
+    /// Rows sent to quarantine.
+    pub rows_quarantined: u64,
+}
+
+/// A rename from staging into the visible warehouse, both relative to the warehouse root.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Move {
+    /// Source, under `_seatcount/staging/`.
+    pub from: PathBuf,
+    /// Destination, under `events/` or `quarantine/`.
+    pub to: PathBuf,
+}
+
+/// Everything one commit makes visible.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Journal {
+    /// The ingest being committed.
+    pub ingest_id: String,
+    /// Files to move into place.
+    pub moves: Vec<Move>,
+    /// Input files to record as ingested.
+    pub ledger: Vec<LedgerEntry>,
+}
+
+const JOURNAL: &str = "commit.journal";
+const LEDGER: &str = "ingested.jsonl";
+
+/// Makes `journal` visible, atomically with respect to readers and crashes.
+pub fn commit(wh: &Warehouse, journal: &Journal) -> Result<()> {
+    let _exclusive = lock::acquire(&commit_lock_path(wh), Mode::Exclusive, "running queries")?;
+    let text = serde_json::to_vec(journal).expect("journal serializes");
+    write_atomically(&wh.state_dir().join(JOURNAL), &text)?;
+    apply(wh, journal)
+}
+
+/// Finishes a commit that a crashed ingest left half done and removes abandoned staging
+/// directories. Call with the ingest lock held.
+pub fn recover(wh: &Warehouse) -> Result<()> {
+    let journal_path = wh.state_dir().join(JOURNAL);
+    if journal_path.exists() {
+        let _exclusive = lock::acquire(&commit_lock_path(wh), Mode::Exclusive, "running queries")?;
+        let text = fs::read(&journal_path).map_err(|e| Error::io(&journal_path, e))?;
+        match serde_json::from_slice::<Journal>(&text) {
+            Ok(journal) => apply(wh, &journal)?,
+            // A journal is renamed into place whole, so a damaged one was never valid:
+            // the ingest never reached its commit point.
+            Err(_) => fs::remove_file(&journal_path).map_err(|e| Error::io(&journal_path, e))?,
+        }
+    }
+    let staging = wh.state_dir().join("staging");
+    if staging.exists() {
+        fs::remove_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
+    }
+    Ok(())
+}
+
+/// A shared lock for the life of a query, after making sure no crashed commit is half
+/// applied.
+pub fn read_lock(wh: &Warehouse) -> Result<Lock> {
+    let path = commit_lock_path(wh);
+    if wh.state_dir().join(JOURNAL).exists() {
+        // A journal with no live ingest behind it means a crash mid-commit: finish it.
+        let ingest = lock::acquire(
+            &wh.state_dir().join("ingest.lock"),
+            Mode::Exclusive,
+            "an ingest",
+        )?;
+        recover(wh)?;
+        drop(ingest);
+    }
+    lock::acquire(&path, Mode::Shared, "a commit")
+}
+
+/// The input files already in the warehouse.
+pub fn ledger(wh: &Warehouse) -> Result<Vec<LedgerEntry>> {
+    let path = wh.state_dir().join(LEDGER);
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    let text = fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .enumerate()
+        .map(|(i, line)| {
+            serde_json::from_str(line).map_err(|e| {
+                Error::Runtime(format!(
+                    "{}: line {}: damaged ledger entry: {e}",
+                    path.display(),
+                    i + 1
+                ))
+            })
+        })
+        .collect()
+}
+
+fn apply(wh: &Warehouse, journal: &Journal) -> Result<()> {
+    let root = wh.root();
+    let mut touched_dirs = HashSet::new();
+    for mv in &journal.moves {
+        let (from, to) = (root.join(&mv.from), root.join(&mv.to));
+        if from.exists() {
+            let parent = to.parent().expect("destinations are inside the warehouse");
+            let mode = if mv.to.starts_with("quarantine") {
+                0o700
+            } else {
+                0o755
+            };
+            super::make_dir(parent, mode)?;
+            fs::rename(&from, &to).map_err(|e| Error::io(&to, e))?;
+            touched_dirs.insert(parent.to_path_buf());
+        } else if !to.exists() {
+            return Err(Error::Runtime(format!(
+                "{}: the commit journal names a staged file that is gone; the warehouse needs a look",
+                from.display()
+            )));
+        }
+    }
+    for dir in touched_dirs {
+        sync_dir(&dir)?;
+    }
+    let mut entries = ledger(wh)?;
+    let known: HashSet<String> = entries.iter().map(|e| e.sha256.clone()).collect();
+    entries.extend(
+        journal
+            .ledger
+            .iter()
+            .filter(|e| !known.contains(&e.sha256))
+            .cloned(),
+    );
+    let mut text = Vec::new();
+    for entry in &entries {
+        serde_json::to_writer(&mut text, entry).expect("ledger entry serializes");
+        text.push(b'\n');
+    }
+    write_atomically(&wh.state_dir().join(LEDGER), &text)?;
+    let journal_path = wh.state_dir().join(JOURNAL);
+    fs::remove_file(&journal_path).map_err(|e| Error::io(&journal_path, e))?;
+    let staging = wh.state_dir().join("staging").join(&journal.ingest_id);
+    if staging.exists() {
+        fs::remove_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
+    }
+    sync_dir(&wh.state_dir())
+}
+
+fn commit_lock_path(wh: &Warehouse) -> PathBuf {
+    wh.state_dir().join("commit.lock")
+}
+
+/// Replaces `path` with `bytes` so that readers see the old or the new content, never a
+/// mix: write a sibling, flush it to disk, rename it over.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    let mut file = fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    file.write_all(bytes).map_err(|e| Error::io(&tmp, e))?;
+    file.sync_all().map_err(|e| Error::io(&tmp, e))?;
+    fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
+    if let Some(dir) = path.parent() {
+        sync_dir(dir)?;
+    }
+    Ok(())
+}
+
+/// Flushes a directory's entries, so a rename survives a power cut.
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io(dir, e))
+}

@@ -1,0 +1,223 @@
+//! The warehouse directory (SPEC §2): where everything lives, how it is created and opened,
+//! and which key hashes its identifiers.
+//!
+//! ```text
+//! <warehouse>/events/month=YYYY-MM/*.parquet   hashed events, hive-partitioned
+//! <warehouse>/entitlements.csv                 subscriptions
+//! <warehouse>/seatcount.toml                   configuration (optional)
+//! <warehouse>/seatcount.key                    the hash key, mode 0600
+//! <warehouse>/quarantine/                      rejected rows as they came, mode 0600
+//! <warehouse>/_seatcount/                      seatcount's own state: metadata, ledger of
+//!                                              ingested files, locks, commit journal, staging
+//! ```
+
+pub mod commit;
+pub mod key;
+pub mod lock;
+pub mod schema;
+
+use std::fs;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use key::{HashAlgorithm, HashKey, KEY_ENV};
+
+/// Environment variable naming the default warehouse.
+pub const WAREHOUSE_ENV: &str = "SEATCOUNT_WAREHOUSE";
+/// The warehouse used when neither `--warehouse` nor `SEATCOUNT_WAREHOUSE` is given: the
+/// shipped sample in a clone of the repository.
+pub const DEFAULT_WAREHOUSE: &str = "data/warehouse";
+/// Version of the on-disk layout written by this build.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Facts fixed when the warehouse is created, kept in `_seatcount/warehouse.json`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Metadata {
+    /// Layout version.
+    pub format: u32,
+    /// How identifiers are hashed.
+    pub hash: HashAlgorithm,
+    /// [`HashKey::fingerprint`] of the key every stored hash was made with.
+    pub key_fingerprint: String,
+}
+
+/// An open warehouse directory.
+#[derive(Debug, Clone)]
+pub struct Warehouse {
+    root: PathBuf,
+    meta: Metadata,
+}
+
+impl Warehouse {
+    /// Opens an existing warehouse; a directory that is not one is a usage error that
+    /// says how to make one.
+    pub fn open(root: &Path) -> Result<Self> {
+        let meta_path = root.join("_seatcount").join("warehouse.json");
+        if !meta_path.exists() {
+            return Err(Error::Usage(format!(
+                "{} is not a seatcount warehouse (no _seatcount/warehouse.json); create one with `seatcount --warehouse {} init` or by ingesting files into it",
+                root.display(),
+                root.display()
+            )));
+        }
+        let text = fs::read_to_string(&meta_path).map_err(|e| Error::io(&meta_path, e))?;
+        let meta: Metadata = serde_json::from_str(&text).map_err(|e| {
+            Error::Runtime(format!(
+                "{}: damaged warehouse metadata: {e}",
+                meta_path.display()
+            ))
+        })?;
+        if meta.format > FORMAT_VERSION {
+            return Err(Error::Runtime(format!(
+                "{} was written by a newer seatcount (format {}); this build reads format {FORMAT_VERSION}",
+                root.display(),
+                meta.format
+            )));
+        }
+        Ok(Warehouse {
+            root: root.to_path_buf(),
+            meta,
+        })
+    }
+
+    /// Opens the warehouse, creating it (with a fresh key file unless
+    /// `SEATCOUNT_HASH_KEY` is set) when the directory holds none yet.
+    pub fn open_or_create(root: &Path, algorithm: HashAlgorithm) -> Result<Self> {
+        if root.join("_seatcount").join("warehouse.json").exists() {
+            return Self::open(root);
+        }
+        Self::create(root, algorithm)
+    }
+
+    fn create(root: &Path, algorithm: HashAlgorithm) -> Result<Self> {
+        let state = root.join("_seatcount");
+        make_dir(root, 0o755)?;
+        make_dir(&state, 0o700)?;
+        make_dir(&root.join("events"), 0o755)?;
+        let key = match algorithm {
+            HashAlgorithm::Sha256 => HashKey::plain_sha256(),
+            HashAlgorithm::HmacSha256 => match env_key()? {
+                Some(key) => key,
+                None => {
+                    let key_path = root.join(KEY_FILE);
+                    if key_path.exists() {
+                        HashKey::read_key_file(&key_path)?
+                    } else {
+                        let key = HashKey::generate()?;
+                        key.write_new_key_file(&key_path)?;
+                        key
+                    }
+                }
+            },
+        };
+        let meta = Metadata {
+            format: FORMAT_VERSION,
+            hash: algorithm,
+            key_fingerprint: key.fingerprint(),
+        };
+        let text = serde_json::to_string_pretty(&meta).expect("metadata serializes");
+        commit::write_atomically(&state.join("warehouse.json"), text.as_bytes())?;
+        Ok(Warehouse {
+            root: root.to_path_buf(),
+            meta,
+        })
+    }
+
+    /// The warehouse directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Creation facts.
+    pub fn metadata(&self) -> &Metadata {
+        &self.meta
+    }
+
+    /// `events/`, the hive-partitioned table root.
+    pub fn events_dir(&self) -> PathBuf {
+        self.root.join("events")
+    }
+
+    /// `quarantine/`.
+    pub fn quarantine_dir(&self) -> PathBuf {
+        self.root.join("quarantine")
+    }
+
+    /// `_seatcount/`, seatcount's private state.
+    pub fn state_dir(&self) -> PathBuf {
+        self.root.join("_seatcount")
+    }
+
+    /// The default configuration file.
+    pub fn config_path(&self) -> PathBuf {
+        self.root.join("seatcount.toml")
+    }
+
+    /// The subscriptions table.
+    pub fn entitlements_path(&self) -> PathBuf {
+        self.root.join("entitlements.csv")
+    }
+
+    /// The key this warehouse hashes with, checked against its fingerprint. `None` when
+    /// no key is available (a read-only copy such as the shipped sample): queries work,
+    /// hashing does not.
+    pub fn key(&self) -> Result<Option<Arc<HashKey>>> {
+        let key = match self.meta.hash {
+            HashAlgorithm::Sha256 => Some(HashKey::plain_sha256()),
+            HashAlgorithm::HmacSha256 => match env_key()? {
+                Some(key) => Some(key),
+                None => {
+                    let path = self.root.join(KEY_FILE);
+                    if path.exists() {
+                        Some(HashKey::read_key_file(&path)?)
+                    } else {
+                        None
+                    }
+                }
+            },
+        };
+        if let Some(key) = &key
+            && key.fingerprint() != self.meta.key_fingerprint
+        {
+            return Err(Error::Usage(format!(
+                "the hash key in use is not the key {} was built with; hashing under a second key would split every person in two",
+                self.root.display()
+            )));
+        }
+        Ok(key.map(Arc::new))
+    }
+
+    /// Like [`Warehouse::key`], but a missing key is an error: ingest cannot run without it.
+    pub fn require_key(&self) -> Result<Arc<HashKey>> {
+        self.key()?.ok_or_else(|| {
+            Error::Usage(format!(
+                "{} has no key file and {KEY_ENV} is not set, so new identifiers cannot be hashed",
+                self.root.display()
+            ))
+        })
+    }
+}
+
+/// The key file's name inside the warehouse.
+pub const KEY_FILE: &str = "seatcount.key";
+
+fn env_key() -> Result<Option<HashKey>> {
+    match std::env::var(KEY_ENV) {
+        Ok(text) if !text.trim().is_empty() => HashKey::from_hex(&text, KEY_ENV).map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// Creates a directory (and its parents) with `mode` if it does not exist yet.
+pub fn make_dir(path: &Path, mode: u32) -> Result<()> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(mode)
+        .create(path)
+        .map_err(|e| Error::io(path, e))
+}

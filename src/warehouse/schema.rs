@@ -1,0 +1,72 @@
+//! The columns of the stored `events` table: what analysts write SQL against and what every
+//! Parquet file under `events/` holds. `month` is not in the files; it is the hive partition
+//! column taken from the directory name.
+
+use std::sync::{Arc, LazyLock};
+
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+
+/// Stored columns in file order: (name, type, nullable).
+const COLUMNS: &[(&str, Kind, bool)] = &[
+    ("event_id", Kind::Text, true),
+    ("event_time", Kind::Time, false),
+    ("app_id", Kind::Text, false),
+    ("app_name", Kind::Text, true),
+    ("environment_id", Kind::Text, false),
+    ("environment_name", Kind::Text, true),
+    ("environment_type", Kind::Text, false),
+    ("deployment_type", Kind::Text, true),
+    ("user_provider", Kind::Text, false),
+    ("tenant", Kind::Text, false),
+    ("user_name_hash", Kind::Text, true),
+    ("user_name_cs_hash", Kind::Text, true),
+    ("named_user_identifier_hash", Kind::Text, true),
+    ("named_user_identifier_cs_hash", Kind::Text, true),
+    ("identifier_exact_hash", Kind::Text, true),
+    ("email_hash", Kind::Text, true),
+    ("email_domain", Kind::Text, true),
+    ("user_name_domain", Kind::Text, true),
+    ("user_type", Kind::Text, true),
+    ("roles", Kind::TextList, false),
+    ("active", Kind::Bool, false),
+    ("anonymous", Kind::Bool, false),
+];
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Text,
+    Time,
+    TextList,
+    Bool,
+}
+
+/// Event times are stored in microseconds, UTC.
+pub fn time_type() -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+}
+
+/// A list of role names.
+pub fn roles_type() -> DataType {
+    DataType::List(Arc::new(Field::new("item", DataType::Utf8, true)))
+}
+
+static STORED: LazyLock<SchemaRef> = LazyLock::new(|| {
+    let fields = COLUMNS.iter().map(|&(name, kind, nullable)| {
+        let data_type = match kind {
+            Kind::Text => DataType::Utf8,
+            Kind::Time => time_type(),
+            Kind::TextList => roles_type(),
+            Kind::Bool => DataType::Boolean,
+        };
+        Field::new(name, data_type, nullable)
+    });
+    Arc::new(Schema::new(fields.collect::<Vec<_>>()))
+});
+
+/// The schema of every stored Parquet file.
+pub fn stored_schema() -> SchemaRef {
+    STORED.clone()
+}
+
+/// The partition column.
+pub const MONTH: &str = "month";
