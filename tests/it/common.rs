@@ -1,0 +1,156 @@
+//! Shared fixtures: a throw-away warehouse and helpers to run the binary against it.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use tempfile::TempDir;
+
+/// A documented test key (32 bytes of 0x42); tests that need a known key use it.
+pub const TEST_KEY: &str = "4242424242424242424242424242424242424242424242424242424242424242";
+
+/// The repository root, where `data/raw` lives.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The shipped raw sample files.
+pub fn sample_files() -> Vec<PathBuf> {
+    vec![
+        repo().join("data/raw/logins-2026-09.csv"),
+        repo().join("data/raw/logins-2026-10.ndjson"),
+    ]
+}
+
+/// A temporary directory holding a warehouse (`wh/`) and input files.
+pub struct Fixture {
+    pub dir: TempDir,
+    key: Option<String>,
+}
+
+impl Fixture {
+    /// A fixture whose commands hash under [`TEST_KEY`] from the environment.
+    pub fn new() -> Self {
+        Fixture {
+            dir: tempfile::tempdir().expect("temp dir"),
+            key: Some(TEST_KEY.into()),
+        }
+    }
+
+    /// A fixture whose warehouse creates and uses its own key file.
+    pub fn with_key_file() -> Self {
+        Fixture {
+            dir: tempfile::tempdir().expect("temp dir"),
+            key: None,
+        }
+    }
+
+    /// The warehouse directory.
+    pub fn wh(&self) -> PathBuf {
+        self.dir.path().join("wh")
+    }
+
+    /// Writes an input file next to the warehouse and returns its path.
+    pub fn file(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, text).expect("write input");
+        path
+    }
+
+    /// `seatcount --warehouse <wh>` with a clean environment.
+    pub fn cmd(&self) -> Command {
+        Command::from_std(self.std_cmd())
+    }
+
+    /// [`Fixture::cmd`] as a plain process, for running several at once.
+    pub fn std_cmd(&self) -> std::process::Command {
+        let mut cmd = bare_std();
+        cmd.arg("--warehouse").arg(self.wh());
+        if let Some(key) = &self.key {
+            cmd.env("SEATCOUNT_HASH_KEY", key);
+        }
+        cmd
+    }
+
+    /// Ingests `files`, asserting success; returns stdout.
+    pub fn ingest(&self, files: &[&Path]) -> String {
+        let out = self.cmd().arg("ingest").args(files).output().expect("run");
+        assert!(
+            out.status.success(),
+            "ingest failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8")
+    }
+
+    /// Runs `sql` and returns the rows as JSON objects.
+    pub fn rows(&self, sql: &str) -> Vec<serde_json::Map<String, serde_json::Value>> {
+        let out = self
+            .cmd()
+            .args(["sql", "--format", "ndjson", sql])
+            .output()
+            .expect("run");
+        assert!(
+            out.status.success(),
+            "query failed: {sql}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .expect("utf-8")
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+            .collect()
+    }
+
+    /// The single value of a one-row, one-column query, as text (`null` for NULL).
+    pub fn value(&self, sql: &str) -> String {
+        let rows = self.rows(sql);
+        assert_eq!(rows.len(), 1, "{sql} returned {} rows", rows.len());
+        let v = rows[0].values().next().cloned().unwrap_or(serde_json::Value::Null);
+        match v {
+            serde_json::Value::String(s) => s,
+            other => other.to_string(),
+        }
+    }
+
+    /// Every file under the warehouse, relative, sorted.
+    pub fn files(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        walk(&self.wh(), &self.wh(), &mut out);
+        out.sort();
+        out
+    }
+}
+
+fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            walk(root, &p, out);
+        } else {
+            out.push(p.strip_prefix(root).unwrap().display().to_string());
+        }
+    }
+}
+
+/// `seatcount` with no seatcount variables inherited from the caller's environment.
+pub fn bare() -> Command {
+    Command::from_std(bare_std())
+}
+
+fn bare_std() -> std::process::Command {
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin!("seatcount"));
+    for var in [
+        "SEATCOUNT_WAREHOUSE",
+        "SEATCOUNT_HASH_KEY",
+        "SEATCOUNT_MEMORY_MB",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+/// CSV header with every clear column of SPEC §1.
+pub const HEADER: &str = "event_id,event_time,app_id,environment_id,environment_type,user_name,named_user_identifier,email,user_type,roles,active,anonymous";

@@ -1,0 +1,300 @@
+//! `seatcount ingest`: formats, UTC months, idempotence, event_id de-duplication, bad input,
+//! quarantine and concurrency (SPEC §1–2, §7).
+
+use std::os::unix::fs::PermissionsExt;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    ArrayRef, BooleanArray, ListBuilder, RecordBatch, StringArray, StringBuilder,
+    TimestampMicrosecondArray,
+};
+
+use crate::common::{Fixture, HEADER, sample_files};
+
+#[test]
+fn sample_lands_in_utc_month_partitions() {
+    let fx = Fixture::new();
+    let files = sample_files();
+    let out = fx.ingest(&[&files[0], &files[1]]);
+    // 17 CSV rows + 12 NDJSON lines, one of which repeats ev-0101.
+    assert!(out.contains("29 rows read, 28 stored"), "{out}");
+    assert!(out.contains("1 duplicate events dropped"), "{out}");
+    let rows = fx.rows("SELECT month, count(*) AS n FROM events GROUP BY month ORDER BY month");
+    // ev-0017 is 2026-10-01T01:30+02:00 = 2026-09-30T23:30Z, so September has all 17.
+    assert_eq!(rows[0]["month"], "2026-09");
+    assert_eq!(rows[0]["n"], 17);
+    assert_eq!(rows[1]["month"], "2026-10");
+    assert_eq!(rows[1]["n"], 11);
+    assert_eq!(
+        fx.value("SELECT event_time FROM events WHERE event_id = 'ev-0017'"),
+        "2026-09-30T23:30:00Z"
+    );
+    let files = fx.files();
+    assert!(files.iter().any(|f| f.starts_with("events/month=2026-09/") && f.ends_with(".parquet")));
+    assert!(files.iter().any(|f| f.starts_with("events/month=2026-10/") && f.ends_with(".parquet")));
+}
+
+#[test]
+fn columns_default_and_parse_as_documented() {
+    let fx = Fixture::new();
+    let input = fx.file(
+        "mixed.csv",
+        "EVENT_TIME,App_Id,environment_id,user_name,roles,active,anonymous,user_type,Favourite_Colour\n\
+         2026-03-04 10:15:00,a1,e1,u1,Admin; User ,,, external ,blue\n\
+         2026-03-04T10:15:00-05:00,a1,e1,u2,,no,YES,,red\n",
+    );
+    let out = fx.cmd().arg("ingest").arg(&input).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("Favourite_Colour"), "unknown column warned about: {stderr}");
+    let rows = fx.rows(
+        "SELECT event_time, environment_type, user_provider, tenant, roles, active, anonymous, user_type \
+         FROM events ORDER BY event_time",
+    );
+    assert_eq!(rows[0]["event_time"], "2026-03-04T10:15:00Z");
+    assert_eq!(rows[0]["environment_type"], "production");
+    assert_eq!(rows[0]["user_provider"], "");
+    assert_eq!(rows[0]["tenant"], "default");
+    assert_eq!(rows[0]["roles"], serde_json::json!(["Admin", "User"]));
+    assert_eq!(rows[0]["active"], true);
+    assert_eq!(rows[0]["anonymous"], false);
+    assert_eq!(rows[0]["user_type"], "External");
+    assert_eq!(rows[1]["event_time"], "2026-03-04T15:15:00Z");
+    assert_eq!(rows[1]["roles"], serde_json::json!([]));
+    assert_eq!(rows[1]["active"], false);
+    assert_eq!(rows[1]["anonymous"], true);
+}
+
+#[test]
+fn parquet_input_with_native_types() {
+    let fx = Fixture::new();
+    let path = fx.dir.path().join("events.parquet");
+    let time = TimestampMicrosecondArray::from(vec![1_772_409_600_000_000, 1_772_496_000_000_000])
+        .with_timezone("+01:00");
+    let mut roles = ListBuilder::new(StringBuilder::new());
+    roles.values().append_value("Customer");
+    roles.append(true);
+    roles.append(true);
+    let cols: Vec<(&str, ArrayRef)> = vec![
+        ("event_time", Arc::new(time)),
+        ("app_id", Arc::new(StringArray::from(vec!["p", "p"]))),
+        ("environment_id", Arc::new(StringArray::from(vec!["p-prod", "p-prod"]))),
+        ("named_user_identifier", Arc::new(StringArray::from(vec![Some("X@Y.org"), None]))),
+        ("user_name", Arc::new(StringArray::from(vec![Some("x"), Some("z")]))),
+        ("roles", Arc::new(roles.finish())),
+        ("active", Arc::new(BooleanArray::from(vec![true, false]))),
+    ];
+    let batch = RecordBatch::try_from_iter(cols).unwrap();
+    let file = std::fs::File::create(&path).unwrap();
+    let mut writer =
+        datafusion::parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+
+    fx.ingest(&[&path]);
+    let rows = fx.rows(
+        "SELECT month, roles, active, named_user_identifier_hash IS NULL AS no_nui, \
+         named_user_identifier_hash = hash_identifier('x@y.org') AS nui_hashed \
+         FROM events ORDER BY event_time",
+    );
+    // 2026-03-02T00:00Z and 2026-03-03T00:00Z: the stored instant, whatever the input zone.
+    assert_eq!(rows[0]["month"], "2026-03");
+    assert_eq!(rows[0]["roles"], serde_json::json!(["Customer"]));
+    assert_eq!(rows[0]["nui_hashed"], true);
+    assert_eq!(rows[1]["active"], false);
+    assert_eq!(rows[1]["no_nui"], true);
+}
+
+#[test]
+fn reingesting_a_file_is_a_no_op() {
+    let fx = Fixture::new();
+    let files = sample_files();
+    fx.ingest(&[&files[0]]);
+    let before = fx.files();
+    let out = fx.ingest(&[&files[0]]);
+    assert!(out.contains("already ingested"), "{out}");
+    assert_eq!(fx.files(), before, "a second ingest wrote nothing");
+    assert_eq!(fx.value("SELECT count(*) FROM events"), "17");
+}
+
+#[test]
+fn an_event_id_is_stored_once_across_files_and_ingests() {
+    let fx = Fixture::new();
+    let row = "ev-1,2026-05-01T10:00:00Z,a,e,production,ann,,,,,,";
+    let first = fx.file("first.csv", &format!("{HEADER}\n{row}\n{row}\n"));
+    // A different file (so not skipped whole) that re-sends ev-1 and adds ev-2.
+    let second = fx.file(
+        "second.csv",
+        &format!("{HEADER}\n{row}\nev-2,2026-05-01T11:00:00Z,a,e,production,ann,,,,,,\n"),
+    );
+    let out = fx.ingest(&[&first]);
+    assert!(out.contains("1 stored"), "{out}");
+    let out = fx.ingest(&[&second]);
+    assert!(out.contains("1 stored"), "{out}");
+    assert_eq!(
+        fx.value("SELECT string_agg(event_id, ',' ORDER BY event_id) FROM events"),
+        "ev-1,ev-2"
+    );
+}
+
+#[test]
+fn a_bad_row_fails_the_whole_ingest_and_writes_nothing() {
+    let fx = Fixture::new();
+    let good = fx.file("good.csv", &format!("{HEADER}\nev-1,2026-05-01T10:00:00Z,a,e,,ann,,,,,,\n"));
+    let bad = fx.file(
+        "bad.csv",
+        &format!(
+            "{HEADER}\nev-2,2026-05-01T10:00:00Z,a,e,,bob,,,,,,\nev-3,2026-05-01T10:00:00Z,a,e,,secret.person,,,,,maybe,\n"
+        ),
+    );
+    let out = fx.cmd().arg("ingest").arg(&good).arg(&bad).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "one sentence: {stderr}");
+    assert!(stderr.contains("bad.csv"), "{stderr}");
+    assert!(stderr.contains("line 3"), "{stderr}");
+    assert!(stderr.contains("column active"), "{stderr}");
+    assert!(!stderr.contains("secret.person"), "no clear identifier in errors: {stderr}");
+    assert!(out.stdout.is_empty());
+    assert!(
+        !fx.files().iter().any(|f| f.starts_with("events/") || f.contains("staging")),
+        "nothing written: {:?}",
+        fx.files()
+    );
+}
+
+#[test]
+fn every_rule_of_the_input_table_is_checked() {
+    let cases = [
+        ("ev,not-a-time,a,e,,u,,,,,,", "event_time"),
+        ("ev,2026-05-01T10:00:00Z,,e,,u,,,,,,", "app_id"),
+        ("ev,2026-05-01T10:00:00Z,a,,,u,,,,,,", "environment_id"),
+        ("ev,2026-05-01T10:00:00Z,a,e,,,,,,,,", "user_name"),
+        ("ev,2026-05-01T10:00:00Z,a,e,staging,u,,,,,,", "environment_type"),
+        ("ev,2026-05-01T10:00:00Z,a,e,,u,,,robot,,,", "user_type"),
+        ("ev,2026-05-01T10:00:00Z,a,e,,u,,,,,,2", "anonymous"),
+        ("ev,2026-05-01T10:00:00Z,a,e,,u,,,,,", "line 2"),
+    ];
+    for (row, expected) in cases {
+        let fx = Fixture::new();
+        let file = fx.file("in.csv", &format!("{HEADER}\n{row}\n"));
+        let out = fx.cmd().arg("ingest").arg(&file).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{row}: {stderr}");
+        assert!(stderr.contains(expected), "{row}: expected {expected} in {stderr}");
+        assert!(stderr.contains("in.csv: line 2"), "{stderr}");
+    }
+    let fx = Fixture::new();
+    let file = fx.file("hashes.csv", "event_time,app_id,environment_id,user_name_hash\n2026-05-01T10:00:00Z,a,e,ABC\n");
+    let out = fx.cmd().arg("ingest").arg(&file).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("column user_name_hash"), "{stderr}");
+    let missing = fx.file("nocol.csv", "app_id,environment_id,user_name\na,e,u\n");
+    let out = fx.cmd().arg("ingest").arg(&missing).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("event_time"), "{stderr}");
+}
+
+#[test]
+fn ndjson_errors_name_the_line() {
+    let fx = Fixture::new();
+    let file = fx.file(
+        "in.ndjson",
+        "{\"event_time\":\"2026-05-01T10:00:00Z\",\"app_id\":\"a\",\"environment_id\":\"e\",\"user_name\":\"u\"}\n\
+         {\"event_time\":\"2026-05-01T10:00:00Z\",\"app_id\":\"a\",\"environment_id\":\"e\",\"user_name\":\"u\",\"active\":\"perhaps\"}\n",
+    );
+    let out = fx.cmd().arg("ingest").arg(&file).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr.contains("in.ndjson: line 2, column active"), "{stderr}");
+}
+
+#[test]
+fn quarantine_keeps_good_rows_and_every_bad_row_untouched() {
+    let fx = Fixture::new();
+    let file = fx.file(
+        "mixed.csv",
+        &format!(
+            "{HEADER}\nev-1,2026-05-01T10:00:00Z,a,e,,ann,,,,,,\nev-2,yesterday,a,e,,bob,,,,,,\nev-3,2026-05-02T10:00:00Z,a,e,,cy,,,,,,\nev-4,2026-05-03T10:00:00Z,a,e,,,,,,,,\n"
+        ),
+    );
+    let out = fx
+        .cmd()
+        .args(["ingest", "--on-error", "quarantine"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("4 rows read, 2 stored"), "{stdout}");
+    assert!(stdout.contains("2 quarantined"), "{stdout}");
+    assert_eq!(fx.value("SELECT count(*) FROM events"), "2");
+
+    let qdir = fx.wh().join("quarantine");
+    let entries: Vec<_> = std::fs::read_dir(&qdir).unwrap().flatten().collect();
+    assert_eq!(entries.len(), 1);
+    let path = entries[0].path();
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "quarantine files are private");
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["event_time"], "yesterday");
+    assert_eq!(lines[0]["user_name"], "bob");
+    assert_eq!(lines[0]["_seatcount_line"], 3);
+    assert_eq!(lines[0]["_seatcount_column"], "event_time");
+    assert!(lines[0]["_seatcount_reason"].as_str().unwrap().len() > 5);
+    assert_eq!(lines[1]["_seatcount_line"], 5);
+
+    let list = fx.cmd().args(["quarantine", "list"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&list.stdout).contains("2 rows"));
+    fx.cmd().args(["quarantine", "purge", "--all"]).assert().success();
+    assert_eq!(std::fs::read_dir(&qdir).unwrap().count(), 0);
+}
+
+#[test]
+fn concurrent_ingests_serialize_and_lose_nothing() {
+    let fx = Fixture::new();
+    let mut children = Vec::new();
+    for i in 0..4 {
+        let mut text = String::from(HEADER);
+        for j in 0..500 {
+            text.push_str(&format!(
+                "\nev-{i}-{j},2026-0{}-01T10:00:00Z,a{i},e,,user{j},,,,,,",
+                1 + j % 3
+            ));
+        }
+        let file = fx.file(&format!("part{i}.csv"), &text);
+        let mut cmd = fx.std_cmd();
+        cmd.arg("ingest").arg(file);
+        cmd.stdout(std::process::Stdio::piped());
+        cmd.stderr(std::process::Stdio::piped());
+        children.push(cmd.spawn().unwrap());
+    }
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    assert_eq!(fx.value("SELECT count(*) FROM events"), "2000");
+    assert_eq!(fx.value("SELECT count(DISTINCT event_id) FROM events"), "2000");
+}
+
+#[test]
+fn a_file_that_cannot_be_read_is_a_clear_error() {
+    let fx = Fixture::new();
+    let out = fx.cmd().args(["ingest", "/no/such/file.csv"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("/no/such/file.csv"), "{stderr}");
+    let odd = fx.file("events.xlsx", "x");
+    let out = fx.cmd().arg("ingest").arg(odd).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let broken = fx.file("broken.parquet", "PAR1 not really");
+    let out = fx.cmd().arg("ingest").arg(broken).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("broken.parquet"));
+}

@@ -1,0 +1,176 @@
+//! `seatcount sql`: input forms, output formats, partition pruning, exit codes (SPEC §7).
+
+use crate::common::{Fixture, bare, sample_files};
+
+fn sample() -> Fixture {
+    let fx = Fixture::new();
+    let files = sample_files();
+    fx.ingest(&[&files[0], &files[1]]);
+    fx
+}
+
+const Q: &str = "SELECT app_id, count(*) AS events, max(event_time) AS last_seen FROM events \
+                 WHERE month = '2026-09' GROUP BY app_id ORDER BY app_id";
+
+#[test]
+fn every_output_format() {
+    let fx = sample();
+    let csv = fx.cmd().args(["sql", "--format", "csv", Q]).output().unwrap();
+    assert_eq!(
+        String::from_utf8(csv.stdout).unwrap(),
+        "app_id,events,last_seen\n\
+         expense,6,2026-09-29T09:30:00Z\n\
+         field,6,2026-09-30T23:30:00Z\n\
+         portal,5,2026-09-22T18:25:00Z\n"
+    );
+    let json = fx.cmd().args(["sql", "--format", "json", Q]).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v[1]["app_id"], "field");
+    assert_eq!(v[1]["events"], 6);
+    let nd = fx.cmd().args(["sql", "--format", "ndjson", Q]).output().unwrap();
+    assert_eq!(String::from_utf8(nd.stdout).unwrap().lines().count(), 3);
+    let table = fx.cmd().args(["sql", Q]).output().unwrap();
+    let table = String::from_utf8(table.stdout).unwrap();
+    assert!(table.contains("│ expense"), "{table}");
+    // Numbers are right-aligned: the count sits against the column's right edge.
+    assert!(table.contains("┆      6 ┆"), "{table}");
+    assert!(table.contains("2026-09-30T23:30:00Z"), "{table}");
+
+    let path = fx.dir.path().join("out.parquet");
+    fx.cmd()
+        .args(["sql", "--format", "parquet", "--output"])
+        .arg(&path)
+        .arg(Q)
+        .assert()
+        .success()
+        .stdout("");
+    let file = std::fs::File::open(&path).unwrap();
+    let reader = datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(file, 1024).unwrap();
+    let rows: usize = reader.map(|b| b.unwrap().num_rows()).sum();
+    assert_eq!(rows, 3);
+}
+
+#[test]
+fn empty_results_still_have_a_header() {
+    let fx = sample();
+    let out = fx
+        .cmd()
+        .args(["sql", "--format", "csv", "SELECT app_id FROM events WHERE false"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), "app_id\n");
+}
+
+#[test]
+fn queries_from_a_flag_a_file_and_stdin() {
+    let fx = sample();
+    let expected = "n\n28\n";
+    let out = fx
+        .cmd()
+        .args(["sql", "--format", "csv", "-c", "SELECT count(*) AS n FROM events"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), expected);
+    let file = fx.file("q.sql", "-- a comment\nSELECT count(*) AS n\nFROM events;\n");
+    let out = fx.cmd().args(["sql", "--format", "csv", "-f"]).arg(&file).output().unwrap();
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), expected);
+    let out = fx
+        .cmd()
+        .args(["sql", "--format", "csv", "-f", "-"])
+        .write_stdin("SELECT count(*) AS n FROM events")
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), expected);
+}
+
+#[test]
+fn several_statements_print_the_last() {
+    let fx = sample();
+    let out = fx
+        .cmd()
+        .args([
+            "sql",
+            "--format",
+            "csv",
+            "CREATE VIEW sept AS SELECT * FROM events WHERE month = '2026-09'; SELECT count(*) AS n FROM sept;",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "n\n17\n");
+}
+
+#[test]
+fn a_month_filter_reads_only_that_partition() {
+    let fx = sample();
+    let out = fx
+        .cmd()
+        .args(["sql", "--format", "csv", "EXPLAIN SELECT count(DISTINCT user_name_hash) FROM events WHERE month = '2026-10'"])
+        .output()
+        .unwrap();
+    let plan = String::from_utf8(out.stdout).unwrap();
+    assert!(plan.contains("month=2026-10/"), "{plan}");
+    assert!(!plan.contains("month=2026-09/"), "September is pruned: {plan}");
+}
+
+#[test]
+fn a_bad_query_is_one_line_and_exit_1() {
+    let fx = sample();
+    let out = fx.cmd().args(["sql", "SELECT nope FROM events"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("seatcount: "), "{stderr}");
+    assert!(stderr.contains("nope"), "{stderr}");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let fx = sample();
+    let out = fx.cmd().args(["sql"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = fx.cmd().args(["sql", "--format", "xml", "SELECT 1"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = fx.cmd().args(["sql", "-f", "/no/such.sql"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/no/such.sql"));
+}
+
+#[test]
+fn a_missing_warehouse_is_one_sentence_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nowhere");
+    let out = bare()
+        .arg("--warehouse")
+        .arg(&missing)
+        .args(["sql", "SELECT 1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("is not a seatcount warehouse"), "{stderr}");
+    assert!(!missing.exists(), "a query does not create a warehouse");
+    // The environment variable names the warehouse too.
+    let out = bare()
+        .env("SEATCOUNT_WAREHOUSE", &missing)
+        .args(["sql", "SELECT 1"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nowhere"));
+}
+
+#[test]
+fn output_to_a_file_leaves_stdout_empty() {
+    let fx = sample();
+    let path = fx.dir.path().join("out.csv");
+    fx.cmd()
+        .args(["sql", "--format", "csv", "-o"])
+        .arg(&path)
+        .arg("SELECT 1 AS one")
+        .assert()
+        .success()
+        .stdout("");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(text, "one\n1\n");
+}
