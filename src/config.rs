@@ -103,6 +103,27 @@ pub enum Conflict {
     Latest,
 }
 
+impl DedupPolicy {
+    /// The name used in the configuration and the SQL.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DedupPolicy::Identifier => "identifier",
+            DedupPolicy::UsernameOrEmail => "username_or_email",
+        }
+    }
+}
+
+impl Conflict {
+    /// The name used in the configuration and the SQL.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Conflict::InternalWins => "internal_wins",
+            Conflict::ExternalWins => "external_wins",
+            Conflict::Latest => "latest",
+        }
+    }
+}
+
 impl Config {
     /// Parses TOML text; `origin` names the file in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Config> {
@@ -120,6 +141,14 @@ impl Config {
             .iter()
             .map(|d| d.trim().to_lowercase())
             .collect();
+        let custom = config.classification.custom_sql.trim();
+        if !custom.is_empty() {
+            check_expression(custom).map_err(|reason| {
+                Error::Usage(format!(
+                    "{origin}: classification.custom_sql must be one SQL boolean expression over the stored event columns: {reason}"
+                ))
+            })?;
+        }
         Ok(config)
     }
 
@@ -133,6 +162,19 @@ impl Config {
             }
             Err(e) => Err(Error::io(path, e)),
         }
+    }
+}
+
+/// Refuses anything but exactly one expression: no statements, no trailing text.
+fn check_expression(text: &str) -> std::result::Result<(), String> {
+    use datafusion::sql::sqlparser::{dialect::GenericDialect, parser::Parser, tokenizer::Token};
+    let mut parser = Parser::new(&GenericDialect {})
+        .try_with_sql(text)
+        .map_err(|e| e.to_string())?;
+    parser.parse_expr().map_err(|e| e.to_string())?;
+    match parser.peek_token().token {
+        Token::EOF => Ok(()),
+        other => Err(format!("unexpected {other} after the expression")),
     }
 }
 
@@ -193,5 +235,21 @@ conflict = "latest"
             .unwrap_err()
             .to_string();
         assert!(e.contains("colour"), "{e}");
+    }
+
+    #[test]
+    fn custom_sql_must_be_one_expression() {
+        let ok = "[classification]\ncustom_sql = \"email_domain = 'partner.org'\"\n";
+        assert!(Config::parse(ok, "t").is_ok());
+        for bad in [
+            "email_domain = 'a'; DROP TABLE events",
+            "COPY events TO '/tmp/x'",
+            "CREATE TABLE x AS SELECT 1",
+            "email_domain =",
+        ] {
+            let text = format!("[classification]\ncustom_sql = \"{bad}\"\n");
+            let e = Config::parse(&text, "t").unwrap_err().to_string();
+            assert!(e.contains("classification.custom_sql"), "{bad}: {e}");
+        }
     }
 }

@@ -2,11 +2,13 @@
 //! app portfolio for licensing. Raw login events are ingested into hashed, month-partitioned
 //! Parquet; DataFusion runs the SQL under `sql/` that defines who counts and how.
 //!
-//! The modules follow the data: [`ingest`] → [`warehouse`] → [`engine`] → [`cli`].
+//! The modules follow the data: [`ingest`] → [`warehouse`] → [`engine`] → [`reports`] →
+//! [`cli`].
 
 pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod error;
 pub mod ingest;
+pub mod reports;
 pub mod warehouse;

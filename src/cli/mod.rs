@@ -12,6 +12,8 @@ use crate::config::Config;
 use crate::engine::{Engine, udf::UdfSettings};
 use crate::error::{Error, Result};
 use crate::ingest::{self, OnError};
+use crate::reports;
+use crate::warehouse::entitlements::{self, SubscriptionType};
 use crate::warehouse::key::HashAlgorithm;
 use crate::warehouse::{DEFAULT_WAREHOUSE, WAREHOUSE_ENV, Warehouse, commit};
 use print::OutputFormat;
@@ -68,10 +70,66 @@ pub enum Command {
         #[command(flatten)]
         output: OutputArgs,
     },
+    /// Run a canned report (see `seatcount reports`).
+    Report {
+        /// The report's name.
+        #[arg(value_name = "NAME")]
+        name: String,
+        /// The month (YYYY-MM); default: the latest month with data.
+        #[arg(long, value_name = "YYYY-MM")]
+        month: Option<String>,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// List the canned reports.
+    Reports,
+    /// List, add or assign subscriptions (entitlements.csv).
+    Subscriptions {
+        #[command(subcommand)]
+        action: SubscriptionAction,
+    },
     /// Inspect or purge quarantined rows (they hold clear identifiers).
     Quarantine {
         #[command(subcommand)]
         action: QuarantineAction,
+    },
+}
+
+/// `seatcount subscriptions` actions.
+#[derive(Debug, Subcommand)]
+pub enum SubscriptionAction {
+    /// Print the subscriptions.
+    List {
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Add a subscription.
+    Add {
+        /// What it entitles.
+        #[arg(long = "type", value_enum)]
+        kind: SubscriptionType,
+        /// How many users.
+        #[arg(long)]
+        quantity: u32,
+        /// First valid day (YYYY-MM-DD).
+        #[arg(long, value_name = "DATE")]
+        from: chrono::NaiveDate,
+        /// Last valid day (YYYY-MM-DD); default: open-ended.
+        #[arg(long, value_name = "DATE")]
+        to: Option<chrono::NaiveDate>,
+        /// The app a single_app_internal pack is assigned to.
+        #[arg(long, value_name = "APP_ID")]
+        app: Option<String>,
+        /// Its id; default: the next free `sub-N`.
+        #[arg(long)]
+        id: Option<String>,
+    },
+    /// Assign a single_app_internal subscription to an app.
+    Assign {
+        /// The subscription's id.
+        id: String,
+        /// The app's app_id.
+        app: String,
     },
 }
 
@@ -181,13 +239,30 @@ pub async fn run(cli: Cli) -> Result<()> {
                     ));
                 }
             };
-            let wh = Warehouse::open(&root)?;
-            let config = cli.load_config(&root)?;
-            let engine = open_engine(&wh, &config).await?;
+            let (wh, _config, engine) = open_with_semantics(&cli, &root).await?;
             let _read = commit::read_lock(&wh)?;
-            let (schema, batches) = run_statements(&engine, &text).await?;
+            let (schema, batches) = engine.run_script(&text).await?;
             emit(output, &schema, &batches)
         }
+        Command::Report {
+            name,
+            month,
+            output,
+        } => {
+            let report = reports::find(name)?;
+            let (wh, config, engine) = open_with_semantics(&cli, &root).await?;
+            let _read = commit::read_lock(&wh)?;
+            let (schema, batches) =
+                reports::run(&engine, &config, report, month.as_deref()).await?;
+            emit(output, &schema, &batches)
+        }
+        Command::Reports => {
+            for report in reports::all() {
+                println!("{:<12} {}", report.name, report.summary());
+            }
+            Ok(())
+        }
+        Command::Subscriptions { action } => subscriptions(&root, action),
         Command::Quarantine { action } => quarantine(&root, action),
     }
 }
@@ -202,26 +277,77 @@ pub async fn open_engine(wh: &Warehouse, config: &Config) -> Result<Engine> {
     Engine::open(wh, &settings).await
 }
 
-/// Runs `;`-separated statements, returning the last one's result.
-async fn run_statements(
-    engine: &Engine,
-    text: &str,
-) -> Result<(
-    datafusion::arrow::datatypes::SchemaRef,
-    Vec<datafusion::arrow::array::RecordBatch>,
-)> {
-    let statements: Vec<&str> = text
-        .split(';')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .collect();
-    let Some((last, before)) = statements.split_last() else {
-        return Err(Error::Usage("the query is empty".into()));
-    };
-    for s in before {
-        engine.collect(s, &[]).await?;
+/// Opens the warehouse, its configuration and a session with the metering views installed.
+async fn open_with_semantics(cli: &Cli, root: &Path) -> Result<(Warehouse, Config, Engine)> {
+    let wh = Warehouse::open(root)?;
+    let config = cli.load_config(root)?;
+    let subscriptions = entitlements::load(&wh)?;
+    let engine = open_engine(&wh, &config).await?;
+    engine.install_semantics(&config, &subscriptions).await?;
+    Ok((wh, config, engine))
+}
+
+fn subscriptions(root: &Path, action: &SubscriptionAction) -> Result<()> {
+    let wh = Warehouse::open(root)?;
+    match action {
+        SubscriptionAction::List { output } => {
+            let subs = entitlements::load(&wh)?;
+            let batch = entitlements::to_batch(&subs)?;
+            emit(output, &batch.schema(), &[batch])
+        }
+        SubscriptionAction::Add {
+            kind,
+            quantity,
+            from,
+            to,
+            app,
+            id,
+        } => {
+            let mut added = String::new();
+            entitlements::update(&wh, |subs| {
+                let id = match id {
+                    Some(id) => id.clone(),
+                    None => (1..)
+                        .map(|n| format!("sub-{n}"))
+                        .find(|c| !subs.iter().any(|s| &s.id == c))
+                        .expect("a free id"),
+                };
+                let sub = entitlements::Subscription {
+                    id: id.clone(),
+                    kind: *kind,
+                    quantity: i64::from(*quantity),
+                    valid_from: *from,
+                    valid_to: *to,
+                    app_id: app.clone(),
+                };
+                entitlements::check(&sub, subs)
+                    .map_err(|(column, reason)| Error::Usage(format!("{column}: {reason}")))?;
+                subs.push(sub);
+                added = id;
+                Ok(())
+            })?;
+            println!("added subscription {added}");
+            Ok(())
+        }
+        SubscriptionAction::Assign { id, app } => {
+            entitlements::update(&wh, |subs| {
+                let sub = subs
+                    .iter_mut()
+                    .find(|s| &s.id == id)
+                    .ok_or_else(|| Error::Usage(format!("there is no subscription {id}")))?;
+                if sub.kind != SubscriptionType::SingleAppInternal {
+                    return Err(Error::Usage(format!(
+                        "{id} is a {} subscription; only single_app_internal subscriptions are assigned to an app",
+                        sub.kind.as_str()
+                    )));
+                }
+                sub.app_id = Some(app.clone());
+                Ok(())
+            })?;
+            println!("assigned {id} to {app}");
+            Ok(())
+        }
     }
-    engine.collect(last, &[]).await
 }
 
 fn read_query_file(path: &Path) -> Result<String> {

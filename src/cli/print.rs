@@ -47,7 +47,9 @@ pub fn write(
     match format {
         OutputFormat::Table => write_table(out, schema, batches),
         OutputFormat::Csv => {
-            let (schema, batches) = with_text_times(schema, batches)?;
+            // CSV has no nested values: lists and structs print as their display text.
+            let (schema, batches) =
+                with_text_columns(schema, batches, |dt| is_time(dt) || dt.is_nested())?;
             if batches.is_empty() {
                 let header: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
                 writeln!(out, "{}", header.join(",")).map_err(stdout_error)?;
@@ -62,7 +64,7 @@ pub fn write(
             Ok(())
         }
         OutputFormat::Json => {
-            let (_, batches) = with_text_times(schema, batches)?;
+            let (_, batches) = with_text_columns(schema, batches, is_time)?;
             let mut writer = datafusion::arrow::json::ArrayWriter::new(&mut *out);
             let refs: Vec<&RecordBatch> = batches.iter().collect();
             writer.write_batches(&refs)?;
@@ -73,7 +75,7 @@ pub fn write(
             writeln!(out).map_err(stdout_error)
         }
         OutputFormat::Ndjson => {
-            let (_, batches) = with_text_times(schema, batches)?;
+            let (_, batches) = with_text_columns(schema, batches, is_time)?;
             let mut writer = datafusion::arrow::json::LineDelimitedWriter::new(&mut *out);
             let refs: Vec<&RecordBatch> = batches.iter().collect();
             writer.write_batches(&refs)?;
@@ -96,20 +98,25 @@ fn stdout_error(e: std::io::Error) -> Error {
     Error::Runtime(format!("cannot write the output: {e}"))
 }
 
-/// Replaces timestamp columns by their RFC 3339 UTC text, for the text formats.
-fn with_text_times(
+fn is_time(dt: &DataType) -> bool {
+    matches!(dt, DataType::Timestamp(..))
+}
+
+/// Replaces the columns whose type matches `textual` by their display text (timestamps as
+/// RFC 3339 UTC), for formats that cannot carry those types as they are.
+fn with_text_columns(
     schema: &SchemaRef,
     batches: &[RecordBatch],
+    textual: fn(&DataType) -> bool,
 ) -> Result<(SchemaRef, Vec<RecordBatch>)> {
-    let is_time = |dt: &DataType| matches!(dt, DataType::Timestamp(..));
-    if !schema.fields().iter().any(|f| is_time(f.data_type())) {
+    if !schema.fields().iter().any(|f| textual(f.data_type())) {
         return Ok((schema.clone(), batches.to_vec()));
     }
     let fields: Vec<Field> = schema
         .fields()
         .iter()
         .map(|f| {
-            if is_time(f.data_type()) {
+            if textual(f.data_type()) {
                 Field::new(f.name(), DataType::Utf8, true)
             } else {
                 f.as_ref().clone()
@@ -117,14 +124,14 @@ fn with_text_times(
         })
         .collect();
     let text_schema = Arc::new(Schema::new(fields));
-    let options = format_options().with_null("\u{0}");
+    let options = format_options();
     let mut out = Vec::new();
     for batch in batches {
         let columns = batch
             .columns()
             .iter()
             .map(|c| {
-                if !is_time(c.data_type()) {
+                if !textual(c.data_type()) {
                     return Ok(c.clone());
                 }
                 let formatter = ArrayFormatter::try_new(c.as_ref(), &options)?;

@@ -15,7 +15,13 @@ use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{DataFrame, ParquetReadOptions, SessionConfig, SessionContext};
 use datafusion::scalar::ScalarValue;
 
-use crate::error::Result;
+use datafusion::arrow::array::AsArray;
+use datafusion::datasource::MemTable;
+use datafusion::sql::parser::DFParser;
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::warehouse::entitlements::{self, Subscription};
 use crate::warehouse::{Warehouse, schema};
 
 /// Environment variable bounding the engine's memory, in MiB; past it, sorts and
@@ -68,6 +74,92 @@ impl Engine {
     /// The DataFusion session, for registering extra tables.
     pub fn context(&self) -> &SessionContext {
         &self.ctx
+    }
+
+    /// Creates the metering views of `sql/views/` for `config` over `subscriptions`, so
+    /// reports and ad-hoc SQL see the same semantics.
+    pub async fn install_semantics(
+        &self,
+        config: &Config,
+        subscriptions: &[Subscription],
+    ) -> Result<()> {
+        let table = MemTable::try_new(
+            entitlements::schema(),
+            vec![vec![entitlements::to_batch(subscriptions)?]],
+        )?;
+        self.ctx.register_table("subscriptions", Arc::new(table))?;
+        self.check_custom_sql(config).await?;
+        let params = sql::Params::from_config(config);
+        for file in sql::VIEWS {
+            let text = params.render(file)?;
+            self.run_script(&text)
+                .await
+                .map_err(|e| Error::Runtime(format!("sql/{}: {e}", file.path)))?;
+        }
+        Ok(())
+    }
+
+    /// The custom classification rule must plan as a boolean over the stored columns.
+    async fn check_custom_sql(&self, config: &Config) -> Result<()> {
+        let custom = config.classification.custom_sql.trim();
+        if custom.is_empty() {
+            return Ok(());
+        }
+        let refuse = |reason: String| {
+            Error::Usage(format!(
+                "classification.custom_sql must be a boolean expression over the stored event columns: {reason}"
+            ))
+        };
+        let df = self
+            .ctx
+            .sql(&format!("SELECT ({custom}) AS answer FROM events"))
+            .await
+            .map_err(|e| refuse(Error::from(e).to_string()))?;
+        match df.schema().field(0).data_type() {
+            DataType::Boolean | DataType::Null => Ok(()),
+            other => Err(refuse(format!("it is of type {other}"))),
+        }
+    }
+
+    /// Runs every statement of `text` in order, returning the last one's result.
+    pub async fn run_script(&self, text: &str) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+        let state = self.ctx.state();
+        let statements = DFParser::parse_sql(text)?;
+        if statements.is_empty() {
+            return Err(Error::Usage("the query is empty".into()));
+        }
+        let mut last = None;
+        for statement in statements {
+            let plan = state.statement_to_plan(statement).await?;
+            let df = self.ctx.execute_logical_plan(plan).await?;
+            let schema = Arc::new(df.schema().as_arrow().clone());
+            last = Some((schema, df.collect().await?));
+        }
+        Ok(last.expect("at least one statement"))
+    }
+
+    /// The newest month with events, if any.
+    pub async fn latest_month(&self) -> Result<Option<String>> {
+        Ok(self.months().await?.pop())
+    }
+
+    /// Every month with events, oldest first.
+    pub async fn months(&self) -> Result<Vec<String>> {
+        let (_, batches) = self
+            .collect("SELECT DISTINCT month FROM events ORDER BY month", &[])
+            .await?;
+        let mut months = Vec::new();
+        for batch in &batches {
+            let column = datafusion::arrow::compute::cast(batch.column(0), &DataType::Utf8)?;
+            months.extend(
+                column
+                    .as_string::<i32>()
+                    .iter()
+                    .flatten()
+                    .map(str::to_string),
+            );
+        }
+        Ok(months)
     }
 
     /// Plans `sql` with `$1, $2, …` bound to `params`.

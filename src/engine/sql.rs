@@ -1,7 +1,237 @@
 //! The SQL files under `sql/`, compiled into the binary so an installed seatcount needs no
-//! files beside it. The files are the semantics; Rust only loads and runs them.
+//! files beside it. The files are the semantics; Rust only fills their `{{placeholders}}`
+//! with SQL literals from the configuration and runs them.
+
+use std::collections::BTreeMap;
+
+use crate::config::{Config, Rule};
+use crate::error::{Error, Result};
 
 /// Normalization and hashing of validated input rows (`sql/ingest/normalize.sql`).
 pub const INGEST_NORMALIZE: &str = include_str!("../../sql/ingest/normalize.sql");
 /// event_id de-duplication of one month of staged rows (`sql/ingest/dedup.sql`).
 pub const INGEST_DEDUP: &str = include_str!("../../sql/ingest/dedup.sql");
+
+/// One SQL file.
+#[derive(Debug, Clone, Copy)]
+pub struct SqlFile {
+    /// Its path under `sql/`.
+    pub path: &'static str,
+    /// Its text.
+    pub text: &'static str,
+}
+
+macro_rules! sql_file {
+    ($path:literal) => {
+        SqlFile {
+            path: $path,
+            text: include_str!(concat!("../../sql/", $path)),
+        }
+    };
+}
+
+/// The views of the metering semantics, in dependency order (SPEC §4).
+pub const VIEWS: &[SqlFile] = &[
+    sql_file!("views/10_counted_events.sql"),
+    sql_file!("views/20_accounts.sql"),
+    sql_file!("views/30_account_persons.sql"),
+    sql_file!("views/40_persons.sql"),
+    sql_file!("views/50_subscriptions.sql"),
+    sql_file!("views/60_waterfall.sql"),
+    sql_file!("views/70_usage.sql"),
+];
+
+/// The canned reports (SPEC §8), by report name.
+pub const REPORTS: &[(&str, SqlFile)] = &[
+    ("named-users", sql_file!("reports/named-users.sql")),
+    ("usage", sql_file!("reports/usage.sql")),
+    ("history", sql_file!("reports/history.sql")),
+    ("providers", sql_file!("reports/providers.sql")),
+    ("users", sql_file!("reports/users.sql")),
+    ("hygiene", sql_file!("reports/hygiene.sql")),
+];
+
+impl SqlFile {
+    /// The first line of the file's leading comment: what it is for.
+    pub fn summary(&self) -> &'static str {
+        self.text
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("--"))
+            .map(str::trim)
+            .unwrap_or("")
+    }
+}
+
+/// Values for `{{placeholders}}`, already written as SQL literals.
+#[derive(Debug, Clone, Default)]
+pub struct Params(BTreeMap<&'static str, String>);
+
+impl Params {
+    /// The placeholders every semantic file may use, from the configuration.
+    pub fn from_config(config: &Config) -> Params {
+        let c = &config.classification;
+        let mut p = Params::default();
+        p.set(
+            "case_sensitive",
+            bool_literal(config.identifiers.case == crate::engine::udf::CaseMode::Sensitive),
+        );
+        p.set("dedup_policy", quote(config.dedup.policy.as_str()));
+        p.set("conflict", quote(c.conflict.as_str()));
+        p.set(
+            "has_external_roles",
+            bool_literal(!c.external_roles.is_empty()),
+        );
+        p.set("external_roles", text_array(&c.external_roles));
+        p.set(
+            "has_internal_domains",
+            bool_literal(!c.internal_domains.is_empty()),
+        );
+        p.set("internal_domains", text_array(&c.internal_domains));
+        p.set(
+            "custom_sql",
+            if c.custom_sql.trim().is_empty() {
+                "CAST(NULL AS BOOLEAN)".to_string()
+            } else {
+                format!("({})", c.custom_sql)
+            },
+        );
+        let order: Vec<&str> = c
+            .rules
+            .iter()
+            .map(|r| match r {
+                Rule::Roles => "by_roles",
+                Rule::Custom => "by_custom",
+                Rule::Domains => "by_domains",
+                Rule::Reported => "by_reported",
+            })
+            .collect();
+        p.set(
+            "rule_order",
+            if order.is_empty() {
+                "CAST(NULL AS VARCHAR)".to_string()
+            } else {
+                order.join(", ")
+            },
+        );
+        p
+    }
+
+    /// Sets the report month (`YYYY-MM`, already validated).
+    pub fn with_month(mut self, month: &str) -> Params {
+        self.set("month", quote(month));
+        self
+    }
+
+    fn set(&mut self, name: &'static str, literal: String) {
+        self.0.insert(name, literal);
+    }
+
+    /// `text` with every `{{name}}` replaced; an unknown name is an error naming the file.
+    pub fn render(&self, file: &SqlFile) -> Result<String> {
+        let mut out = String::with_capacity(file.text.len() + 256);
+        let mut rest = file.text;
+        while let Some(start) = rest.find("{{") {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + 2..];
+            let Some(end) = after.find("}}") else {
+                return Err(Error::Runtime(format!(
+                    "sql/{}: unclosed {{{{ placeholder",
+                    file.path
+                )));
+            };
+            let name = after[..end].trim();
+            match self.0.get(name) {
+                Some(value) => out.push_str(value),
+                // Placeholders in comments are documentation, not parameters.
+                None if line_is_comment(&out) => {
+                    out.push_str("{{");
+                    out.push_str(name);
+                    out.push_str("}}");
+                }
+                None => {
+                    return Err(Error::Runtime(format!(
+                        "sql/{}: unknown placeholder {{{{{name}}}}}",
+                        file.path
+                    )));
+                }
+            }
+            rest = &after[end + 2..];
+        }
+        out.push_str(rest);
+        Ok(out)
+    }
+}
+
+fn line_is_comment(rendered: &str) -> bool {
+    let line = rendered.rsplit('\n').next().unwrap_or("");
+    line.contains("--")
+}
+
+fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+fn bool_literal(b: bool) -> String {
+    if b { "true" } else { "false" }.to_string()
+}
+
+/// A typed text array literal; empty lists still plan as text arrays.
+fn text_array(items: &[String]) -> String {
+    if items.is_empty() {
+        return "make_array(CAST(NULL AS VARCHAR))".to_string();
+    }
+    let items: Vec<String> = items.iter().map(|s| quote(s)).collect();
+    format!("make_array({})", items.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_placeholder_in_every_file_is_known() {
+        let params = Params::from_config(&Config::default()).with_month("2026-01");
+        for file in VIEWS.iter().chain(REPORTS.iter().map(|(_, f)| f)) {
+            let text = params.render(file).unwrap();
+            let code: String = text
+                .lines()
+                .map(|l| l.split("--").next().unwrap_or(""))
+                .collect();
+            assert!(!code.contains("{{"), "{}", file.path);
+        }
+    }
+
+    #[test]
+    fn literals_are_quoted() {
+        let mut config = Config::default();
+        config.classification.external_roles = vec!["O'Brien".into()];
+        let params = Params::from_config(&config);
+        let file = SqlFile {
+            path: "t.sql",
+            text: "SELECT {{external_roles}} -- {{not_a_parameter}}\n",
+        };
+        assert_eq!(
+            params.render(&file).unwrap(),
+            "SELECT make_array('O''Brien') -- {{not_a_parameter}}\n"
+        );
+        let bad = SqlFile {
+            path: "t.sql",
+            text: "SELECT {{nope}}",
+        };
+        assert!(
+            params
+                .render(&bad)
+                .unwrap_err()
+                .to_string()
+                .contains("nope")
+        );
+    }
+
+    #[test]
+    fn every_report_says_what_it_is() {
+        for (name, file) in REPORTS {
+            assert!(file.summary().len() > 10, "{name}");
+        }
+    }
+}

@@ -12,6 +12,7 @@
 //! ```
 
 pub mod commit;
+pub mod entitlements;
 pub mod key;
 pub mod lock;
 pub mod schema;

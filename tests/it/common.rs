@@ -105,7 +105,11 @@ impl Fixture {
     pub fn value(&self, sql: &str) -> String {
         let rows = self.rows(sql);
         assert_eq!(rows.len(), 1, "{sql} returned {} rows", rows.len());
-        let v = rows[0].values().next().cloned().unwrap_or(serde_json::Value::Null);
+        let v = rows[0]
+            .values()
+            .next()
+            .cloned()
+            .unwrap_or(serde_json::Value::Null);
         match v {
             serde_json::Value::String(s) => s,
             other => other.to_string(),

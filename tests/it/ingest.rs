@@ -30,8 +30,16 @@ fn sample_lands_in_utc_month_partitions() {
         "2026-09-30T23:30:00Z"
     );
     let files = fx.files();
-    assert!(files.iter().any(|f| f.starts_with("events/month=2026-09/") && f.ends_with(".parquet")));
-    assert!(files.iter().any(|f| f.starts_with("events/month=2026-10/") && f.ends_with(".parquet")));
+    assert!(
+        files
+            .iter()
+            .any(|f| f.starts_with("events/month=2026-09/") && f.ends_with(".parquet"))
+    );
+    assert!(
+        files
+            .iter()
+            .any(|f| f.starts_with("events/month=2026-10/") && f.ends_with(".parquet"))
+    );
 }
 
 #[test]
@@ -44,9 +52,16 @@ fn columns_default_and_parse_as_documented() {
          2026-03-04T10:15:00-05:00,a1,e1,u2,,no,YES,,red\n",
     );
     let out = fx.cmd().arg("ingest").arg(&input).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("Favourite_Colour"), "unknown column warned about: {stderr}");
+    assert!(
+        stderr.contains("Favourite_Colour"),
+        "unknown column warned about: {stderr}"
+    );
     let rows = fx.rows(
         "SELECT event_time, environment_type, user_provider, tenant, roles, active, anonymous, user_type \
          FROM events ORDER BY event_time",
@@ -78,9 +93,18 @@ fn parquet_input_with_native_types() {
     let cols: Vec<(&str, ArrayRef)> = vec![
         ("event_time", Arc::new(time)),
         ("app_id", Arc::new(StringArray::from(vec!["p", "p"]))),
-        ("environment_id", Arc::new(StringArray::from(vec!["p-prod", "p-prod"]))),
-        ("named_user_identifier", Arc::new(StringArray::from(vec![Some("X@Y.org"), None]))),
-        ("user_name", Arc::new(StringArray::from(vec![Some("x"), Some("z")]))),
+        (
+            "environment_id",
+            Arc::new(StringArray::from(vec!["p-prod", "p-prod"])),
+        ),
+        (
+            "named_user_identifier",
+            Arc::new(StringArray::from(vec![Some("X@Y.org"), None])),
+        ),
+        (
+            "user_name",
+            Arc::new(StringArray::from(vec![Some("x"), Some("z")])),
+        ),
         ("roles", Arc::new(roles.finish())),
         ("active", Arc::new(BooleanArray::from(vec![true, false]))),
     ];
@@ -140,24 +164,38 @@ fn an_event_id_is_stored_once_across_files_and_ingests() {
 #[test]
 fn a_bad_row_fails_the_whole_ingest_and_writes_nothing() {
     let fx = Fixture::new();
-    let good = fx.file("good.csv", &format!("{HEADER}\nev-1,2026-05-01T10:00:00Z,a,e,,ann,,,,,,\n"));
+    let good = fx.file(
+        "good.csv",
+        &format!("{HEADER}\nev-1,2026-05-01T10:00:00Z,a,e,,ann,,,,,,\n"),
+    );
     let bad = fx.file(
         "bad.csv",
         &format!(
             "{HEADER}\nev-2,2026-05-01T10:00:00Z,a,e,,bob,,,,,,\nev-3,2026-05-01T10:00:00Z,a,e,,secret.person,,,,,maybe,\n"
         ),
     );
-    let out = fx.cmd().arg("ingest").arg(&good).arg(&bad).output().unwrap();
+    let out = fx
+        .cmd()
+        .arg("ingest")
+        .arg(&good)
+        .arg(&bad)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.lines().count(), 1, "one sentence: {stderr}");
     assert!(stderr.contains("bad.csv"), "{stderr}");
     assert!(stderr.contains("line 3"), "{stderr}");
     assert!(stderr.contains("column active"), "{stderr}");
-    assert!(!stderr.contains("secret.person"), "no clear identifier in errors: {stderr}");
+    assert!(
+        !stderr.contains("secret.person"),
+        "no clear identifier in errors: {stderr}"
+    );
     assert!(out.stdout.is_empty());
     assert!(
-        !fx.files().iter().any(|f| f.starts_with("events/") || f.contains("staging")),
+        !fx.files()
+            .iter()
+            .any(|f| f.starts_with("events/") || f.contains("staging")),
         "nothing written: {:?}",
         fx.files()
     );
@@ -170,7 +208,10 @@ fn every_rule_of_the_input_table_is_checked() {
         ("ev,2026-05-01T10:00:00Z,,e,,u,,,,,,", "app_id"),
         ("ev,2026-05-01T10:00:00Z,a,,,u,,,,,,", "environment_id"),
         ("ev,2026-05-01T10:00:00Z,a,e,,,,,,,,", "user_name"),
-        ("ev,2026-05-01T10:00:00Z,a,e,staging,u,,,,,,", "environment_type"),
+        (
+            "ev,2026-05-01T10:00:00Z,a,e,staging,u,,,,,,",
+            "environment_type",
+        ),
         ("ev,2026-05-01T10:00:00Z,a,e,,u,,,robot,,,", "user_type"),
         ("ev,2026-05-01T10:00:00Z,a,e,,u,,,,,,2", "anonymous"),
         ("ev,2026-05-01T10:00:00Z,a,e,,u,,,,,", "line 2"),
@@ -181,11 +222,17 @@ fn every_rule_of_the_input_table_is_checked() {
         let out = fx.cmd().arg("ingest").arg(&file).output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{row}: {stderr}");
-        assert!(stderr.contains(expected), "{row}: expected {expected} in {stderr}");
+        assert!(
+            stderr.contains(expected),
+            "{row}: expected {expected} in {stderr}"
+        );
         assert!(stderr.contains("in.csv: line 2"), "{stderr}");
     }
     let fx = Fixture::new();
-    let file = fx.file("hashes.csv", "event_time,app_id,environment_id,user_name_hash\n2026-05-01T10:00:00Z,a,e,ABC\n");
+    let file = fx.file(
+        "hashes.csv",
+        "event_time,app_id,environment_id,user_name_hash\n2026-05-01T10:00:00Z,a,e,ABC\n",
+    );
     let out = fx.cmd().arg("ingest").arg(&file).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("column user_name_hash"), "{stderr}");
@@ -207,7 +254,10 @@ fn ndjson_errors_name_the_line() {
     let out = fx.cmd().arg("ingest").arg(&file).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr.contains("in.ndjson: line 2, column active"), "{stderr}");
+    assert!(
+        stderr.contains("in.ndjson: line 2, column active"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -225,7 +275,11 @@ fn quarantine_keeps_good_rows_and_every_bad_row_untouched() {
         .arg(&file)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("4 rows read, 2 stored"), "{stdout}");
     assert!(stdout.contains("2 quarantined"), "{stdout}");
@@ -252,7 +306,10 @@ fn quarantine_keeps_good_rows_and_every_bad_row_untouched() {
 
     let list = fx.cmd().args(["quarantine", "list"]).output().unwrap();
     assert!(String::from_utf8_lossy(&list.stdout).contains("2 rows"));
-    fx.cmd().args(["quarantine", "purge", "--all"]).assert().success();
+    fx.cmd()
+        .args(["quarantine", "purge", "--all"])
+        .assert()
+        .success();
     assert_eq!(std::fs::read_dir(&qdir).unwrap().count(), 0);
 }
 
@@ -277,16 +334,27 @@ fn concurrent_ingests_serialize_and_lose_nothing() {
     }
     for child in children {
         let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     assert_eq!(fx.value("SELECT count(*) FROM events"), "2000");
-    assert_eq!(fx.value("SELECT count(DISTINCT event_id) FROM events"), "2000");
+    assert_eq!(
+        fx.value("SELECT count(DISTINCT event_id) FROM events"),
+        "2000"
+    );
 }
 
 #[test]
 fn a_file_that_cannot_be_read_is_a_clear_error() {
     let fx = Fixture::new();
-    let out = fx.cmd().args(["ingest", "/no/such/file.csv"]).output().unwrap();
+    let out = fx
+        .cmd()
+        .args(["ingest", "/no/such/file.csv"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("/no/such/file.csv"), "{stderr}");

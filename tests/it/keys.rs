@@ -10,7 +10,11 @@ fn a_new_warehouse_gets_a_private_key_file_that_is_never_printed() {
     let fx = Fixture::with_key_file();
     let files = sample_files();
     let out = fx.cmd().arg("ingest").args(&files).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let key_path = fx.wh().join("seatcount.key");
     let mode = std::fs::metadata(&key_path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
@@ -27,11 +31,17 @@ fn a_new_warehouse_gets_a_private_key_file_that_is_never_printed() {
             continue;
         }
         let bytes = std::fs::read(fx.wh().join(&file)).unwrap();
-        assert!(!String::from_utf8_lossy(&bytes).contains(key), "{file} holds the key");
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(key),
+            "{file} holds the key"
+        );
     }
     // Queries hash under the key file.
     let nui = fx.value("SELECT named_user_identifier_hash FROM events WHERE event_id = 'ev-0001'");
-    assert_eq!(nui, fx.value("SELECT hash_identifier('alice@acme-corp.com')"));
+    assert_eq!(
+        nui,
+        fx.value("SELECT hash_identifier('alice@acme-corp.com')")
+    );
 }
 
 #[test]
@@ -40,7 +50,10 @@ fn a_key_file_readable_by_others_is_refused() {
     fx.cmd().arg("init").assert().success();
     let key_path = fx.wh().join("seatcount.key");
     std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let file = fx.file("in.csv", &format!("{HEADER}\nev,2026-05-01T10:00:00Z,a,e,,u,,,,,,\n"));
+    let file = fx.file(
+        "in.csv",
+        &format!("{HEADER}\nev,2026-05-01T10:00:00Z,a,e,,u,,,,,,\n"),
+    );
     let out = fx.cmd().arg("ingest").arg(file).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -93,16 +106,30 @@ fn hmac_sha256_matches_rfc_4231_through_sql() {
     let out = fx
         .cmd()
         .env("SEATCOUNT_HASH_KEY", &key1)
-        .args(["sql", "--format", "csv", "SELECT hash_identifier('Hi There') AS h"])
+        .args([
+            "sql",
+            "--format",
+            "csv",
+            "SELECT hash_identifier('Hi There') AS h",
+        ])
         .output()
         .unwrap();
     // A fresh directory is not a warehouse: `sql` does not create one.
     assert_eq!(out.status.code(), Some(2));
-    fx.cmd().env("SEATCOUNT_HASH_KEY", &key1).arg("init").assert().success();
+    fx.cmd()
+        .env("SEATCOUNT_HASH_KEY", &key1)
+        .arg("init")
+        .assert()
+        .success();
     let out = fx
         .cmd()
         .env("SEATCOUNT_HASH_KEY", &key1)
-        .args(["sql", "--format", "csv", "SELECT hash_identifier('Hi There') AS h"])
+        .args([
+            "sql",
+            "--format",
+            "csv",
+            "SELECT hash_identifier('Hi There') AS h",
+        ])
         .output()
         .unwrap();
     assert_eq!(
@@ -114,7 +141,10 @@ fn hmac_sha256_matches_rfc_4231_through_sql() {
 #[test]
 fn plain_sha256_is_an_explicit_choice() {
     let fx = Fixture::with_key_file();
-    fx.cmd().args(["init", "--hash", "sha256"]).assert().success();
+    fx.cmd()
+        .args(["init", "--hash", "sha256"])
+        .assert()
+        .success();
     assert!(!fx.wh().join("seatcount.key").exists());
     assert_eq!(
         fx.value("SELECT hash_identifier('abc')"),

@@ -15,7 +15,11 @@ const Q: &str = "SELECT app_id, count(*) AS events, max(event_time) AS last_seen
 #[test]
 fn every_output_format() {
     let fx = sample();
-    let csv = fx.cmd().args(["sql", "--format", "csv", Q]).output().unwrap();
+    let csv = fx
+        .cmd()
+        .args(["sql", "--format", "csv", Q])
+        .output()
+        .unwrap();
     assert_eq!(
         String::from_utf8(csv.stdout).unwrap(),
         "app_id,events,last_seen\n\
@@ -23,11 +27,19 @@ fn every_output_format() {
          field,6,2026-09-30T23:30:00Z\n\
          portal,5,2026-09-22T18:25:00Z\n"
     );
-    let json = fx.cmd().args(["sql", "--format", "json", Q]).output().unwrap();
+    let json = fx
+        .cmd()
+        .args(["sql", "--format", "json", Q])
+        .output()
+        .unwrap();
     let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(v[1]["app_id"], "field");
     assert_eq!(v[1]["events"], 6);
-    let nd = fx.cmd().args(["sql", "--format", "ndjson", Q]).output().unwrap();
+    let nd = fx
+        .cmd()
+        .args(["sql", "--format", "ndjson", Q])
+        .output()
+        .unwrap();
     assert_eq!(String::from_utf8(nd.stdout).unwrap().lines().count(), 3);
     let table = fx.cmd().args(["sql", Q]).output().unwrap();
     let table = String::from_utf8(table.stdout).unwrap();
@@ -45,7 +57,9 @@ fn every_output_format() {
         .success()
         .stdout("");
     let file = std::fs::File::open(&path).unwrap();
-    let reader = datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(file, 1024).unwrap();
+    let reader =
+        datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(file, 1024)
+            .unwrap();
     let rows: usize = reader.map(|b| b.unwrap().num_rows()).sum();
     assert_eq!(rows, 3);
 }
@@ -55,7 +69,12 @@ fn empty_results_still_have_a_header() {
     let fx = sample();
     let out = fx
         .cmd()
-        .args(["sql", "--format", "csv", "SELECT app_id FROM events WHERE false"])
+        .args([
+            "sql",
+            "--format",
+            "csv",
+            "SELECT app_id FROM events WHERE false",
+        ])
         .output()
         .unwrap();
     assert_eq!(String::from_utf8(out.stdout).unwrap(), "app_id\n");
@@ -67,12 +86,26 @@ fn queries_from_a_flag_a_file_and_stdin() {
     let expected = "n\n28\n";
     let out = fx
         .cmd()
-        .args(["sql", "--format", "csv", "-c", "SELECT count(*) AS n FROM events"])
+        .args([
+            "sql",
+            "--format",
+            "csv",
+            "-c",
+            "SELECT count(*) AS n FROM events",
+        ])
         .output()
         .unwrap();
     assert_eq!(String::from_utf8(out.stdout).unwrap(), expected);
-    let file = fx.file("q.sql", "-- a comment\nSELECT count(*) AS n\nFROM events;\n");
-    let out = fx.cmd().args(["sql", "--format", "csv", "-f"]).arg(&file).output().unwrap();
+    let file = fx.file(
+        "q.sql",
+        "-- a comment\nSELECT count(*) AS n\nFROM events;\n",
+    );
+    let out = fx
+        .cmd()
+        .args(["sql", "--format", "csv", "-f"])
+        .arg(&file)
+        .output()
+        .unwrap();
     assert_eq!(String::from_utf8(out.stdout).unwrap(), expected);
     let out = fx
         .cmd()
@@ -104,18 +137,30 @@ fn a_month_filter_reads_only_that_partition() {
     let fx = sample();
     let out = fx
         .cmd()
-        .args(["sql", "--format", "csv", "EXPLAIN SELECT count(DISTINCT user_name_hash) FROM events WHERE month = '2026-10'"])
+        .args([
+            "sql",
+            "--format",
+            "csv",
+            "EXPLAIN SELECT count(DISTINCT user_name_hash) FROM events WHERE month = '2026-10'",
+        ])
         .output()
         .unwrap();
     let plan = String::from_utf8(out.stdout).unwrap();
     assert!(plan.contains("month=2026-10/"), "{plan}");
-    assert!(!plan.contains("month=2026-09/"), "September is pruned: {plan}");
+    assert!(
+        !plan.contains("month=2026-09/"),
+        "September is pruned: {plan}"
+    );
 }
 
 #[test]
 fn a_bad_query_is_one_line_and_exit_1() {
     let fx = sample();
-    let out = fx.cmd().args(["sql", "SELECT nope FROM events"]).output().unwrap();
+    let out = fx
+        .cmd()
+        .args(["sql", "SELECT nope FROM events"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
@@ -129,9 +174,17 @@ fn usage_errors_exit_2() {
     let fx = sample();
     let out = fx.cmd().args(["sql"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
-    let out = fx.cmd().args(["sql", "--format", "xml", "SELECT 1"]).output().unwrap();
+    let out = fx
+        .cmd()
+        .args(["sql", "--format", "xml", "SELECT 1"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    let out = fx.cmd().args(["sql", "-f", "/no/such.sql"]).output().unwrap();
+    let out = fx
+        .cmd()
+        .args(["sql", "-f", "/no/such.sql"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/no/such.sql"));
 }

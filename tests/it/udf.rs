@@ -12,13 +12,19 @@ fn warehouse() -> Fixture {
 fn normalize_identifier_applies_nfkc_unicode_trim_and_case() {
     let fx = warehouse();
     // Full-width letters fold under NFKC; U+3000 and U+00A0 are Unicode white space.
-    assert_eq!(fx.value("SELECT normalize_identifier('\u{3000} ＢＯＢ\u{00a0}')"), "bob");
+    assert_eq!(
+        fx.value("SELECT normalize_identifier('\u{3000} ＢＯＢ\u{00a0}')"),
+        "bob"
+    );
     assert_eq!(fx.value("SELECT normalize_identifier('  Ålice ')"), "ålice");
     assert_eq!(fx.value("SELECT normalize_identifier('ﬁona')"), "fiona");
     assert_eq!(fx.value("SELECT normalize_identifier(' \t ')"), "null");
     assert_eq!(fx.value("SELECT normalize_identifier('')"), "null");
     assert_eq!(fx.value("SELECT normalize_identifier(NULL)"), "null");
-    assert_eq!(fx.value("SELECT normalize_identifier(' BoB ', 'sensitive')"), "BoB");
+    assert_eq!(
+        fx.value("SELECT normalize_identifier(' BoB ', 'sensitive')"),
+        "BoB"
+    );
     // Over a column, not only literals.
     assert_eq!(
         fx.value("SELECT string_agg(normalize_identifier(x), ',') FROM (VALUES (' A'), ('b '), (NULL)) t(x)"),
@@ -29,14 +35,23 @@ fn normalize_identifier_applies_nfkc_unicode_trim_and_case() {
 #[test]
 fn case_sensitivity_follows_the_configuration() {
     let fx = warehouse();
-    std::fs::write(fx.wh().join("seatcount.toml"), "[identifiers]\ncase = \"sensitive\"\n").unwrap();
+    std::fs::write(
+        fx.wh().join("seatcount.toml"),
+        "[identifiers]\ncase = \"sensitive\"\n",
+    )
+    .unwrap();
     assert_eq!(fx.value("SELECT normalize_identifier(' BoB ')"), "BoB");
     let other = fx.file("other.toml", "[identifiers]\ncase = \"insensitive\"\n");
     let out = fx
         .cmd()
         .arg("--config")
         .arg(&other)
-        .args(["sql", "--format", "csv", "SELECT normalize_identifier(' BoB ') AS v"])
+        .args([
+            "sql",
+            "--format",
+            "csv",
+            "SELECT normalize_identifier(' BoB ') AS v",
+        ])
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "v\nbob\n");
@@ -46,9 +61,17 @@ fn case_sensitivity_follows_the_configuration() {
 fn normalize_email_and_email_domain() {
     let fx = warehouse();
     let cases = [
-        ("' Ann.Lee@Example.COM '", "ann.lee@example.com", "example.com"),
+        (
+            "' Ann.Lee@Example.COM '",
+            "ann.lee@example.com",
+            "example.com",
+        ),
         ("'a@b.c'", "a@b.c", "b.c"),
-        ("'x@sub-1.mail.example.org'", "x@sub-1.mail.example.org", "sub-1.mail.example.org"),
+        (
+            "'x@sub-1.mail.example.org'",
+            "x@sub-1.mail.example.org",
+            "sub-1.mail.example.org",
+        ),
         ("'no-at-sign'", "null", "null"),
         ("'two@@example.com'", "null", "null"),
         ("'a@b@example.com'", "null", "null"),
@@ -62,8 +85,16 @@ fn normalize_email_and_email_domain() {
         ("NULL", "null", "null"),
     ];
     for (input, email, domain) in cases {
-        assert_eq!(fx.value(&format!("SELECT normalize_email({input})")), email, "{input}");
-        assert_eq!(fx.value(&format!("SELECT email_domain({input})")), domain, "{input}");
+        assert_eq!(
+            fx.value(&format!("SELECT normalize_email({input})")),
+            email,
+            "{input}"
+        );
+        assert_eq!(
+            fx.value(&format!("SELECT email_domain({input})")),
+            domain,
+            "{input}"
+        );
     }
 }
 
@@ -72,8 +103,15 @@ fn hash_identifier_is_lowercase_hex_and_null_safe() {
     let fx = warehouse();
     let h = fx.value("SELECT hash_identifier('alice')");
     assert_eq!(h.len(), 64);
-    assert!(h.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)));
-    assert_ne!(h, fx.value("SELECT hash_identifier('Alice')"), "hashing does not normalize");
+    assert!(
+        h.chars()
+            .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+    );
+    assert_ne!(
+        h,
+        fx.value("SELECT hash_identifier('Alice')"),
+        "hashing does not normalize"
+    );
     assert_eq!(fx.value("SELECT hash_identifier(NULL)"), "null");
     // Same key, same hash, in another process.
     assert_eq!(h, fx.value("SELECT hash_identifier('alice')"));
@@ -119,5 +157,8 @@ fn functions_are_listed_for_discovery() {
         "SELECT string_agg(routine_name, ',' ORDER BY routine_name) FROM information_schema.routines \
          WHERE routine_name IN ('normalize_identifier','normalize_email','email_domain','hash_identifier','classify_domain')",
     );
-    assert_eq!(names, "classify_domain,email_domain,hash_identifier,normalize_email,normalize_identifier");
+    assert_eq!(
+        names,
+        "classify_domain,email_domain,hash_identifier,normalize_email,normalize_identifier"
+    );
 }

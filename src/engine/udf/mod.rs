@@ -2,6 +2,7 @@
 //! REPL) through [`register`], so a query means the same wherever it runs.
 
 mod classify;
+mod components;
 mod hash;
 mod normalize;
 pub mod text;
@@ -33,6 +34,7 @@ pub fn register(ctx: &SessionContext, settings: &UdfSettings) {
     for udf in functions(settings) {
         ctx.register_udf(udf);
     }
+    ctx.register_udaf(components::connected_components());
 }
 
 /// The functions, for registration and for the REPL's completion list.
@@ -70,13 +72,10 @@ pub(crate) fn map_strings(
                 DataType::Utf8 => map_array(array.as_string::<i32>(), &mut buf, f),
                 DataType::LargeUtf8 => map_array(array.as_string::<i64>(), &mut buf, f),
                 DataType::Utf8View => map_array(array.as_string_view(), &mut buf, f),
-                DataType::Null => Arc::new(StringBuilder::new().finish()) as ArrayRef,
+                DataType::Null => {
+                    datafusion::arrow::array::new_null_array(&DataType::Utf8, array.len())
+                }
                 other => return exec_err!("{name} takes text, not {other}"),
-            };
-            let out = if array.data_type() == &DataType::Null {
-                datafusion::arrow::array::new_null_array(&DataType::Utf8, array.len())
-            } else {
-                out
             };
             Ok(ColumnarValue::Array(out))
         }

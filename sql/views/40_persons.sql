@@ -1,0 +1,21 @@
+-- Persons per month and their classification (SPEC §4, `classification.conflict`).
+--
+-- A person whose accounts were classified differently in one month is resolved by the
+-- configured policy:
+--   internal_wins (default)  External only when every account is External;
+--   external_wins            External when any account is External;
+--   latest                   the classification of the account with the latest counted event
+--                            (on a tie, Internal).
+CREATE VIEW persons AS
+SELECT
+    month,
+    person_id,
+    CASE {{conflict}}
+        WHEN 'internal_wins' THEN CASE WHEN bool_and(classification = 'External') THEN 'External' ELSE 'Internal' END
+        WHEN 'external_wins' THEN CASE WHEN bool_or(classification = 'External') THEN 'External' ELSE 'Internal' END
+        ELSE first_value(classification ORDER BY last_event DESC, classification DESC)
+    END AS classification,
+    count(DISTINCT classification) > 1 AS conflicting,
+    max(last_event) AS last_event
+FROM account_persons
+GROUP BY month, person_id;

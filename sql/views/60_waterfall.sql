@@ -1,0 +1,47 @@
+-- The waterfall (SPEC §4): External → Single-App Internal → Multi-App Internal, per month.
+--
+-- 1. A person classified External is an External user only when an External subscription is
+--    valid that month; without one, they fall through and count as Internal.
+-- 2. Each (internal person, app) pair where the app has a valid single-app pack counts once
+--    against that pack.
+-- 3. Each internal person with a counted event in any app without a valid pack counts once,
+--    portfolio-wide, as Multi-App Internal. A person can therefore consume a single-app pack
+--    and a multi-app seat in the same month.
+CREATE VIEW final_persons AS
+SELECT
+    p.month,
+    p.person_id,
+    p.classification,
+    CASE WHEN p.classification = 'External' AND x.month IS NOT NULL THEN 'External' ELSE 'Internal' END
+        AS final_classification
+FROM persons p
+LEFT JOIN (
+    SELECT DISTINCT month FROM valid_subscriptions WHERE subscription_type = 'external'
+) x ON x.month = p.month;
+
+-- The apps each person used in a month.
+CREATE VIEW person_apps AS
+SELECT DISTINCT month, person_id, app_id
+FROM account_persons;
+
+-- One row per (month, subscription type, app, person) that consumes a seat.
+CREATE VIEW consumption AS
+SELECT month, 'external' AS subscription_type, CAST(NULL AS VARCHAR) AS app_id, person_id
+FROM final_persons
+WHERE final_classification = 'External'
+
+UNION ALL
+
+SELECT pa.month, 'single_app_internal', pa.app_id, pa.person_id
+FROM person_apps pa
+JOIN final_persons f ON f.month = pa.month AND f.person_id = pa.person_id
+JOIN single_app_packs s ON s.month = pa.month AND s.app_id = pa.app_id
+WHERE f.final_classification = 'Internal'
+
+UNION ALL
+
+SELECT DISTINCT pa.month, 'multi_app_internal', CAST(NULL AS VARCHAR), pa.person_id
+FROM person_apps pa
+JOIN final_persons f ON f.month = pa.month AND f.person_id = pa.person_id
+LEFT JOIN single_app_packs s ON s.month = pa.month AND s.app_id = pa.app_id
+WHERE f.final_classification = 'Internal' AND s.app_id IS NULL;

@@ -1,0 +1,311 @@
+//! `connected_components(member, key, ...)`: the transitive closure SQL cannot do well.
+//!
+//! The `username_or_email` dedup policy merges accounts that share a user name or an e-mail,
+//! transitively. A recursive query would be unbounded; a union-find over the group's rows is
+//! near-linear. Each row names a member (an account) and any number of keys; members sharing a
+//! key in the same argument position are joined (each position is its own namespace, so a user
+//! name never matches an e-mail that happens to hash the same). The result is one list per group
+//! of `{member, component}` structs, `component` being the smallest member of the component, so
+//! the answer does not depend on row order.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, ListArray, StringBuilder, StructArray};
+use datafusion::arrow::buffer::OffsetBuffer;
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Field, Fields};
+use datafusion::common::{Result, ScalarValue, exec_err};
+use datafusion::logical_expr::function::AccumulatorArgs;
+use datafusion::logical_expr::{
+    Accumulator, AggregateUDF, AggregateUDFImpl, Signature, Volatility,
+};
+
+/// The aggregate, ready to register.
+pub fn connected_components() -> AggregateUDF {
+    AggregateUDF::from(ConnectedComponents {
+        signature: Signature::variadic_any(Volatility::Immutable),
+    })
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct ConnectedComponents {
+    signature: Signature,
+}
+
+fn pair_fields() -> Fields {
+    Fields::from(vec![
+        Field::new("member", DataType::Utf8, false),
+        Field::new("component", DataType::Utf8, false),
+    ])
+}
+
+fn result_type() -> DataType {
+    DataType::List(Arc::new(Field::new(
+        "item",
+        DataType::Struct(pair_fields()),
+        true,
+    )))
+}
+
+impl AggregateUDFImpl for ConnectedComponents {
+    fn name(&self) -> &str {
+        "connected_components"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, args: &[DataType]) -> Result<DataType> {
+        if args.len() < 2 {
+            return exec_err!("connected_components takes a member and at least one key");
+        }
+        Ok(result_type())
+    }
+
+    fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        Ok(Box::new(UnionFind::new(args.exprs.len() - 1)))
+    }
+}
+
+/// Union-find over members and keys. Members and each key position intern their strings to
+/// dense node ids; a string is copied once, when first seen.
+#[derive(Debug)]
+struct UnionFind {
+    parent: Vec<u32>,
+    rank: Vec<u8>,
+    members: HashMap<Box<str>, u32>,
+    keys: Vec<HashMap<Box<str>, u32>>,
+    bytes: usize,
+}
+
+impl UnionFind {
+    fn new(key_positions: usize) -> Self {
+        UnionFind {
+            parent: Vec::new(),
+            rank: Vec::new(),
+            members: HashMap::new(),
+            keys: (0..key_positions).map(|_| HashMap::new()).collect(),
+            bytes: 0,
+        }
+    }
+
+    fn node(&mut self, namespace: Option<usize>, s: &str) -> u32 {
+        let map = match namespace {
+            None => &mut self.members,
+            Some(i) => &mut self.keys[i],
+        };
+        if let Some(&id) = map.get(s) {
+            return id;
+        }
+        let id = self.parent.len() as u32;
+        self.parent.push(id);
+        self.rank.push(0);
+        self.bytes += s.len() + 48;
+        map.insert(s.into(), id);
+        id
+    }
+
+    fn find(&mut self, mut x: u32) -> u32 {
+        while self.parent[x as usize] != x {
+            let grandparent = self.parent[self.parent[x as usize] as usize];
+            self.parent[x as usize] = grandparent;
+            x = grandparent;
+        }
+        x
+    }
+
+    fn union(&mut self, a: u32, b: u32) {
+        let (ra, rb) = (self.find(a), self.find(b));
+        if ra == rb {
+            return;
+        }
+        let (ra_rank, rb_rank) = (self.rank[ra as usize], self.rank[rb as usize]);
+        if ra_rank < rb_rank {
+            self.parent[ra as usize] = rb;
+        } else {
+            self.parent[rb as usize] = ra;
+            if ra_rank == rb_rank {
+                self.rank[ra as usize] += 1;
+            }
+        }
+    }
+
+    /// Joins member to other members named in the same row (state merging) or to keys.
+    fn add_rows(
+        &mut self,
+        member: &ArrayRef,
+        others: &[ArrayRef],
+        others_are_members: bool,
+    ) -> Result<()> {
+        let member = cast(member, &DataType::Utf8)?;
+        let member = member.as_string::<i32>();
+        let others = others
+            .iter()
+            .map(|a| cast(a, &DataType::Utf8))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        for row in 0..member.len() {
+            if member.is_null(row) {
+                continue;
+            }
+            let m = self.node(None, member.value(row));
+            for (position, other) in others.iter().enumerate() {
+                let other = other.as_string::<i32>();
+                if other.is_null(row) {
+                    continue;
+                }
+                let namespace = (!others_are_members).then_some(position);
+                let k = self.node(namespace, other.value(row));
+                self.union(m, k);
+            }
+        }
+        Ok(())
+    }
+
+    /// Every member with the smallest member of its component.
+    fn pairs(&mut self) -> ScalarValue {
+        let mut members: Vec<(&str, u32)> = Vec::with_capacity(self.members.len());
+        let ids: Vec<(Box<str>, u32)> = self.members.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        let roots: Vec<u32> = ids.iter().map(|(_, id)| self.find(*id)).collect();
+        let mut smallest: HashMap<u32, &str> = HashMap::with_capacity(ids.len());
+        for ((name, _), root) in ids.iter().zip(&roots) {
+            let entry = smallest.entry(*root).or_insert(name);
+            if **name < **entry {
+                *entry = name;
+            }
+            members.push((name, *root));
+        }
+        members.sort_unstable();
+        let mut member_col = StringBuilder::with_capacity(members.len(), members.len() * 64);
+        let mut component_col = StringBuilder::with_capacity(members.len(), members.len() * 64);
+        for (name, root) in &members {
+            member_col.append_value(name);
+            component_col.append_value(smallest[root]);
+        }
+        let structs = StructArray::new(
+            pair_fields(),
+            vec![
+                Arc::new(member_col.finish()) as ArrayRef,
+                Arc::new(component_col.finish()) as ArrayRef,
+            ],
+            None,
+        );
+        let DataType::List(item) = result_type() else {
+            unreachable!("the result is a list")
+        };
+        let list = ListArray::new(
+            item,
+            OffsetBuffer::from_lengths([structs.len()]),
+            Arc::new(structs),
+            None,
+        );
+        ScalarValue::List(Arc::new(list))
+    }
+}
+
+impl Accumulator for UnionFind {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        self.add_rows(&values[0], &values[1..], false)
+    }
+
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        Ok(self.pairs())
+    }
+
+    fn size(&self) -> usize {
+        std::mem::size_of_val(self) + self.bytes + self.parent.capacity() * 5
+    }
+
+    /// The partial state is the partial answer: `(member, component)` pairs, which merge as
+    /// edges between members.
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        Ok(vec![self.pairs()])
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        let lists = states[0].as_list::<i32>();
+        for i in 0..lists.len() {
+            if lists.is_null(i) {
+                continue;
+            }
+            let pairs = lists.value(i);
+            let pairs = pairs.as_struct();
+            self.add_rows(pairs.column(0), &[pairs.column(1).clone()], true)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::StringArray;
+
+    fn run(rows: &[(&str, Option<&str>, Option<&str>)]) -> Vec<(String, String)> {
+        let mut uf = UnionFind::new(2);
+        let member: ArrayRef = Arc::new(StringArray::from(
+            rows.iter().map(|r| Some(r.0)).collect::<Vec<_>>(),
+        ));
+        let a: ArrayRef = Arc::new(StringArray::from(
+            rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+        ));
+        let b: ArrayRef = Arc::new(StringArray::from(
+            rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+        ));
+        uf.update_batch(&[member, a, b]).unwrap();
+        let ScalarValue::List(list) = uf.evaluate().unwrap() else {
+            panic!()
+        };
+        let pairs = list.value(0);
+        let pairs = pairs.as_struct();
+        let m = pairs.column(0).as_string::<i32>();
+        let c = pairs.column(1).as_string::<i32>();
+        (0..m.len())
+            .map(|i| (m.value(i).to_string(), c.value(i).to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn transitive_chain_and_namespaces() {
+        // A~B by name, B~C by e-mail; D's e-mail equals A's name string but in another position.
+        let out = run(&[
+            ("A", Some("n1"), Some("e1")),
+            ("B", Some("n1"), Some("e2")),
+            ("C", Some("n3"), Some("e2")),
+            ("D", Some("n4"), Some("n1")),
+            ("E", None, None),
+        ]);
+        let expect = [("A", "A"), ("B", "A"), ("C", "A"), ("D", "D"), ("E", "E")];
+        let expect: Vec<(String, String)> = expect
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        assert_eq!(out, expect);
+    }
+
+    #[test]
+    fn merging_partial_states_joins_components() {
+        let mut left = UnionFind::new(1);
+        let mut right = UnionFind::new(1);
+        let s = |v: Vec<&str>| Arc::new(StringArray::from(v)) as ArrayRef;
+        left.update_batch(&[s(vec!["A", "B"]), s(vec!["k1", "k1"])])
+            .unwrap();
+        right
+            .update_batch(&[s(vec!["B", "C"]), s(vec!["k2", "k2"])])
+            .unwrap();
+        let mut total = UnionFind::new(1);
+        for part in [&mut left, &mut right] {
+            let ScalarValue::List(list) = part.state().unwrap().remove(0) else {
+                panic!()
+            };
+            total.merge_batch(&[list as ArrayRef]).unwrap();
+        }
+        let ScalarValue::List(list) = total.evaluate().unwrap() else {
+            panic!()
+        };
+        let pairs = list.value(0);
+        let c = pairs.as_struct().column(1).as_string::<i32>().clone();
+        assert!(c.iter().all(|v| v == Some("A")));
+    }
+}

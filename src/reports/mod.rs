@@ -1,0 +1,97 @@
+//! Canned reports (SPEC §8): the SQL files under `sql/reports/`, run for one month over the
+//! views of `sql/views/`. This module finds a report, settles its month and runs it; the
+//! report's meaning lives in its SQL file.
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
+
+use crate::config::Config;
+use crate::engine::Engine;
+use crate::engine::sql::{Params, REPORTS, SqlFile};
+use crate::error::{Error, Result};
+
+/// A canned report.
+#[derive(Debug, Clone, Copy)]
+pub struct Report {
+    /// Its name on the command line.
+    pub name: &'static str,
+    /// Its SQL file.
+    pub file: SqlFile,
+}
+
+impl Report {
+    /// One line on what the report shows.
+    pub fn summary(&self) -> &'static str {
+        self.file.summary()
+    }
+
+    /// Whether the report covers one month (`--month`) rather than all of them.
+    pub fn is_monthly(&self) -> bool {
+        self.file.text.contains("{{month}}")
+    }
+}
+
+/// Every canned report, in the order `seatcount reports` lists them.
+pub fn all() -> impl Iterator<Item = Report> {
+    REPORTS
+        .iter()
+        .map(|(name, file)| Report { name, file: *file })
+}
+
+/// The report called `name`, or a usage error listing the names.
+pub fn find(name: &str) -> Result<Report> {
+    all().find(|r| r.name == name).ok_or_else(|| {
+        let names: Vec<&str> = all().map(|r| r.name).collect();
+        Error::Usage(format!(
+            "there is no report named {name:?}; the reports are {}",
+            names.join(", ")
+        ))
+    })
+}
+
+/// Checks a `--month` value.
+pub fn parse_month(text: &str) -> Result<String> {
+    let ok = text.len() == 7
+        && text.as_bytes()[4] == b'-'
+        && chrono::NaiveDate::parse_from_str(&format!("{text}-01"), "%Y-%m-%d").is_ok();
+    if ok {
+        Ok(text.to_string())
+    } else {
+        Err(Error::Usage(format!(
+            "--month {text:?} is not a month (YYYY-MM)"
+        )))
+    }
+}
+
+/// Runs `report` for `month` (default: the latest month with data) on an engine whose
+/// semantics are installed for `config`.
+pub async fn run(
+    engine: &Engine,
+    config: &Config,
+    report: Report,
+    month: Option<&str>,
+) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+    let months = engine.months().await?;
+    let Some(latest) = months.last() else {
+        return Err(Error::Runtime(
+            "the warehouse holds no events yet; ingest some with `seatcount ingest FILE`".into(),
+        ));
+    };
+    let month = match month {
+        None => latest.clone(),
+        Some(m) => {
+            let m = parse_month(m)?;
+            if report.is_monthly() && !months.contains(&m) {
+                return Err(Error::Usage(format!(
+                    "there are no events in {m}; months with data: {}",
+                    months.join(", ")
+                )));
+            }
+            m
+        }
+    };
+    let text = Params::from_config(config)
+        .with_month(&month)
+        .render(&report.file)?;
+    engine.run_script(&text).await
+}

@@ -1,0 +1,310 @@
+//! `entitlements.csv` (SPEC §5): the subscriptions bought, edited by hand or by command.
+//!
+//! The file is validated whole on every load, because a typo in a quantity or a date silently
+//! changes a licence bill; every problem is reported with its line and column.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use datafusion::arrow::array::{ArrayRef, Date32Array, Int64Array, RecordBatch, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+
+use super::{Warehouse, commit, lock};
+use crate::error::{Error, Result};
+
+/// The header of the file, in order.
+pub const COLUMNS: [&str; 6] = [
+    "subscription_id",
+    "subscription_type",
+    "quantity",
+    "valid_from",
+    "valid_to",
+    "app_id",
+];
+
+/// The three kinds of subscription.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[value(rename_all = "snake_case")]
+pub enum SubscriptionType {
+    /// External users, portfolio-wide.
+    External,
+    /// A pack of internal users of one app.
+    SingleAppInternal,
+    /// Internal users of any app (the default bucket).
+    MultiAppInternal,
+}
+
+impl SubscriptionType {
+    /// The name used in the file and in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubscriptionType::External => "external",
+            SubscriptionType::SingleAppInternal => "single_app_internal",
+            SubscriptionType::MultiAppInternal => "multi_app_internal",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        [
+            SubscriptionType::External,
+            SubscriptionType::SingleAppInternal,
+            SubscriptionType::MultiAppInternal,
+        ]
+        .into_iter()
+        .find(|t| t.as_str() == s)
+    }
+}
+
+/// One subscription.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscription {
+    /// Unique id, as the vendor names it.
+    pub id: String,
+    /// What it entitles.
+    pub kind: SubscriptionType,
+    /// How many users.
+    pub quantity: i64,
+    /// First valid day.
+    pub valid_from: NaiveDate,
+    /// Last valid day; `None` is open-ended.
+    pub valid_to: Option<NaiveDate>,
+    /// The app a single-app pack is assigned to.
+    pub app_id: Option<String>,
+}
+
+/// Reads and validates `<warehouse>/entitlements.csv`; a missing file is no subscriptions.
+pub fn load(wh: &Warehouse) -> Result<Vec<Subscription>> {
+    let path = wh.entitlements_path();
+    match std::fs::read(&path) {
+        Ok(bytes) => parse(&bytes, &path),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(Error::io(&path, e)),
+    }
+}
+
+/// Validates the CSV text of an entitlements file.
+pub fn parse(bytes: &[u8], path: &Path) -> Result<Vec<Subscription>> {
+    let file = path.display().to_string();
+    let bad = |line: u64, column: &str, reason: String| Error::BadRow {
+        file: file.clone(),
+        location: format!("line {line}"),
+        column: column.to_string(),
+        reason,
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(bytes);
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(|e| bad(1, "header", e.to_string()))?
+        .iter()
+        .map(str::to_ascii_lowercase)
+        .collect();
+    if header != COLUMNS {
+        return Err(Error::Runtime(format!(
+            "{file}: the header must be {}",
+            COLUMNS.join(",")
+        )));
+    }
+    let mut out: Vec<Subscription> = Vec::new();
+    for (index, record) in reader.records().enumerate() {
+        let line = index as u64 + 2;
+        let record = record.map_err(|e| bad(line, "subscription_id", e.to_string()))?;
+        let field = |i: usize| record.get(i).unwrap_or("");
+        let id = field(0).to_string();
+        if id.is_empty() {
+            return Err(bad(line, COLUMNS[0], "a subscription needs an id".into()));
+        }
+        let kind = SubscriptionType::parse(&field(1).to_ascii_lowercase()).ok_or_else(|| {
+            bad(
+                line,
+                COLUMNS[1],
+                format!(
+                    "{:?} is not external, single_app_internal or multi_app_internal",
+                    field(1)
+                ),
+            )
+        })?;
+        let quantity = field(2)
+            .parse::<i64>()
+            .ok()
+            .filter(|q| *q >= 0)
+            .ok_or_else(|| {
+                bad(
+                    line,
+                    COLUMNS[2],
+                    format!("{:?} is not a whole number of users", field(2)),
+                )
+            })?;
+        let date = |i: usize| {
+            NaiveDate::parse_from_str(field(i), "%Y-%m-%d").map_err(|_| {
+                bad(
+                    line,
+                    COLUMNS[i],
+                    format!("{:?} is not a date (YYYY-MM-DD)", field(i)),
+                )
+            })
+        };
+        let valid_from = date(3)?;
+        let valid_to = if field(4).is_empty() {
+            None
+        } else {
+            Some(date(4)?)
+        };
+        let sub = Subscription {
+            id,
+            kind,
+            quantity,
+            valid_from,
+            valid_to,
+            app_id: Some(field(5).to_string()).filter(|a| !a.is_empty()),
+        };
+        check(&sub, &out).map_err(|(column, reason)| bad(line, column, reason))?;
+        out.push(sub);
+    }
+    Ok(out)
+}
+
+/// The rules between fields and across subscriptions, shared by the file and the commands:
+/// the offending column and why.
+pub fn check(
+    sub: &Subscription,
+    others: &[Subscription],
+) -> std::result::Result<(), (&'static str, String)> {
+    if others.iter().any(|s| s.id == sub.id) {
+        return Err((COLUMNS[0], format!("{} appears twice", sub.id)));
+    }
+    if sub.valid_to.is_some_and(|to| to < sub.valid_from) {
+        return Err((COLUMNS[4], "valid_to is before valid_from".into()));
+    }
+    if sub.app_id.is_some() && sub.kind != SubscriptionType::SingleAppInternal {
+        return Err((
+            COLUMNS[5],
+            "only single_app_internal subscriptions are assigned to an app".into(),
+        ));
+    }
+    Ok(())
+}
+/// Applies `change` to the subscriptions and writes the file back atomically, under a lock so
+/// two edits never lose one another.
+pub fn update(
+    wh: &Warehouse,
+    change: impl FnOnce(&mut Vec<Subscription>) -> Result<()>,
+) -> Result<()> {
+    let _lock = lock::acquire(
+        &wh.state_dir().join("entitlements.lock"),
+        lock::Mode::Exclusive,
+        "another edit of entitlements.csv",
+    )?;
+    let mut subs = load(wh)?;
+    change(&mut subs)?;
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let io = |e: csv::Error| Error::Runtime(format!("cannot write entitlements: {e}"));
+    writer.write_record(COLUMNS).map_err(io)?;
+    for s in &subs {
+        writer
+            .write_record([
+                s.id.as_str(),
+                s.kind.as_str(),
+                &s.quantity.to_string(),
+                &s.valid_from.to_string(),
+                &s.valid_to.map(|d| d.to_string()).unwrap_or_default(),
+                s.app_id.as_deref().unwrap_or(""),
+            ])
+            .map_err(io)?;
+    }
+    let bytes = writer
+        .into_inner()
+        .map_err(|e| Error::Runtime(format!("cannot write entitlements: {e}")))?;
+    commit::write_atomically(&wh.entitlements_path(), &bytes)
+}
+
+/// The `subscriptions` table the SQL sees.
+pub fn schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("subscription_id", DataType::Utf8, false),
+        Field::new("subscription_type", DataType::Utf8, false),
+        Field::new("quantity", DataType::Int64, false),
+        Field::new("valid_from", DataType::Date32, false),
+        Field::new("valid_to", DataType::Date32, true),
+        Field::new("app_id", DataType::Utf8, true),
+    ]))
+}
+
+/// The subscriptions as one Arrow batch of [`schema`].
+pub fn to_batch(subs: &[Subscription]) -> Result<RecordBatch> {
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
+    let day = |d: NaiveDate| (d - epoch).num_days() as i32;
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from_iter_values(
+            subs.iter().map(|s| s.id.as_str()),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            subs.iter().map(|s| s.kind.as_str()),
+        )),
+        Arc::new(Int64Array::from_iter_values(
+            subs.iter().map(|s| s.quantity),
+        )),
+        Arc::new(Date32Array::from_iter_values(
+            subs.iter().map(|s| day(s.valid_from)),
+        )),
+        Arc::new(Date32Array::from_iter(
+            subs.iter().map(|s| s.valid_to.map(day)),
+        )),
+        Arc::new(StringArray::from_iter(
+            subs.iter().map(|s| s.app_id.as_deref()),
+        )),
+    ];
+    Ok(RecordBatch::try_new(schema(), columns)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_text(text: &str) -> Result<Vec<Subscription>> {
+        parse(text.as_bytes(), Path::new("entitlements.csv"))
+    }
+
+    #[test]
+    fn valid_file() {
+        let subs = parse_text(
+            "subscription_id,subscription_type,quantity,valid_from,valid_to,app_id\n\
+             s1,external,100,2026-01-01,,\n\
+             s2,single_app_internal,25,2026-01-01,2026-12-31,field\n",
+        )
+        .unwrap();
+        assert_eq!(subs.len(), 2);
+        assert_eq!(subs[1].app_id.as_deref(), Some("field"));
+        assert_eq!(subs[0].valid_to, None);
+    }
+
+    #[test]
+    fn every_problem_names_line_and_column() {
+        let head = "subscription_id,subscription_type,quantity,valid_from,valid_to,app_id\n";
+        let cases = [
+            (
+                "s1,gold,1,2026-01-01,,\n",
+                "line 2, column subscription_type",
+            ),
+            ("s1,external,-1,2026-01-01,,\n", "column quantity"),
+            ("s1,external,ten,2026-01-01,,\n", "column quantity"),
+            ("s1,external,1,01/01/2026,,\n", "column valid_from"),
+            ("s1,external,1,2026-02-01,2026-01-31,\n", "column valid_to"),
+            ("s1,external,1,2026-01-01,,app\n", "column app_id"),
+            (
+                "s1,external,1,2026-01-01,,\ns1,external,1,2026-01-01,,\n",
+                "line 3, column subscription_id",
+            ),
+        ];
+        for (body, expected) in cases {
+            let err = parse_text(&format!("{head}{body}"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(expected), "{body}: {err}");
+            assert!(err.starts_with("entitlements.csv: line"), "{err}");
+        }
+        assert!(parse_text("id,type\n").is_err());
+    }
+}
