@@ -3,7 +3,10 @@
 
 mod common;
 mod ingest;
+mod invariants;
 mod keys;
 mod privacy;
 mod query;
+mod sample;
+mod semantics;
 mod udf;

@@ -11,12 +11,15 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use datafusion::arrow::array::Int32Builder;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, ListArray, StringBuilder, StructArray};
 use datafusion::arrow::buffer::OffsetBuffer;
 use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::FieldRef;
 use datafusion::arrow::datatypes::{DataType, Field, Fields};
 use datafusion::common::{Result, ScalarValue, exec_err};
-use datafusion::logical_expr::function::AccumulatorArgs;
+use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
+use datafusion::logical_expr::utils::format_state_name;
 use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, Signature, Volatility,
 };
@@ -48,6 +51,36 @@ fn result_type() -> DataType {
     )))
 }
 
+/// Partial state: every node with its component's representative member. Keys must survive
+/// into the state, or two partitions holding the same e-mail could not be joined.
+fn edge_fields() -> Fields {
+    Fields::from(vec![
+        Field::new("member", DataType::Utf8, false),
+        Field::new("namespace", DataType::Int32, false),
+        Field::new("node", DataType::Utf8, false),
+    ])
+}
+
+fn state_type() -> DataType {
+    DataType::List(Arc::new(Field::new(
+        "item",
+        DataType::Struct(edge_fields()),
+        true,
+    )))
+}
+
+/// Wraps one struct array as a one-element list scalar.
+fn list_scalar(structs: StructArray) -> ScalarValue {
+    let item = Arc::new(Field::new("item", structs.data_type().clone(), true));
+    let list = ListArray::new(
+        item,
+        OffsetBuffer::from_lengths([structs.len()]),
+        Arc::new(structs),
+        None,
+    );
+    ScalarValue::List(Arc::new(list))
+}
+
 impl AggregateUDFImpl for ConnectedComponents {
     fn name(&self) -> &str {
         "connected_components"
@@ -66,6 +99,14 @@ impl AggregateUDFImpl for ConnectedComponents {
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
         Ok(Box::new(UnionFind::new(args.exprs.len() - 1)))
+    }
+
+    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        Ok(vec![Arc::new(Field::new(
+            format_state_name(args.name, "edges"),
+            state_type(),
+            true,
+        ))])
     }
 }
 
@@ -107,13 +148,8 @@ impl UnionFind {
         id
     }
 
-    fn find(&mut self, mut x: u32) -> u32 {
-        while self.parent[x as usize] != x {
-            let grandparent = self.parent[self.parent[x as usize] as usize];
-            self.parent[x as usize] = grandparent;
-            x = grandparent;
-        }
-        x
+    fn find(&mut self, x: u32) -> u32 {
+        find_in(&mut self.parent, x)
     }
 
     fn union(&mut self, a: u32, b: u32) {
@@ -132,16 +168,11 @@ impl UnionFind {
         }
     }
 
-    /// Joins member to other members named in the same row (state merging) or to keys.
-    fn add_rows(
-        &mut self,
-        member: &ArrayRef,
-        others: &[ArrayRef],
-        others_are_members: bool,
-    ) -> Result<()> {
+    /// Joins each row's member to the row's keys, each key position its own namespace.
+    fn add_rows(&mut self, member: &ArrayRef, keys: &[ArrayRef]) -> Result<()> {
         let member = cast(member, &DataType::Utf8)?;
         let member = member.as_string::<i32>();
-        let others = others
+        let keys = keys
             .iter()
             .map(|a| cast(a, &DataType::Utf8))
             .collect::<std::result::Result<Vec<_>, _>>()?;
@@ -150,63 +181,102 @@ impl UnionFind {
                 continue;
             }
             let m = self.node(None, member.value(row));
-            for (position, other) in others.iter().enumerate() {
-                let other = other.as_string::<i32>();
-                if other.is_null(row) {
-                    continue;
+            for (position, key) in keys.iter().enumerate() {
+                let key = key.as_string::<i32>();
+                if key.is_valid(row) {
+                    let k = self.node(Some(position), key.value(row));
+                    self.union(m, k);
                 }
-                let namespace = (!others_are_members).then_some(position);
-                let k = self.node(namespace, other.value(row));
-                self.union(m, k);
             }
         }
         Ok(())
     }
 
-    /// Every member with the smallest member of its component.
-    fn pairs(&mut self) -> ScalarValue {
-        let mut members: Vec<(&str, u32)> = Vec::with_capacity(self.members.len());
+    /// The smallest member name of every component, by root.
+    fn representatives(&mut self) -> HashMap<u32, Box<str>> {
         let ids: Vec<(Box<str>, u32)> = self.members.iter().map(|(k, v)| (k.clone(), *v)).collect();
-        let roots: Vec<u32> = ids.iter().map(|(_, id)| self.find(*id)).collect();
-        let mut smallest: HashMap<u32, &str> = HashMap::with_capacity(ids.len());
-        for ((name, _), root) in ids.iter().zip(&roots) {
-            let entry = smallest.entry(*root).or_insert(name);
-            if **name < **entry {
-                *entry = name;
+        let mut smallest: HashMap<u32, Box<str>> = HashMap::with_capacity(ids.len());
+        for (name, id) in ids {
+            let root = self.find(id);
+            match smallest.get_mut(&root) {
+                Some(current) if name < *current => *current = name,
+                Some(_) => {}
+                None => {
+                    smallest.insert(root, name);
+                }
             }
-            members.push((name, *root));
         }
-        members.sort_unstable();
-        let mut member_col = StringBuilder::with_capacity(members.len(), members.len() * 64);
-        let mut component_col = StringBuilder::with_capacity(members.len(), members.len() * 64);
-        for (name, root) in &members {
-            member_col.append_value(name);
-            component_col.append_value(smallest[root]);
+        smallest
+    }
+
+    /// Every member with the smallest member of its component, sorted by member.
+    fn pairs(&mut self) -> ScalarValue {
+        let reps = self.representatives();
+        let ids: Vec<(&str, u32)> = self.members.iter().map(|(k, v)| (k.as_ref(), *v)).collect();
+        let mut rows: Vec<(&str, &str)> = Vec::with_capacity(ids.len());
+        let mut parent = self.parent.clone();
+        for (name, id) in ids {
+            let root = find_in(&mut parent, id);
+            rows.push((name, reps[&root].as_ref()));
         }
-        let structs = StructArray::new(
+        rows.sort_unstable();
+        let mut member_col = StringBuilder::with_capacity(rows.len(), rows.len() * 64);
+        let mut component_col = StringBuilder::with_capacity(rows.len(), rows.len() * 64);
+        for (member, component) in &rows {
+            member_col.append_value(member);
+            component_col.append_value(component);
+        }
+        list_scalar(StructArray::new(
             pair_fields(),
             vec![
                 Arc::new(member_col.finish()) as ArrayRef,
                 Arc::new(component_col.finish()) as ArrayRef,
             ],
             None,
-        );
-        let DataType::List(item) = result_type() else {
-            unreachable!("the result is a list")
-        };
-        let list = ListArray::new(
-            item,
-            OffsetBuffer::from_lengths([structs.len()]),
-            Arc::new(structs),
-            None,
-        );
-        ScalarValue::List(Arc::new(list))
+        ))
     }
+
+    /// Every node (members and keys) with its component's representative.
+    fn edges(&mut self) -> ScalarValue {
+        let reps = self.representatives();
+        let mut parent = self.parent.clone();
+        let namespaces = std::iter::once((-1, &self.members))
+            .chain(self.keys.iter().enumerate().map(|(i, m)| (i as i32, m)));
+        let mut member_col = StringBuilder::new();
+        let mut namespace_col = Int32Builder::new();
+        let mut node_col = StringBuilder::new();
+        for (namespace, map) in namespaces {
+            for (name, id) in map {
+                let root = find_in(&mut parent, *id);
+                member_col.append_value(&reps[&root]);
+                namespace_col.append_value(namespace);
+                node_col.append_value(name);
+            }
+        }
+        list_scalar(StructArray::new(
+            edge_fields(),
+            vec![
+                Arc::new(member_col.finish()) as ArrayRef,
+                Arc::new(namespace_col.finish()) as ArrayRef,
+                Arc::new(node_col.finish()) as ArrayRef,
+            ],
+            None,
+        ))
+    }
+}
+
+fn find_in(parent: &mut [u32], mut x: u32) -> u32 {
+    while parent[x as usize] != x {
+        let grandparent = parent[parent[x as usize] as usize];
+        parent[x as usize] = grandparent;
+        x = grandparent;
+    }
+    x
 }
 
 impl Accumulator for UnionFind {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        self.add_rows(&values[0], &values[1..], false)
+        self.add_rows(&values[0], &values[1..])
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
@@ -217,10 +287,8 @@ impl Accumulator for UnionFind {
         std::mem::size_of_val(self) + self.bytes + self.parent.capacity() * 5
     }
 
-    /// The partial state is the partial answer: `(member, component)` pairs, which merge as
-    /// edges between members.
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        Ok(vec![self.pairs()])
+        Ok(vec![self.edges()])
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
@@ -229,9 +297,19 @@ impl Accumulator for UnionFind {
             if lists.is_null(i) {
                 continue;
             }
-            let pairs = lists.value(i);
-            let pairs = pairs.as_struct();
-            self.add_rows(pairs.column(0), &[pairs.column(1).clone()], true)?;
+            let edges = lists.value(i);
+            let edges = edges.as_struct();
+            let members = edges.column(0).as_string::<i32>();
+            let namespaces = edges
+                .column(1)
+                .as_primitive::<datafusion::arrow::datatypes::Int32Type>();
+            let nodes = edges.column(2).as_string::<i32>();
+            for row in 0..edges.len() {
+                let m = self.node(None, members.value(row));
+                let namespace = usize::try_from(namespaces.value(row)).ok();
+                let n = self.node(namespace, nodes.value(row));
+                self.union(m, n);
+            }
         }
         Ok(())
     }
@@ -306,6 +384,7 @@ mod tests {
         };
         let pairs = list.value(0);
         let c = pairs.as_struct().column(1).as_string::<i32>().clone();
-        assert!(c.iter().all(|v| v == Some("A")));
+        let expect = [Some("A"), Some("A"), Some("A"), Some("D"), Some("D")];
+        assert_eq!(c.iter().collect::<Vec<_>>(), expect);
     }
 }
