@@ -367,10 +367,11 @@ mod tests {
         let mut left = UnionFind::new(1);
         let mut right = UnionFind::new(1);
         let s = |v: Vec<&str>| Arc::new(StringArray::from(v)) as ArrayRef;
-        left.update_batch(&[s(vec!["A", "B"]), s(vec!["k1", "k1"])])
+        // D and E share only the key k3, and meet only in the merge.
+        left.update_batch(&[s(vec!["A", "B", "D"]), s(vec!["k1", "k1", "k3"])])
             .unwrap();
         right
-            .update_batch(&[s(vec!["B", "C"]), s(vec!["k2", "k2"])])
+            .update_batch(&[s(vec!["B", "C", "E"]), s(vec!["k2", "k2", "k3"])])
             .unwrap();
         let mut total = UnionFind::new(1);
         for part in [&mut left, &mut right] {
