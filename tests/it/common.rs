@@ -82,6 +82,11 @@ impl Fixture {
         String::from_utf8(out.stdout).expect("utf-8")
     }
 
+    /// `seatcount ARGS --format csv` on this warehouse, asserting success; returns stdout.
+    pub fn csv(&self, args: &[&str]) -> String {
+        csv(self.cmd(), args)
+    }
+
     /// Runs `sql` and returns the rows as JSON objects.
     pub fn rows(&self, sql: &str) -> Vec<serde_json::Map<String, serde_json::Value>> {
         let out = self
@@ -137,6 +142,21 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
             out.push(p.strip_prefix(root).unwrap().display().to_string());
         }
     }
+}
+
+/// Runs `cmd ARGS --format csv`, asserting success; returns stdout.
+pub fn csv(mut cmd: Command, args: &[&str]) -> String {
+    let out = cmd
+        .args(args)
+        .args(["--format", "csv"])
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8")
 }
 
 /// `seatcount` with no seatcount variables inherited from the caller's environment.

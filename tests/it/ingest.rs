@@ -366,3 +366,42 @@ fn a_file_that_cannot_be_read_is_a_clear_error() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("broken.parquet"));
 }
+
+#[test]
+fn pre_hashed_input_stands_in_for_clear_identifiers() {
+    let fx = Fixture::new();
+    // A source that hashed under the same key: its hashes are what seatcount would compute.
+    fx.cmd().arg("init").assert().success();
+    let ann = fx.value("SELECT hash_identifier(normalize_identifier('ann'))");
+    let mail = fx.value("SELECT hash_identifier(normalize_email('ann@corp.com'))");
+    let hashed = fx.file(
+        "hashed.csv",
+        &format!(
+            "event_time,app_id,environment_id,user_name_hash,email_hash,email_domain\n\
+             2026-09-01T10:00:00Z,a,a-p,{ann},{mail},Corp.com\n"
+        ),
+    );
+    let clear = fx.file(
+        "clear.csv",
+        "event_time,app_id,environment_id,user_name,email\n2026-09-02T10:00:00Z,b,b-p, ANN ,ann@corp.com\n",
+    );
+    fx.ingest(&[&hashed, &clear]);
+    let rows = fx.rows(
+        "SELECT app_id, user_name_hash, user_name_cs_hash, email_hash, email_domain FROM events ORDER BY app_id",
+    );
+    assert_eq!(rows[0]["user_name_hash"], ann.as_str());
+    assert_eq!(
+        rows[0]["user_name_cs_hash"],
+        ann.as_str(),
+        "pre-hashed fills both forms"
+    );
+    assert_eq!(rows[0]["email_hash"], mail.as_str());
+    assert_eq!(rows[0]["email_domain"], "corp.com");
+    assert_eq!(rows[1]["user_name_hash"], ann.as_str());
+    // The hashed source and the clear source are one person.
+    assert_eq!(
+        crate::semantics::report(&fx, "usage", "2026-09"),
+        "month,subscription_type,app_id,entitlement,consumption,over_usage\n\
+         2026-09,external,,0,0,0\n2026-09,multi_app_internal,,0,1,1\n"
+    );
+}

@@ -37,18 +37,7 @@ fn reports(fx: &Fixture) -> String {
         vec!["report", "named-users", "--month", "2026-09"],
         vec!["report", "hygiene", "--month", "2026-09"],
     ] {
-        let out = fx
-            .cmd()
-            .args(&args)
-            .args(["--format", "csv"])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        all.push_str(&String::from_utf8(out.stdout).unwrap());
+        all.push_str(&fx.csv(&args));
     }
     all
 }

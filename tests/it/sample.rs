@@ -1,29 +1,21 @@
 //! The shipped sample (data/): the README's first command works on a fresh clone with no
 //! flags, and data/warehouse is exactly what data/rebuild-sample makes of data/raw.
 
-use crate::common::{Fixture, bare, repo, sample_files};
+use crate::common::{Fixture, bare, csv, repo, sample_files};
 
 /// The published demo key the sample is hashed under (data/rebuild-sample).
 const DEMO_KEY: &str = "73656174636f756e742d64656d6f2d6b6579";
 
 #[test]
 fn the_first_readme_command_prints_the_sample_usage_report() {
-    let out = bare()
-        .current_dir(repo())
-        .args(["report", "usage", "--format", "csv"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let mut readme = bare();
+    readme.current_dir(repo());
     // October 2026 (the latest month), sample config: role Customer is External.
     // External: carol, dave (role Customer) = 2 of 5. The field pack (valid from 1 October):
     // grace, judy, alice = 3 of 3. Multi-app: alice, Bob (expense), heidi (portal, expense),
     // mallory (role Supplier → Internal, portal), ivan (expense) = 5 of 5.
     assert_eq!(
-        String::from_utf8(out.stdout).unwrap(),
+        csv(readme, &["report", "usage"]),
         "month,subscription_type,app_id,entitlement,consumption,over_usage\n\
          2026-10,external,,5,2,0\n\
          2026-10,single_app_internal,field,3,3,0\n\
@@ -60,28 +52,13 @@ fn the_shipped_warehouse_is_the_rebuilt_sample() {
         vec!["report", "hygiene", "--month", "2026-10"],
         vec!["report", "named-users", "--month", "2026-10"],
     ] {
-        let rebuilt = fx
-            .cmd()
-            .env("SEATCOUNT_HASH_KEY", DEMO_KEY)
-            .args(&args)
-            .args(["--format", "csv"])
-            .output()
-            .unwrap();
-        let shipped = bare()
-            .arg("--warehouse")
-            .arg(&shipped)
-            .args(&args)
-            .args(["--format", "csv"])
-            .output()
-            .unwrap();
-        assert!(
-            shipped.status.success(),
-            "{}",
-            String::from_utf8_lossy(&shipped.stderr)
-        );
+        let mut rebuilt = fx.cmd();
+        rebuilt.env("SEATCOUNT_HASH_KEY", DEMO_KEY);
+        let mut shipped_cmd = bare();
+        shipped_cmd.arg("--warehouse").arg(&shipped);
         assert_eq!(
-            String::from_utf8_lossy(&rebuilt.stdout),
-            String::from_utf8_lossy(&shipped.stdout),
+            csv(rebuilt, &args),
+            csv(shipped_cmd, &args),
             "{args:?}: run data/rebuild-sample"
         );
     }

@@ -30,17 +30,7 @@ pub fn configure(fx: &Fixture, toml: &str, subs: &[&str]) {
 
 /// A report as CSV text.
 pub fn report(fx: &Fixture, name: &str, month: &str) -> String {
-    let out = fx
-        .cmd()
-        .args(["report", name, "--format", "csv", "--month", month])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{name}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    fx.csv(&["report", name, "--month", month])
 }
 
 /// The usage report as `type:app=consumption/entitlement` items, for compact assertions.

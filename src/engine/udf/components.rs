@@ -192,33 +192,39 @@ impl UnionFind {
         Ok(())
     }
 
-    /// The smallest member name of every component, by root.
-    fn representatives(&mut self) -> HashMap<u32, Box<str>> {
-        let ids: Vec<(Box<str>, u32)> = self.members.iter().map(|(k, v)| (k.clone(), *v)).collect();
-        let mut smallest: HashMap<u32, Box<str>> = HashMap::with_capacity(ids.len());
-        for (name, id) in ids {
-            let root = self.find(id);
-            match smallest.get_mut(&root) {
-                Some(current) if name < *current => *current = name,
-                Some(_) => {}
-                None => {
-                    smallest.insert(root, name);
-                }
-            }
+    /// Points every node straight at its root, so the answer can be read without mutation.
+    fn flatten(&mut self) {
+        for x in 0..self.parent.len() as u32 {
+            let root = find_in(&mut self.parent, x);
+            self.parent[x as usize] = root;
+        }
+    }
+
+    /// The smallest member name of every component, by root; call after [`Self::flatten`].
+    fn representatives(&self) -> HashMap<u32, &str> {
+        let mut smallest: HashMap<u32, &str> = HashMap::with_capacity(self.members.len());
+        for (name, &id) in &self.members {
+            smallest
+                .entry(self.parent[id as usize])
+                .and_modify(|current| {
+                    if name.as_ref() < *current {
+                        *current = name;
+                    }
+                })
+                .or_insert(name);
         }
         smallest
     }
 
     /// Every member with the smallest member of its component, sorted by member.
     fn pairs(&mut self) -> ScalarValue {
+        self.flatten();
         let reps = self.representatives();
-        let ids: Vec<(&str, u32)> = self.members.iter().map(|(k, v)| (k.as_ref(), *v)).collect();
-        let mut rows: Vec<(&str, &str)> = Vec::with_capacity(ids.len());
-        let mut parent = self.parent.clone();
-        for (name, id) in ids {
-            let root = find_in(&mut parent, id);
-            rows.push((name, reps[&root].as_ref()));
-        }
+        let mut rows: Vec<(&str, &str)> = self
+            .members
+            .iter()
+            .map(|(name, &id)| (name.as_ref(), reps[&self.parent[id as usize]]))
+            .collect();
         rows.sort_unstable();
         let mut member_col = StringBuilder::with_capacity(rows.len(), rows.len() * 64);
         let mut component_col = StringBuilder::with_capacity(rows.len(), rows.len() * 64);
@@ -238,8 +244,8 @@ impl UnionFind {
 
     /// Every node (members and keys) with its component's representative.
     fn edges(&mut self) -> ScalarValue {
+        self.flatten();
         let reps = self.representatives();
-        let mut parent = self.parent.clone();
         let namespaces = std::iter::once((-1, &self.members))
             .chain(self.keys.iter().enumerate().map(|(i, m)| (i as i32, m)));
         let mut member_col = StringBuilder::new();
@@ -247,8 +253,7 @@ impl UnionFind {
         let mut node_col = StringBuilder::new();
         for (namespace, map) in namespaces {
             for (name, id) in map {
-                let root = find_in(&mut parent, *id);
-                member_col.append_value(&reps[&root]);
+                member_col.append_value(reps[&self.parent[*id as usize]]);
                 namespace_col.append_value(namespace);
                 node_col.append_value(name);
             }
