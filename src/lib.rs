@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod generate;
 pub mod ingest;
 pub mod reports;
 pub mod warehouse;

@@ -1,199 +1,36 @@
-//! The command line (SPEC §7): flags, dispatch, and where output goes. Commands are thin:
-//! each opens what it needs and hands the work to ingest, engine or print.
+//! The command line (SPEC §7): dispatch, and where output goes. Commands are thin: each
+//! opens what it needs and hands the work to ingest, engine, reports or print.
 
-pub mod print;
+pub mod args;
+pub mod progress;
+pub mod repl;
 
 use std::io::{IsTerminal, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use clap::{Parser, Subcommand};
-
-use crate::config::Config;
-use crate::engine::{Engine, udf::UdfSettings};
+use crate::engine::session::Session;
 use crate::error::{Error, Result};
-use crate::ingest::{self, OnError};
-use crate::reports;
+use crate::generate;
+use crate::ingest;
+use crate::reports::format::{self, OutputFormat};
+use crate::reports::{self, dashboard};
 use crate::warehouse::entitlements::{self, SubscriptionType};
 use crate::warehouse::key::HashAlgorithm;
-use crate::warehouse::{DEFAULT_WAREHOUSE, WAREHOUSE_ENV, Warehouse, commit};
-use print::OutputFormat;
-
-/// Meters the named end users of a low-code app portfolio from login events.
-#[derive(Debug, Parser)]
-#[command(name = "seatcount", version, about, max_term_width = 100)]
-pub struct Cli {
-    /// The warehouse directory [env: SEATCOUNT_WAREHOUSE; default: data/warehouse]
-    #[arg(long, global = true, value_name = "DIR")]
-    pub warehouse: Option<PathBuf>,
-    /// Configuration file [default: <warehouse>/seatcount.toml]
-    #[arg(long, global = true, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    /// What to do.
-    #[command(subcommand)]
-    pub command: Command,
-}
-
-/// The commands.
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Create an empty warehouse (ingest creates one too).
-    Init {
-        /// How identifiers are hashed; sha256 (unkeyed) only for sources that already hash that way.
-        #[arg(long, value_enum, default_value = "hmac-sha256")]
-        hash: HashArg,
-    },
-    /// Ingest raw login events (CSV, NDJSON, Parquet) into the warehouse.
-    Ingest {
-        /// Input files; the format follows the extension.
-        #[arg(required = true, value_name = "FILE")]
-        files: Vec<PathBuf>,
-        /// Fail on the first bad row (default) or quarantine bad rows and keep the good ones.
-        #[arg(long, value_enum, default_value = "fail")]
-        on_error: OnError,
-    },
-    /// Run SQL against the warehouse.
-    Sql {
-        /// The query (or use -c / -f).
-        #[arg(value_name = "QUERY", conflicts_with_all = ["command", "file"])]
-        query: Option<String>,
-        /// The query.
-        #[arg(
-            short = 'c',
-            long = "command",
-            value_name = "QUERY",
-            conflicts_with = "file"
-        )]
-        command: Option<String>,
-        /// Read the query from FILE (`-` for standard input).
-        #[arg(short = 'f', long = "file", value_name = "FILE")]
-        file: Option<PathBuf>,
-        #[command(flatten)]
-        output: OutputArgs,
-    },
-    /// Run a canned report (see `seatcount reports`).
-    Report {
-        /// The report's name.
-        #[arg(value_name = "NAME")]
-        name: String,
-        /// The month (YYYY-MM); default: the latest month with data.
-        #[arg(long, value_name = "YYYY-MM")]
-        month: Option<String>,
-        #[command(flatten)]
-        output: OutputArgs,
-    },
-    /// List the canned reports.
-    Reports,
-    /// List, add or assign subscriptions (entitlements.csv).
-    Subscriptions {
-        #[command(subcommand)]
-        action: SubscriptionAction,
-    },
-    /// Inspect or purge quarantined rows (they hold clear identifiers).
-    Quarantine {
-        #[command(subcommand)]
-        action: QuarantineAction,
-    },
-}
-
-/// `seatcount subscriptions` actions.
-#[derive(Debug, Subcommand)]
-pub enum SubscriptionAction {
-    /// Print the subscriptions.
-    List {
-        #[command(flatten)]
-        output: OutputArgs,
-    },
-    /// Add a subscription.
-    Add {
-        /// What it entitles.
-        #[arg(long = "type", value_enum)]
-        kind: SubscriptionType,
-        /// How many users.
-        #[arg(long)]
-        quantity: u32,
-        /// First valid day (YYYY-MM-DD).
-        #[arg(long, value_name = "DATE")]
-        from: chrono::NaiveDate,
-        /// Last valid day (YYYY-MM-DD); default: open-ended.
-        #[arg(long, value_name = "DATE")]
-        to: Option<chrono::NaiveDate>,
-        /// The app a single_app_internal pack is assigned to.
-        #[arg(long, value_name = "APP_ID")]
-        app: Option<String>,
-        /// Its id; default: the next free `sub-N`.
-        #[arg(long)]
-        id: Option<String>,
-    },
-    /// Assign a single_app_internal subscription to an app.
-    Assign {
-        /// The subscription's id.
-        id: String,
-        /// The app's app_id.
-        app: String,
-    },
-}
-
-/// `seatcount quarantine` actions.
-#[derive(Debug, Subcommand)]
-pub enum QuarantineAction {
-    /// List quarantine files with their row counts.
-    List,
-    /// Delete quarantine files: the named ones, or all with --all.
-    Purge {
-        /// File names as listed.
-        #[arg(value_name = "NAME", required_unless_present = "all")]
-        names: Vec<String>,
-        /// Delete every quarantine file.
-        #[arg(long)]
-        all: bool,
-    },
-}
-
-/// `--hash` values.
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum HashArg {
-    /// Keyed HMAC-SHA256 (default).
-    HmacSha256,
-    /// Plain SHA-256, reversible by dictionary for e-mail addresses.
-    Sha256,
-}
-
-/// Where and how results are written.
-#[derive(Debug, Clone, clap::Args)]
-pub struct OutputArgs {
-    /// Output format.
-    #[arg(long, value_enum, default_value = "table")]
-    pub format: OutputFormat,
-    /// Write to FILE instead of standard output.
-    #[arg(long, short = 'o', value_name = "FILE")]
-    pub output: Option<PathBuf>,
-}
-
-impl Cli {
-    /// The warehouse directory after flags, environment and default.
-    pub fn warehouse_dir(&self) -> PathBuf {
-        self.warehouse
-            .clone()
-            .or_else(|| {
-                std::env::var_os(WAREHOUSE_ENV)
-                    .filter(|v| !v.is_empty())
-                    .map(PathBuf::from)
-            })
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_WAREHOUSE))
-    }
-
-    fn load_config(&self, root: &Path) -> Result<Config> {
-        match &self.config {
-            Some(path) => Config::load(path, true),
-            None => Config::load(&root.join("seatcount.toml"), false),
-        }
-    }
-}
+use crate::warehouse::{Warehouse, commit};
+pub use args::{Cli, Command, HashArg, OutputArgs, QuarantineAction, SubscriptionAction};
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> Result<()> {
     let root = cli.warehouse_dir();
-    match &cli.command {
+    let Some(command) = &cli.command else {
+        if std::io::stdin().is_terminal() {
+            return repl::run(&root, cli.config.as_deref(), repl::DEFAULT_MAX_ROWS).await;
+        }
+        return Err(Error::Usage(
+            "no command given; see `seatcount --help` (the REPL starts only on a terminal)".into(),
+        ));
+    };
+    match command {
         Command::Init { hash } => {
             let algorithm = match hash {
                 HashArg::HmacSha256 => HashAlgorithm::HmacSha256,
@@ -211,16 +48,17 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Command::Ingest { files, on_error } => {
             let config = cli.load_config(&root)?;
-            let mut warn = |m: String| eprintln!("warning: {m}");
+            let mut progress = progress::RowProgress::new("reading");
             let summary = ingest::ingest(
                 &root,
                 files,
                 *on_error,
                 HashAlgorithm::HmacSha256,
                 &config,
-                &mut warn,
+                &mut progress,
             )
             .await?;
+            progress.finish(&format!("{} rows", progress::thousands(summary.rows_read)));
             print_summary(&summary);
             Ok(())
         }
@@ -239,9 +77,9 @@ pub async fn run(cli: Cli) -> Result<()> {
                     ));
                 }
             };
-            let (wh, _config, engine) = open_with_semantics(&cli, &root).await?;
-            let _read = commit::read_lock(&wh)?;
-            let (schema, batches) = engine.run_script(&text).await?;
+            let session = Session::open(&root, cli.config.as_deref()).await?;
+            let _read = commit::read_lock(&session.warehouse)?;
+            let (schema, batches) = session.engine.run_script(&text).await?;
             emit(output, &schema, &batches)
         }
         Command::Report {
@@ -250,10 +88,10 @@ pub async fn run(cli: Cli) -> Result<()> {
             output,
         } => {
             let report = reports::find(name)?;
-            let (wh, config, engine) = open_with_semantics(&cli, &root).await?;
-            let _read = commit::read_lock(&wh)?;
+            let session = Session::open(&root, cli.config.as_deref()).await?;
+            let _read = commit::read_lock(&session.warehouse)?;
             let (schema, batches) =
-                reports::run(&engine, &config, report, month.as_deref()).await?;
+                reports::run(&session.engine, &session.config, report, month.as_deref()).await?;
             emit(output, &schema, &batches)
         }
         Command::Reports => {
@@ -262,29 +100,49 @@ pub async fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Generate {
+            users,
+            apps,
+            months,
+            events,
+            start,
+            seed,
+            out,
+            format,
+        } => {
+            let start = reports::parse_month(start)?;
+            let spec = generate::Spec {
+                users: *users,
+                apps: *apps,
+                months: *months,
+                start: chrono::NaiveDate::parse_from_str(&format!("{start}-01"), "%Y-%m-%d")
+                    .expect("parse_month checked it"),
+                events: events.unwrap_or(users * u64::from(*months) * 4),
+                seed: *seed,
+            };
+            let outputs = generate::plan_outputs(out, &spec, *format)?;
+            let mut bar = progress::RowProgress::new("generating");
+            bar.set_total(spec.events);
+            let rows = generate::generate(&spec, &outputs, &mut |n| bar.update(n, n))?;
+            bar.finish(&format!("{} rows", progress::thousands(rows)));
+            println!(
+                "generated {rows} events for {users} users in {apps} apps over {months} months to {}",
+                out.display()
+            );
+            Ok(())
+        }
+        Command::Repl { max_rows } => repl::run(&root, cli.config.as_deref(), *max_rows).await,
+        Command::Dashboard { output } => {
+            let session = Session::open(&root, cli.config.as_deref()).await?;
+            let _read = commit::read_lock(&session.warehouse)?;
+            let page = dashboard::render(&session).await?;
+            crate::warehouse::commit::write_atomically(output, page.as_bytes())?;
+            eprintln!("wrote {}", output.display());
+            Ok(())
+        }
         Command::Subscriptions { action } => subscriptions(&root, action),
         Command::Quarantine { action } => quarantine(&root, action),
     }
-}
-
-/// A session over `wh` configured by `config`.
-pub async fn open_engine(wh: &Warehouse, config: &Config) -> Result<Engine> {
-    let settings = UdfSettings {
-        case: config.identifiers.case,
-        internal_domains: config.classification.internal_domains.clone(),
-        key: wh.key()?,
-    };
-    Engine::open(wh, &settings).await
-}
-
-/// Opens the warehouse, its configuration and a session with the metering views installed.
-async fn open_with_semantics(cli: &Cli, root: &Path) -> Result<(Warehouse, Config, Engine)> {
-    let wh = Warehouse::open(root)?;
-    let config = cli.load_config(root)?;
-    let subscriptions = entitlements::load(&wh)?;
-    let engine = open_engine(&wh, &config).await?;
-    engine.install_semantics(&config, &subscriptions).await?;
-    Ok((wh, config, engine))
 }
 
 fn subscriptions(root: &Path, action: &SubscriptionAction) -> Result<()> {
@@ -373,7 +231,7 @@ pub fn emit(
     match &output.output {
         Some(path) => {
             let mut file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
-            print::write(&mut file, schema, batches, output.format)?;
+            format::write(&mut file, schema, batches, output.format)?;
             file.flush().map_err(|e| Error::io(path, e))
         }
         None => {
@@ -384,7 +242,7 @@ pub fn emit(
             }
             let stdout = std::io::stdout();
             let mut lock = stdout.lock();
-            print::write(&mut lock, schema, batches, output.format)?;
+            format::write(&mut lock, schema, batches, output.format)?;
             lock.flush()
                 .map_err(|e| Error::Runtime(format!("cannot write the output: {e}")))
         }

@@ -2,6 +2,7 @@
 //! stored `events` table and a bounded memory pool, so ingest, `sql`, reports and the REPL
 //! all run queries the same way.
 
+pub mod session;
 pub mod sql;
 pub mod udf;
 
@@ -17,7 +18,7 @@ use datafusion::scalar::ScalarValue;
 
 use datafusion::arrow::array::AsArray;
 use datafusion::datasource::MemTable;
-use datafusion::sql::parser::DFParser;
+use datafusion::sql::parser::{DFParser, Statement};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -28,6 +29,15 @@ use crate::warehouse::{Warehouse, schema};
 /// aggregations spill to disk.
 pub const MEMORY_ENV: &str = "SEATCOUNT_MEMORY_MB";
 const DEFAULT_MEMORY_MB: usize = 4096;
+
+/// Splits `text` into statements; an empty text is a usage error.
+pub fn parse(text: &str) -> Result<Vec<Statement>> {
+    let statements: Vec<Statement> = DFParser::parse_sql(text)?.into_iter().collect();
+    if statements.is_empty() {
+        return Err(Error::Usage("the query is empty".into()));
+    }
+    Ok(statements)
+}
 
 /// A session bound to one warehouse.
 pub struct Engine {
@@ -123,19 +133,22 @@ impl Engine {
 
     /// Runs every statement of `text` in order, returning the last one's result.
     pub async fn run_script(&self, text: &str) -> Result<(SchemaRef, Vec<RecordBatch>)> {
-        let state = self.ctx.state();
-        let statements = DFParser::parse_sql(text)?;
-        if statements.is_empty() {
-            return Err(Error::Usage("the query is empty".into()));
-        }
         let mut last = None;
-        for statement in statements {
-            let plan = state.statement_to_plan(statement).await?;
-            let df = self.ctx.execute_logical_plan(plan).await?;
-            let schema = Arc::new(df.schema().as_arrow().clone());
-            last = Some((schema, df.collect().await?));
+        for statement in parse(text)? {
+            last = Some(self.run_statement(statement).await?);
         }
-        Ok(last.expect("at least one statement"))
+        Ok(last.expect("parse gives at least one statement"))
+    }
+
+    /// Plans and runs one parsed statement, collecting its result.
+    pub async fn run_statement(
+        &self,
+        statement: Statement,
+    ) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+        let plan = self.ctx.state().statement_to_plan(statement).await?;
+        let df = self.ctx.execute_logical_plan(plan).await?;
+        let schema = Arc::new(df.schema().as_arrow().clone());
+        Ok((schema, df.collect().await?))
     }
 
     /// The newest month with events, if any.

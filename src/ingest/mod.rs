@@ -70,6 +70,19 @@ pub struct Summary {
     pub months: Vec<String>,
 }
 
+/// What an ingest tells its caller while it runs: warnings, and how far it has got, so the
+/// command line can draw a progress bar without ingest knowing about terminals.
+pub trait Observer {
+    /// A problem that does not stop the ingest (an unknown column, say).
+    fn warn(&mut self, message: String);
+    /// The ingest starts reading `total_bytes` of input.
+    fn start(&mut self, _total_bytes: u64) {}
+    /// `bytes` of input and `rows` rows have been read so far, over all files.
+    fn progress(&mut self, _bytes: u64, _rows: u64) {}
+    /// Reading is over; what remains is de-duplication and the commit.
+    fn finish_reading(&mut self) {}
+}
+
 /// Ingests `files` into the warehouse at `root`, creating it if needed.
 pub async fn ingest(
     root: &Path,
@@ -77,7 +90,7 @@ pub async fn ingest(
     on_error: OnError,
     algorithm: HashAlgorithm,
     config: &Config,
-    warn: &mut dyn FnMut(String),
+    observer: &mut dyn Observer,
 ) -> Result<Summary> {
     let formats = files.iter().map(|f| {
         if !f.is_file() {
@@ -108,7 +121,16 @@ pub async fn ingest(
     let mut ledger = Vec::new();
     let mut months: BTreeMap<String, MonthStage> = BTreeMap::new();
     let mut quarantine: Option<QuarantineWriter> = None;
+    observer.start(
+        files
+            .iter()
+            .filter_map(|f| f.metadata().ok())
+            .map(|m| m.len())
+            .sum(),
+    );
+    let (mut bytes_before, mut rows_so_far) = (0u64, 0u64);
     for (index, (file, format)) in files.iter().zip(formats).enumerate() {
+        let file_len = file.metadata().map(|m| m.len()).unwrap_or(0);
         let sha256 = file_sha256(file)?;
         let name = file
             .file_name()
@@ -116,6 +138,8 @@ pub async fn ingest(
             .unwrap_or_default();
         if !known.insert(sha256.clone()) {
             summary.files_skipped.push(file.display().to_string());
+            bytes_before += file_len;
+            observer.progress(bytes_before, rows_so_far);
             continue;
         }
         summary.files_read += 1;
@@ -128,9 +152,11 @@ pub async fn ingest(
             rows_quarantined: 0,
         };
         let display = file.display().to_string();
-        for chunk in read::open(file, format, warn)? {
+        for chunk in read::open(file, format, &mut |m| observer.warn(m))? {
             let chunk = chunk?;
             entry.rows_read += chunk.len() as u64;
+            rows_so_far += chunk.len() as u64;
+            observer.progress(bytes_before + chunk.consumed, rows_so_far);
             let checked = validate::validate(&chunk, (index as u64) << 40)?;
             if let Some(first) = checked.rejects.first() {
                 match on_error {
@@ -172,7 +198,9 @@ pub async fn ingest(
         summary.rows_read += entry.rows_read;
         summary.rows_quarantined += entry.rows_quarantined;
         ledger.push(entry);
+        bytes_before += file_len;
     }
+    observer.finish_reading();
 
     let mut moves = Vec::new();
     for (month, stage) in months {

@@ -91,6 +91,8 @@ pub struct RawChunk {
     pub problems: Vec<RowProblem>,
     /// CSV header names as written, to label quarantined fields.
     pub header: Option<Arc<Vec<String>>>,
+    /// How far into the file this chunk ends, in bytes (estimated for Parquet), for progress.
+    pub consumed: u64,
 }
 
 impl RawChunk {
@@ -303,6 +305,7 @@ impl CsvChunks {
             original: None,
             problems,
             header: Some(self.names.clone()),
+            consumed: self.reader.position().byte(),
         }))
     }
 }
@@ -451,6 +454,7 @@ impl NdjsonChunks {
             original: None,
             problems,
             header: None,
+            consumed: self.offset,
         }))
     }
 }
@@ -543,12 +547,16 @@ struct ParquetChunks {
     file: String,
     mapping: Vec<Option<Col>>,
     rows_before: u64,
+    total_rows: u64,
+    file_len: u64,
 }
 
 impl ParquetChunks {
     fn new(file: File, display: &str, warn: &mut dyn FnMut(String)) -> Result<Self> {
+        let file_len = file.metadata().map(|m| m.len()).unwrap_or(0);
         let builder = ParquetRecordBatchReaderBuilder::try_new(file)
             .map_err(|e| Error::Runtime(format!("{display}: not a readable Parquet file: {e}")))?;
+        let total_rows = u64::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0);
         let schema = builder.schema().clone();
         let mapping = map_header(
             schema.fields().iter().map(|f| f.name().as_str()),
@@ -570,6 +578,8 @@ impl ParquetChunks {
             file: display.to_string(),
             mapping,
             rows_before: 0,
+            total_rows,
+            file_len,
         })
     }
 
@@ -598,6 +608,8 @@ impl ParquetChunks {
             original: Some(batch),
             problems: Vec::new(),
             header: None,
+            consumed: (u128::from(self.file_len) * u128::from(self.rows_before)
+                / u128::from(self.total_rows.max(1))) as u64,
         })
     }
 }

@@ -44,6 +44,19 @@ impl Fixture {
         }
     }
 
+    /// A fixture holding the shipped sample: its raw files ingested, its configuration and
+    /// subscriptions copied.
+    pub fn sample() -> Self {
+        let fx = Fixture::new();
+        let files = sample_files();
+        fx.ingest(&files.iter().map(PathBuf::as_path).collect::<Vec<_>>());
+        for name in ["seatcount.toml", "entitlements.csv"] {
+            std::fs::copy(repo().join("data/warehouse").join(name), fx.wh().join(name))
+                .expect("copy sample configuration");
+        }
+        fx
+    }
+
     /// The warehouse directory.
     pub fn wh(&self) -> PathBuf {
         self.dir.path().join("wh")

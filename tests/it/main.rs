@@ -2,11 +2,15 @@
 //! real files, the way users and schedulers run it.
 
 mod common;
+mod dashboard;
+mod generate;
 mod ingest;
 mod invariants;
 mod keys;
 mod privacy;
 mod query;
+mod repl;
 mod sample;
 mod semantics;
+mod slt;
 mod udf;

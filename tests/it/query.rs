@@ -227,3 +227,99 @@ fn output_to_a_file_leaves_stdout_empty() {
     let text = std::fs::read_to_string(&path).unwrap();
     assert_eq!(text, "one\n1\n");
 }
+
+#[test]
+fn every_command_that_reads_refuses_a_missing_warehouse() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nowhere");
+    let out_file = dir.path().join("x.html");
+    let out_file = out_file.to_str().unwrap();
+    for args in [
+        vec!["sql", "SELECT 1"],
+        vec!["report", "usage"],
+        vec!["repl"],
+        vec!["dashboard", "--output", out_file],
+        vec!["subscriptions", "list"],
+        vec!["quarantine", "list"],
+    ] {
+        let out = bare()
+            .arg("--warehouse")
+            .arg(&missing)
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.contains("nowhere"), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+    assert!(!missing.exists(), "no command above creates a warehouse");
+}
+
+#[test]
+fn bad_flags_and_no_command_exit_2_with_a_first_line_that_says_why() {
+    let fx = sample();
+    for args in [
+        vec!["--bogus"],
+        vec!["report"],
+        vec!["report", "usage", "--format", "xml"],
+        vec!["report", "usage", "--month", "September"],
+        vec!["ingest"],
+        vec!["ingest", "x.csv", "--on-error", "ignore"],
+        vec!["repl", "--max-rows", "many"],
+        vec![
+            "subscriptions",
+            "add",
+            "--type",
+            "gold",
+            "--quantity",
+            "1",
+            "--from",
+            "2026-01-01",
+        ],
+        vec!["quarantine", "purge"],
+        vec!["frobnicate"],
+    ] {
+        let out = fx.cmd().args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let first = stderr.lines().next().unwrap_or_default();
+        assert!(first.starts_with("error: "), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+    // Without a command and without a terminal there is no REPL to start.
+    let out = fx.cmd().write_stdin("").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no command given"));
+}
+
+#[test]
+fn reports_print_in_every_format_and_tables_align_numbers_right() {
+    let fx = sample();
+    let run = |format: &str| {
+        let out = fx
+            .cmd()
+            .args(["report", "usage", "--month", "2026-09", "--format", format])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{format}");
+        out.stdout
+    };
+    let csv = String::from_utf8(run("csv")).unwrap();
+    let lines = csv.lines().count() - 1;
+    let json: serde_json::Value = serde_json::from_slice(&run("json")).unwrap();
+    assert_eq!(json.as_array().unwrap().len(), lines);
+    let ndjson = String::from_utf8(run("ndjson")).unwrap();
+    assert_eq!(ndjson.lines().count(), lines);
+    assert!(run("parquet").starts_with(b"PAR1"));
+    let table = String::from_utf8(run("table")).unwrap();
+    let row = table
+        .lines()
+        .find(|l| l.contains("multi_app_internal"))
+        .unwrap();
+    // The last column (over_usage) is a number: it ends right against its border.
+    let cells: Vec<&str> = row.split('│').collect();
+    let last = cells[cells.len() - 2];
+    assert!(last.ends_with("0 ") && last.starts_with("  "), "{row}");
+}

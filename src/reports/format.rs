@@ -1,4 +1,4 @@
-//! Result printing, shared by `sql`, `report` and the REPL so every format behaves the same
+//! Result formats, shared by `sql`, `report`, the REPL and the dashboard so every format behaves the same
 //! everywhere. Timestamps print as RFC 3339 UTC; tables align numbers right.
 
 use std::io::Write;

@@ -1,0 +1,224 @@
+//! The command line's shape: every command, flag and default, as clap sees them.
+
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, Subcommand};
+
+use super::repl::DEFAULT_MAX_ROWS;
+use crate::config::Config;
+use crate::engine::session;
+use crate::error::Result;
+use crate::generate::FileFormat;
+use crate::ingest::OnError;
+use crate::reports::format::OutputFormat;
+use crate::warehouse::entitlements::SubscriptionType;
+use crate::warehouse::{DEFAULT_WAREHOUSE, WAREHOUSE_ENV};
+
+/// Meters the named end users of a low-code app portfolio from login events.
+#[derive(Debug, Parser)]
+#[command(name = "seatcount", version, about, max_term_width = 100)]
+pub struct Cli {
+    /// The warehouse directory [env: SEATCOUNT_WAREHOUSE; default: data/warehouse]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub warehouse: Option<PathBuf>,
+    /// Configuration file [default: <warehouse>/seatcount.toml]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// What to do; with none, the REPL starts when standard input is a terminal.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create an empty warehouse (ingest creates one too).
+    Init {
+        /// How identifiers are hashed; sha256 (unkeyed) only for sources that already hash that way.
+        #[arg(long, value_enum, default_value = "hmac-sha256")]
+        hash: HashArg,
+    },
+    /// Ingest raw login events (CSV, NDJSON, Parquet) into the warehouse.
+    Ingest {
+        /// Input files; the format follows the extension.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Fail on the first bad row (default) or quarantine bad rows and keep the good ones.
+        #[arg(long, value_enum, default_value = "fail")]
+        on_error: OnError,
+    },
+    /// Run SQL against the warehouse.
+    Sql {
+        /// The query (or use -c / -f).
+        #[arg(value_name = "QUERY", conflicts_with_all = ["command", "file"])]
+        query: Option<String>,
+        /// The query.
+        #[arg(
+            short = 'c',
+            long = "command",
+            value_name = "QUERY",
+            conflicts_with = "file"
+        )]
+        command: Option<String>,
+        /// Read the query from FILE (`-` for standard input).
+        #[arg(short = 'f', long = "file", value_name = "FILE")]
+        file: Option<PathBuf>,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Run a canned report (see `seatcount reports`).
+    Report {
+        /// The report's name.
+        #[arg(value_name = "NAME")]
+        name: String,
+        /// The month (YYYY-MM); default: the latest month with data.
+        #[arg(long, value_name = "YYYY-MM")]
+        month: Option<String>,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// List the canned reports.
+    Reports,
+    /// Write a synthetic portfolio of raw login events (clear identifiers) for ingest.
+    Generate {
+        /// People in the portfolio.
+        #[arg(long, default_value_t = 1_000)]
+        users: u64,
+        /// Apps in the portfolio.
+        #[arg(long, default_value_t = 20)]
+        apps: u64,
+        /// Months of events.
+        #[arg(long, default_value_t = 3)]
+        months: u32,
+        /// Events in all [default: 4 per user per month].
+        #[arg(long)]
+        events: Option<u64>,
+        /// The first month (YYYY-MM).
+        #[arg(long, default_value = "2026-01", value_name = "YYYY-MM")]
+        start: String,
+        /// Equal seeds give equal files.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// A .parquet or .csv file, or a directory for one file per month.
+        #[arg(long, value_name = "FILE|DIR")]
+        out: PathBuf,
+        /// The format of per-month files when --out is a directory.
+        #[arg(long, value_enum, default_value = "parquet")]
+        format: FileFormat,
+    },
+    /// Interactive SQL with completion, history and meta-commands (`\?` for help).
+    Repl {
+        /// Print at most this many rows of a result (`\limit` changes it).
+        #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_ROWS)]
+        max_rows: usize,
+    },
+    /// Write a self-contained HTML page of the bill: cards, trend chart, apps, hygiene.
+    Dashboard {
+        /// Where to write the page.
+        #[arg(long, short = 'o', value_name = "FILE", default_value = "usage.html")]
+        output: PathBuf,
+    },
+    /// List, add or assign subscriptions (entitlements.csv).
+    Subscriptions {
+        #[command(subcommand)]
+        action: SubscriptionAction,
+    },
+    /// Inspect or purge quarantined rows (they hold clear identifiers).
+    Quarantine {
+        #[command(subcommand)]
+        action: QuarantineAction,
+    },
+}
+
+/// `seatcount subscriptions` actions.
+#[derive(Debug, Subcommand)]
+pub enum SubscriptionAction {
+    /// Print the subscriptions.
+    List {
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Add a subscription.
+    Add {
+        /// What it entitles.
+        #[arg(long = "type", value_enum)]
+        kind: SubscriptionType,
+        /// How many users.
+        #[arg(long)]
+        quantity: u32,
+        /// First valid day (YYYY-MM-DD).
+        #[arg(long, value_name = "DATE")]
+        from: chrono::NaiveDate,
+        /// Last valid day (YYYY-MM-DD); default: open-ended.
+        #[arg(long, value_name = "DATE")]
+        to: Option<chrono::NaiveDate>,
+        /// The app a single_app_internal pack is assigned to.
+        #[arg(long, value_name = "APP_ID")]
+        app: Option<String>,
+        /// Its id; default: the next free `sub-N`.
+        #[arg(long)]
+        id: Option<String>,
+    },
+    /// Assign a single_app_internal subscription to an app.
+    Assign {
+        /// The subscription's id.
+        id: String,
+        /// The app's app_id.
+        app: String,
+    },
+}
+
+/// `seatcount quarantine` actions.
+#[derive(Debug, Subcommand)]
+pub enum QuarantineAction {
+    /// List quarantine files with their row counts.
+    List,
+    /// Delete quarantine files: the named ones, or all with --all.
+    Purge {
+        /// File names as listed.
+        #[arg(value_name = "NAME", required_unless_present = "all")]
+        names: Vec<String>,
+        /// Delete every quarantine file.
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+/// `--hash` values.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum HashArg {
+    /// Keyed HMAC-SHA256 (default).
+    HmacSha256,
+    /// Plain SHA-256, reversible by dictionary for e-mail addresses.
+    Sha256,
+}
+
+/// Where and how results are written.
+#[derive(Debug, Clone, clap::Args)]
+pub struct OutputArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: OutputFormat,
+    /// Write to FILE instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+impl Cli {
+    /// The warehouse directory after flags, environment and default.
+    pub fn warehouse_dir(&self) -> PathBuf {
+        self.warehouse
+            .clone()
+            .or_else(|| {
+                std::env::var_os(WAREHOUSE_ENV)
+                    .filter(|v| !v.is_empty())
+                    .map(PathBuf::from)
+            })
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_WAREHOUSE))
+    }
+
+    /// The configuration in force for the warehouse at `root`.
+    pub fn load_config(&self, root: &Path) -> Result<Config> {
+        session::load_config(root, self.config.as_deref())
+    }
+}

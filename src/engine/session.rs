@@ -1,0 +1,60 @@
+//! A warehouse opened for querying: its configuration, its subscriptions and an engine with
+//! the metering views installed. `sql`, `report`, the REPL, the dashboard and the SQL-level
+//! tests all start from one, so they cannot disagree on what the views mean.
+
+use std::path::{Path, PathBuf};
+
+use crate::config::Config;
+use crate::engine::Engine;
+use crate::engine::udf::UdfSettings;
+use crate::error::Result;
+use crate::warehouse::{Warehouse, entitlements};
+
+/// Everything a query needs, opened once.
+pub struct Session {
+    /// The warehouse the events come from.
+    pub warehouse: Warehouse,
+    /// The configuration the views were rendered with.
+    pub config: Config,
+    /// The engine, with `events`, `subscriptions` and the views registered.
+    pub engine: Engine,
+}
+
+impl Session {
+    /// Opens `root` with `config_file` (default: `<root>/seatcount.toml`, optional).
+    pub async fn open(root: &Path, config_file: Option<&Path>) -> Result<Session> {
+        let warehouse = Warehouse::open(root)?;
+        let config = load_config(root, config_file)?;
+        let subscriptions = entitlements::load(&warehouse)?;
+        let engine = open_engine(&warehouse, &config).await?;
+        engine.install_semantics(&config, &subscriptions).await?;
+        Ok(Session {
+            warehouse,
+            config,
+            engine,
+        })
+    }
+}
+
+/// The configuration in force: `config_file` must exist when given; the warehouse's own
+/// `seatcount.toml` may be absent (every key has a default).
+pub fn load_config(root: &Path, config_file: Option<&Path>) -> Result<Config> {
+    match config_file {
+        Some(path) => Config::load(path, true),
+        None => Config::load(&default_config_path(root), false),
+    }
+}
+
+fn default_config_path(root: &Path) -> PathBuf {
+    root.join("seatcount.toml")
+}
+
+/// An engine over `wh` whose functions follow `config` (case, internal domains, key).
+pub async fn open_engine(wh: &Warehouse, config: &Config) -> Result<Engine> {
+    let settings = UdfSettings {
+        case: config.identifiers.case,
+        internal_domains: config.classification.internal_domains.clone(),
+        key: wh.key()?,
+    };
+    Engine::open(wh, &settings).await
+}

@@ -1,0 +1,411 @@
+//! `seatcount generate`: synthetic raw login events with clear identifiers, for demos,
+//! tests and benchmarks. Deterministic for a seed, streamed in batches (memory does not
+//! grow with the portfolio), and realistic where metering is hard: internal and external
+//! people across domains and a subdomain, NamedUserIdentifier present or not, case and
+//! white-space variants, apps with pairwise identifiers, several providers and tenants,
+//! reported user types and roles, non-production, inactive, anonymous and re-sent events.
+
+pub mod profile;
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::{Datelike, NaiveDate, TimeZone, Utc};
+use datafusion::arrow::array::{
+    ArrayRef, BooleanBuilder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder,
+};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::basic::{Compression, ZstdLevel};
+use datafusion::parquet::file::properties::WriterProperties;
+
+use crate::error::{Error, Result};
+use profile::{App, Person, below, chance, mix};
+
+/// Rows per batch written.
+const BATCH_ROWS: usize = 65_536;
+
+/// What to generate.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    /// People in the portfolio.
+    pub users: u64,
+    /// Apps in the portfolio.
+    pub apps: u64,
+    /// Months of events, starting at `start`.
+    pub months: u32,
+    /// The first month.
+    pub start: NaiveDate,
+    /// Events in all (spread evenly over the months).
+    pub events: u64,
+    /// The seed: equal seeds give equal files.
+    pub seed: u64,
+}
+
+/// How the events are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FileFormat {
+    /// Apache Parquet, zstd-compressed.
+    Parquet,
+    /// CSV with a header.
+    Csv,
+}
+
+impl FileFormat {
+    fn extension(self) -> &'static str {
+        match self {
+            FileFormat::Parquet => "parquet",
+            FileFormat::Csv => "csv",
+        }
+    }
+}
+
+/// Where the events go: one file (format from its extension), or a directory with one file
+/// per month.
+pub fn plan_outputs(
+    out: &Path,
+    spec: &Spec,
+    dir_format: FileFormat,
+) -> Result<Vec<(PathBuf, FileFormat)>> {
+    let single = match out.extension().and_then(|e| e.to_str()) {
+        Some("parquet") => Some(FileFormat::Parquet),
+        Some("csv") => Some(FileFormat::Csv),
+        _ => None,
+    };
+    Ok(match single {
+        Some(format) => vec![(out.to_path_buf(), format)],
+        None => (0..spec.months)
+            .map(|m| {
+                let month = month_start(spec.start, m);
+                (
+                    out.join(format!(
+                        "events-{}.{}",
+                        month.format("%Y-%m"),
+                        dir_format.extension()
+                    )),
+                    dir_format,
+                )
+            })
+            .collect(),
+    })
+}
+
+/// The columns written, in SPEC §1 names.
+pub fn schema() -> SchemaRef {
+    let text = |name: &str, nullable: bool| Field::new(name, DataType::Utf8, nullable);
+    Arc::new(Schema::new(vec![
+        text("event_id", false),
+        Field::new(
+            "event_time",
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            false,
+        ),
+        text("app_id", false),
+        text("app_name", false),
+        text("environment_id", false),
+        text("environment_name", false),
+        text("environment_type", false),
+        text("deployment_type", false),
+        text("user_provider", false),
+        text("tenant", false),
+        text("user_name", true),
+        text("named_user_identifier", true),
+        text("email", true),
+        text("user_type", true),
+        text("roles", true),
+        Field::new("active", DataType::Boolean, false),
+        Field::new("anonymous", DataType::Boolean, false),
+    ]))
+}
+
+fn month_start(start: NaiveDate, offset: u32) -> NaiveDate {
+    let total = start.year() * 12 + start.month0() as i32 + offset as i32;
+    NaiveDate::from_ymd_opt(total.div_euclid(12), total.rem_euclid(12) as u32 + 1, 1)
+        .expect("a valid month")
+}
+
+/// Column builders for one batch.
+struct Batch {
+    text: Vec<StringBuilder>,
+    time: TimestampMicrosecondBuilder,
+    active: BooleanBuilder,
+    anonymous: BooleanBuilder,
+    rows: usize,
+}
+
+/// Indexes into `Batch::text`, in schema order without the typed columns.
+mod col {
+    pub const EVENT_ID: usize = 0;
+    pub const APP_ID: usize = 1;
+    pub const APP_NAME: usize = 2;
+    pub const ENV_ID: usize = 3;
+    pub const ENV_NAME: usize = 4;
+    pub const ENV_TYPE: usize = 5;
+    pub const DEPLOYMENT: usize = 6;
+    pub const PROVIDER: usize = 7;
+    pub const TENANT: usize = 8;
+    pub const USER_NAME: usize = 9;
+    pub const NUI: usize = 10;
+    pub const EMAIL: usize = 11;
+    pub const USER_TYPE: usize = 12;
+    pub const ROLES: usize = 13;
+    pub const COUNT: usize = 14;
+}
+
+impl Batch {
+    fn new() -> Batch {
+        Batch {
+            text: (0..col::COUNT)
+                .map(|_| StringBuilder::with_capacity(BATCH_ROWS, BATCH_ROWS * 16))
+                .collect(),
+            time: TimestampMicrosecondBuilder::with_capacity(BATCH_ROWS).with_timezone("UTC"),
+            active: BooleanBuilder::with_capacity(BATCH_ROWS),
+            anonymous: BooleanBuilder::with_capacity(BATCH_ROWS),
+            rows: 0,
+        }
+    }
+
+    fn finish(&mut self, schema: &SchemaRef) -> Result<RecordBatch> {
+        let mut text: Vec<ArrayRef> = self
+            .text
+            .iter_mut()
+            .map(|b| Arc::new(b.finish()) as ArrayRef)
+            .collect();
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(17);
+        columns.push(text.remove(0));
+        columns.push(Arc::new(self.time.finish()));
+        columns.extend(text);
+        columns.push(Arc::new(self.active.finish()));
+        columns.push(Arc::new(self.anonymous.finish()));
+        self.rows = 0;
+        Ok(RecordBatch::try_new(schema.clone(), columns)?)
+    }
+}
+
+/// Draws the events of one month, in order, from counters: event `n` of month `m` depends
+/// only on (seed, m, n).
+struct MonthDraw<'a> {
+    spec: &'a Spec,
+    month: NaiveDate,
+    seconds: u64,
+    month_index: u32,
+}
+
+impl MonthDraw<'_> {
+    fn event(&self, n: u64, out: &mut Batch, scratch: &mut String) {
+        let spec = self.spec;
+        let r = |purpose: u64| {
+            mix(spec.seed
+                ^ mix(
+                    (u64::from(self.month_index) << 40 | n).wrapping_mul(0x2545_F491_4F6C_DD1D)
+                        ^ purpose,
+                ))
+        };
+        // Heavy users log in more: squaring skews towards low person numbers.
+        let u = (r(1) >> 11) as f64 / (1u64 << 53) as f64;
+        let person = Person::new(
+            spec.seed,
+            ((u * u) * spec.users as f64) as u64 % spec.users.max(1),
+        );
+        let app = App::new(
+            spec.seed,
+            person.app(spec.seed, below(r(2), person.apps), spec.apps),
+        );
+        let production = !chance(r(3), 5);
+        let anonymous = chance(r(4), 1);
+        let active = !chance(r(5), 1);
+
+        // A re-sent event repeats the id of an earlier one in this month.
+        scratch.clear();
+        let id_n = if n > 0 && chance(r(6), 1) {
+            below(r(7), n)
+        } else {
+            n
+        };
+        use std::fmt::Write;
+        let _ = write!(scratch, "{}-{:02}-{id_n}", spec.seed, self.month_index);
+        out.text[col::EVENT_ID].append_value(&*scratch);
+        let start = Utc
+            .from_utc_datetime(&self.month.and_hms_opt(0, 0, 0).expect("midnight"))
+            .timestamp_micros();
+        out.time
+            .append_value(start + (below(r(8), self.seconds) * 1_000_000) as i64);
+
+        out.text[col::APP_ID].append_value(&app.id);
+        out.text[col::APP_NAME].append_value(&app.name);
+        let env = if production { "p" } else { "t" };
+        scratch.clear();
+        let _ = write!(scratch, "{}-{env}", app.id);
+        out.text[col::ENV_ID].append_value(&*scratch);
+        out.text[col::ENV_NAME].append_value(if production { "Production" } else { "Test" });
+        out.text[col::ENV_TYPE].append_value(if production { "production" } else { "test" });
+        out.text[col::DEPLOYMENT].append_value(app.deployment_type);
+        out.text[col::PROVIDER].append_value(person.provider);
+        out.text[col::TENANT].append_value(&person.tenant);
+
+        if anonymous {
+            scratch.clear();
+            let _ = write!(scratch, "anonymous_{:x}", r(9) >> 40);
+            out.text[col::USER_NAME].append_value(&*scratch);
+            out.text[col::NUI].append_null();
+            out.text[col::EMAIL].append_null();
+        } else {
+            scratch.clear();
+            if app.pairwise {
+                // Pairwise apps: an opaque id per (person, app), no shared identifier.
+                let _ = write!(
+                    scratch,
+                    "{:016x}",
+                    mix(person.index ^ mix(app.index ^ spec.seed))
+                );
+            } else if app.email_login {
+                scratch.push_str(&person.email);
+            } else {
+                scratch.push_str(&person.handle);
+            }
+            // Case and white-space variants of the same identifier.
+            match below(r(10), 100) {
+                0..=2 => *scratch = scratch.to_uppercase(),
+                3..=4 => scratch.insert(0, ' '),
+                _ => {}
+            }
+            out.text[col::USER_NAME].append_value(&*scratch);
+            match (&person.named_user_identifier, app.pairwise) {
+                (Some(nui), false) => out.text[col::NUI].append_value(nui),
+                _ => out.text[col::NUI].append_null(),
+            }
+            if app.pairwise || chance(r(11), 20) {
+                out.text[col::EMAIL].append_null();
+            } else {
+                out.text[col::EMAIL].append_value(&person.email);
+            }
+        }
+        if app.reports_user_type {
+            out.text[col::USER_TYPE].append_value(if person.external {
+                "External"
+            } else {
+                "Internal"
+            });
+        } else {
+            out.text[col::USER_TYPE].append_null();
+        }
+        if app.has_roles {
+            out.text[col::ROLES].append_value(if person.external {
+                "Customer"
+            } else if chance(r(12), 10) {
+                "Admin;Employee"
+            } else {
+                "Employee"
+            });
+        } else {
+            out.text[col::ROLES].append_null();
+        }
+        out.active.append_value(active);
+        out.anonymous.append_value(anonymous);
+        out.rows += 1;
+    }
+}
+
+enum Sink {
+    Parquet(ArrowWriter<File>),
+    Csv(datafusion::arrow::csv::Writer<File>),
+}
+
+impl Sink {
+    fn create(path: &Path, format: FileFormat, schema: &SchemaRef) -> Result<Sink> {
+        let file = File::create(path).map_err(|e| Error::io(path, e))?;
+        Ok(match format {
+            FileFormat::Parquet => {
+                let props = WriterProperties::builder()
+                    .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("level 1")))
+                    .build();
+                Sink::Parquet(ArrowWriter::try_new(file, schema.clone(), Some(props))?)
+            }
+            FileFormat::Csv => Sink::Csv(
+                datafusion::arrow::csv::WriterBuilder::new()
+                    .with_header(true)
+                    .with_timestamp_tz_format("%Y-%m-%dT%H:%M:%SZ".to_string())
+                    .build(file),
+            ),
+        })
+    }
+
+    fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        match self {
+            Sink::Parquet(w) => w.write(batch)?,
+            Sink::Csv(w) => w.write(batch)?,
+        }
+        Ok(())
+    }
+
+    fn close(self) -> Result<()> {
+        match self {
+            Sink::Parquet(w) => {
+                w.close()?;
+            }
+            Sink::Csv(w) => drop(w.into_inner()),
+        }
+        Ok(())
+    }
+}
+
+/// Writes the portfolio of `spec` to `outputs` (from [`plan_outputs`]); `progress` hears
+/// the rows written so far. Returns the rows written.
+pub fn generate(
+    spec: &Spec,
+    outputs: &[(PathBuf, FileFormat)],
+    progress: &mut dyn FnMut(u64),
+) -> Result<u64> {
+    if spec.users == 0 || spec.apps == 0 || spec.months == 0 {
+        return Err(Error::Usage(
+            "--users, --apps and --months must be at least 1".into(),
+        ));
+    }
+    let schema = schema();
+    let mut batch = Batch::new();
+    let mut scratch = String::with_capacity(64);
+    let mut written = 0u64;
+    let mut sink: Option<Sink> = None;
+    let per_month = spec.events / u64::from(spec.months);
+    for m in 0..spec.months {
+        let (path, format) = &outputs[if outputs.len() == 1 { 0 } else { m as usize }];
+        if sink.is_none() {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+            }
+            sink = Some(Sink::create(path, *format, &schema)?);
+        }
+        let month = month_start(spec.start, m);
+        let next = month_start(spec.start, m + 1);
+        let draw = MonthDraw {
+            spec,
+            month,
+            seconds: (next - month).num_seconds() as u64,
+            month_index: m,
+        };
+        let count = per_month + u64::from(u64::from(m) < spec.events % u64::from(spec.months));
+        for n in 0..count {
+            draw.event(n, &mut batch, &mut scratch);
+            if batch.rows == BATCH_ROWS {
+                sink.as_mut()
+                    .expect("open")
+                    .write(&batch.finish(&schema)?)?;
+                written += BATCH_ROWS as u64;
+                progress(written);
+            }
+        }
+        if outputs.len() > 1 || m + 1 == spec.months {
+            if batch.rows > 0 {
+                let rows = batch.rows as u64;
+                sink.as_mut()
+                    .expect("open")
+                    .write(&batch.finish(&schema)?)?;
+                written += rows;
+                progress(written);
+            }
+            sink.take().expect("open").close()?;
+        }
+    }
+    Ok(written)
+}

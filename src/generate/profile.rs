@@ -1,0 +1,173 @@
+//! Who the synthetic people and apps are. Every attribute is a pure function of the seed
+//! and an index, so the generator keeps no table of users: memory does not grow with the
+//! portfolio, and any event can be drawn without knowing the ones before it.
+
+/// SplitMix64's finalizer: a well-mixed 64-bit value from any input, used to derive
+/// independent attributes from (seed, index, purpose).
+pub fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// A value in `0..n` from a mixed 64-bit value, without modulo bias worth mentioning.
+pub fn below(x: u64, n: u64) -> u64 {
+    ((u128::from(x) * u128::from(n.max(1))) >> 64) as u64
+}
+
+/// True with probability `percent`/100.
+pub fn chance(x: u64, percent: u64) -> bool {
+    below(x, 100) < percent
+}
+
+/// Internal people's e-mail domains: the company, a subdomain (a different domain under
+/// the `domains` rule) and a sister company.
+pub const INTERNAL_DOMAINS: &[&str] = &[
+    "acme.com",
+    "acme.com",
+    "acme.com",
+    "eu.acme.com",
+    "acme-corp.com",
+];
+/// External people's domains.
+pub const EXTERNAL_DOMAINS: &[&str] = &[
+    "partner.org",
+    "supplier.net",
+    "gmail.com",
+    "outlook.com",
+    "customer.io",
+];
+/// Identity providers an account may come from.
+pub const PROVIDERS: &[&str] = &["entra", "entra", "okta", "local"];
+
+/// One synthetic person.
+#[derive(Debug, Clone)]
+pub struct Person {
+    /// Their index.
+    pub index: u64,
+    /// Employees are internal; customers and partners external.
+    pub external: bool,
+    /// Their canonical e-mail address.
+    pub email: String,
+    /// Their user name where apps do not use the e-mail.
+    pub handle: String,
+    /// A cross-app NamedUserIdentifier, when their apps have one.
+    pub named_user_identifier: Option<String>,
+    /// How many apps they use.
+    pub apps: u64,
+    /// Which provider and tenant their accounts live in.
+    pub provider: &'static str,
+    /// `default` for most; a few live in another tenant.
+    pub tenant: String,
+}
+
+impl Person {
+    /// Person `index` of the portfolio made from `seed`.
+    pub fn new(seed: u64, index: u64) -> Person {
+        let h = |purpose: u64| mix(seed ^ mix(index.wrapping_mul(31).wrapping_add(purpose)));
+        let external = chance(h(1), 30);
+        let domains = if external {
+            EXTERNAL_DOMAINS
+        } else {
+            INTERNAL_DOMAINS
+        };
+        let domain = domains[below(h(2), domains.len() as u64) as usize];
+        let local = format!("user{index}");
+        Person {
+            index,
+            external,
+            email: format!("{local}@{domain}"),
+            handle: local,
+            named_user_identifier: chance(h(3), 60).then(|| format!("nui-{:016x}", h(4))),
+            // Most people use one to three apps; a few use many.
+            apps: 1 + below(h(5), 3) + if chance(h(6), 5) { below(h(7), 12) } else { 0 },
+            provider: PROVIDERS[below(h(8), PROVIDERS.len() as u64) as usize],
+            tenant: if chance(h(9), 5) {
+                format!("tenant-{}", below(h(10), 4) + 2)
+            } else {
+                "default".to_string()
+            },
+        }
+    }
+
+    /// The `k`-th app this person uses, among `apps` apps: popular apps are chosen more.
+    pub fn app(&self, seed: u64, k: u64, apps: u64) -> u64 {
+        let x = mix(seed ^ mix(self.index ^ (k + 1).wrapping_mul(0xA24B_AED4_963E_E407)));
+        // Squaring a uniform value skews choices towards low app numbers.
+        let u = (x >> 11) as f64 / (1u64 << 53) as f64;
+        ((u * u) * apps as f64) as u64 % apps.max(1)
+    }
+}
+
+/// One synthetic app.
+#[derive(Debug, Clone)]
+pub struct App {
+    /// Its index.
+    pub index: u64,
+    /// Its id.
+    pub id: String,
+    /// Its display name.
+    pub name: String,
+    /// Where it runs.
+    pub deployment_type: &'static str,
+    /// Apps with pairwise identifiers give each user an app-specific opaque id.
+    pub pairwise: bool,
+    /// Whether it records a user type.
+    pub reports_user_type: bool,
+    /// Whether it gives users roles.
+    pub has_roles: bool,
+    /// Whether user names are e-mail addresses there.
+    pub email_login: bool,
+}
+
+impl App {
+    /// App `index` of the portfolio made from `seed`.
+    pub fn new(seed: u64, index: u64) -> App {
+        let h = |purpose: u64| {
+            mix(seed ^ mix(index.wrapping_mul(0x1000_0000_01B3).wrapping_add(purpose)))
+        };
+        App {
+            index,
+            id: format!("app-{index:04}"),
+            name: format!("App {index}"),
+            deployment_type: ["mendix_cloud", "private_cloud", "on_premises"]
+                [below(h(1), 3) as usize],
+            pairwise: chance(h(2), 5),
+            reports_user_type: chance(h(3), 40),
+            has_roles: chance(h(4), 60),
+            email_login: chance(h(5), 50),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn profiles_depend_only_on_seed_and_index() {
+        let a = Person::new(7, 42);
+        let b = Person::new(7, 42);
+        assert_eq!(a.email, b.email);
+        assert_eq!(a.named_user_identifier, b.named_user_identifier);
+        assert!((0..100).any(|i| Person::new(8, i).email != Person::new(7, i).email));
+        assert_eq!(App::new(7, 3).pairwise, App::new(7, 3).pairwise);
+    }
+
+    #[test]
+    fn below_stays_in_range_and_spreads() {
+        let mut seen = [0u32; 10];
+        for i in 0..10_000 {
+            let v = below(mix(i), 10);
+            seen[v as usize] += 1;
+        }
+        assert!(seen.iter().all(|&n| (800..1200).contains(&n)), "{seen:?}");
+    }
+
+    #[test]
+    fn about_thirty_percent_are_external() {
+        let external = (0..10_000).filter(|i| Person::new(1, *i).external).count();
+        assert!((2_700..3_300).contains(&external), "{external}");
+    }
+}

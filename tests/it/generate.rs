@@ -1,0 +1,132 @@
+//! `seatcount generate`: deterministic, one file or one per month, and what it writes
+//! ingests cleanly and has the features metering must handle.
+
+use crate::common::{Fixture, bare};
+
+fn generate(args: &[&str]) -> std::process::Output {
+    bare().arg("generate").args(args).output().unwrap()
+}
+
+#[test]
+fn equal_seeds_give_equal_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    for (name, seed) in [("a.csv", "7"), ("b.csv", "7"), ("c.csv", "8")] {
+        let out = generate(&[
+            "--users",
+            "200",
+            "--apps",
+            "5",
+            "--months",
+            "2",
+            "--seed",
+            seed,
+            "--out",
+            &path(name),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.stderr.is_empty(), "no progress bar off a terminal");
+    }
+    let read = |n: &str| std::fs::read(path(n)).unwrap();
+    assert_eq!(read("a.csv"), read("b.csv"));
+    assert_ne!(read("a.csv"), read("c.csv"));
+    // 200 users × 2 months × 4 events by default, plus the header.
+    assert_eq!(
+        String::from_utf8(read("a.csv")).unwrap().lines().count(),
+        1 + 1600
+    );
+}
+
+#[test]
+fn a_directory_gets_one_parquet_file_per_month_that_ingests() {
+    let fx = Fixture::new();
+    let out_dir = fx.dir.path().join("raw");
+    let out = generate(&[
+        "--users",
+        "500",
+        "--apps",
+        "12",
+        "--months",
+        "3",
+        "--events",
+        "6000",
+        "--start",
+        "2025-12",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut files: Vec<_> = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        [
+            "events-2025-12.parquet",
+            "events-2026-01.parquet",
+            "events-2026-02.parquet"
+        ]
+    );
+    let paths: Vec<_> = files.iter().map(|f| out_dir.join(f)).collect();
+    let summary = fx.ingest(&paths.iter().map(|p| p.as_path()).collect::<Vec<_>>());
+    assert!(summary.contains("6000 rows read"), "{summary}");
+
+    // The portfolio has what metering must cope with.
+    let n = |sql: &str| fx.value(sql).parse::<i64>().unwrap();
+    assert_eq!(n("SELECT count(DISTINCT month) FROM events"), 3);
+    assert!(n("SELECT count(*) FROM events WHERE environment_type <> 'production'") > 0);
+    assert!(n("SELECT count(*) FROM events WHERE anonymous") > 0);
+    assert!(n("SELECT count(*) FROM events WHERE NOT active") > 0);
+    assert!(n("SELECT count(*) FROM events WHERE named_user_identifier_hash IS NULL") > 0);
+    assert!(n("SELECT count(*) FROM events WHERE named_user_identifier_hash IS NOT NULL") > 0);
+    assert!(n("SELECT count(DISTINCT tenant) FROM events") > 1);
+    assert!(n("SELECT count(DISTINCT user_provider) FROM events") > 1);
+    assert!(n("SELECT count(DISTINCT email_domain) FROM events") >= 5);
+    // Case and white-space variants: one normalized name, several exact spellings.
+    assert!(
+        n(
+            "SELECT count(*) FROM (SELECT user_name_hash FROM events GROUP BY user_name_hash \
+               HAVING count(DISTINCT identifier_exact_hash) > 1)"
+        ) > 0
+    );
+    // Re-sent events were dropped at ingest.
+    assert!(
+        summary.contains("duplicate events dropped") && !summary.contains(" 0 duplicate"),
+        "{summary}"
+    );
+    // Every report runs on it.
+    for report in [
+        "named-users",
+        "usage",
+        "history",
+        "providers",
+        "users",
+        "hygiene",
+    ] {
+        fx.csv(&["report", report]);
+    }
+}
+
+#[test]
+fn bad_generate_arguments_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("x.csv");
+    for args in [
+        vec!["--users", "0", "--out", out_path.to_str().unwrap()],
+        vec!["--start", "2026-13", "--out", out_path.to_str().unwrap()],
+        vec!["--users", "10"],
+    ] {
+        let out = generate(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+    }
+}
