@@ -1,11 +1,15 @@
 //! The REPL through a pseudo-terminal (rexpect): multi-line input, an error then a good
 //! query, `\d`, completion, Ctrl-C cancelling a statement, history, and quitting.
+//!
+//! Like a person, the tests wait for each answer and the next prompt before typing on:
+//! input typed ahead of the prompt may be dropped when the terminal changes mode.
 
 use rexpect::session::{PtySession, spawn_command};
 
 use crate::common::Fixture;
 
 const TIMEOUT_MS: u64 = 60_000;
+const PROMPT: &str = "seatcount> ";
 
 fn start(fx: &Fixture, history: &std::path::Path, args: &[&str]) -> PtySession {
     let mut cmd = fx.std_cmd();
@@ -14,7 +18,18 @@ fn start(fx: &Fixture, history: &std::path::Path, args: &[&str]) -> PtySession {
         .env("TERM", "xterm");
     let mut p = spawn_command(cmd, Some(TIMEOUT_MS)).expect("spawn the REPL");
     p.exp_string("\\? for help").expect("banner");
+    p.exp_string(PROMPT).expect("first prompt");
     p
+}
+
+/// Types `line`, waits for each of `answers` in order, then for the next prompt.
+fn say(p: &mut PtySession, line: &str, answers: &[&str]) {
+    p.send_line(line).unwrap();
+    for answer in answers {
+        p.exp_string(answer)
+            .unwrap_or_else(|e| panic!("{line:?}: no {answer:?}: {e}"));
+    }
+    p.exp_string(PROMPT).unwrap();
 }
 
 #[test]
@@ -25,37 +40,28 @@ fn an_analyst_session() {
 
     // A statement over two lines runs once it ends with `;`.
     p.send_line("SELECT 40 +").unwrap();
-    p.send_line("2 AS answer;").unwrap();
-    p.exp_string("answer").unwrap();
-    p.exp_string("42").unwrap();
+    say(&mut p, "2 AS answer;", &["answer", "42"]);
 
-    // An error is one line, and the REPL goes on.
-    p.send_line("SELEC nonsense;").unwrap();
-    p.exp_string("error:").unwrap();
-    p.send_line("SELECT count(*) AS stored FROM events;")
-        .unwrap();
-    p.exp_string("29").unwrap();
+    // An error is one line, and the REPL goes on. The sample stores 28 events: 29 rows
+    // read, one re-sent event_id dropped.
+    say(&mut p, "SELEC nonsense;", &["error:"]);
+    say(&mut p, "SELECT count(*) AS stored FROM events;", &["stored", "28"]);
 
-    // \d lists tables and views; \d NAME describes one.
-    p.send_line("\\d").unwrap();
-    p.exp_string("counted_events").unwrap();
-    p.exp_string("view").unwrap();
+    // \d lists tables and views.
+    say(&mut p, "\\d", &["counted_events", "view"]);
 
-    // Tab completes a view name after \d: "\d usa<Tab>" becomes "\d usage".
+    // Tab completes a view name after \d: "\d usa<Tab>" becomes "\d usage", whose
+    // columns include over_usage.
     p.send("\\d usa").unwrap();
     p.send("\t").unwrap();
-    p.send_line("").unwrap();
-    p.exp_string("over_usage").unwrap();
+    say(&mut p, "", &["over_usage"]);
 
     // Canned reports, the default month, formats and timing.
-    p.send_line("\\month 2026-09").unwrap();
-    p.exp_string("reports now default to 2026-09").unwrap();
-    p.send_line("\\format csv").unwrap();
-    p.send_line("\\r usage").unwrap();
-    p.exp_string("2026-09,multi_app_internal").unwrap();
-    p.send_line("\\timing on").unwrap();
-    p.send_line("SELECT 1 AS one;").unwrap();
-    p.exp_string("Time: ").unwrap();
+    say(&mut p, "\\month 2026-09", &["reports now default to 2026-09"]);
+    say(&mut p, "\\format csv", &["output format is csv"]);
+    say(&mut p, "\\r usage", &["2026-09,multi_app_internal"]);
+    say(&mut p, "\\timing on", &["timing is on"]);
+    say(&mut p, "SELECT 1 AS one;", &["one", "Time: "]);
 
     // Ctrl-D leaves.
     p.send_control('d').unwrap();
@@ -80,14 +86,20 @@ fn ctrl_c_cancels_the_running_statement_and_the_row_limit_cuts_results() {
     std::thread::sleep(std::time::Duration::from_millis(1500));
     p.send_control('c').unwrap();
     p.exp_string("cancelled").unwrap();
+    p.exp_string(PROMPT).unwrap();
 
-    p.send_line("SELECT value FROM range(10) ORDER BY value;")
-        .unwrap();
-    p.exp_string("(10 rows; the first 3 shown").unwrap();
-    p.send_line("\\limit off").unwrap();
-    p.send_line("SELECT count(*) AS n FROM range(5);").unwrap();
-    p.exp_string("5").unwrap();
-
+    say(
+        &mut p,
+        "SELECT value FROM range(10) ORDER BY value;",
+        &["(10 rows; the first 3 shown"],
+    );
+    say(&mut p, "\\limit off", &["results are not cut"]);
+    say(&mut p, "\\format csv", &["output format is csv"]);
+    say(
+        &mut p,
+        "SELECT count(*) AS n FROM range(5);",
+        &["n\r\n5\r\n"],
+    );
     p.send_line("\\q").unwrap();
     p.exp_eof().unwrap();
 }
@@ -97,8 +109,7 @@ fn no_command_on_a_terminal_starts_the_repl() {
     let fx = Fixture::sample();
     let history = fx.dir.path().join("history");
     let mut p = start(&fx, &history, &[]);
-    p.send_line("\\reports").unwrap();
-    p.exp_string("named-users").unwrap();
+    say(&mut p, "\\reports", &["named-users"]);
     p.send_line("\\q").unwrap();
     p.exp_eof().unwrap();
 }

@@ -215,6 +215,8 @@ mod tests {
         let (start, c) = h.candidates("SELECT * FROM count", 19);
         assert_eq!(start, 14);
         assert!(c.contains(&"counted_events".to_string()), "{c:?}");
+        assert!(c.contains(&"count".to_string()), "{c:?}");
+        let (_, c) = h.candidates("SELECT * FROM COUNT", 19);
         assert!(c.contains(&"COUNT".to_string()), "{c:?}");
         let (_, c) = h.candidates("sel", 3);
         assert_eq!(c, vec!["select".to_string()]);

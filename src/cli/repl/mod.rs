@@ -194,13 +194,25 @@ impl Repl {
                     self.show(&schema, &batches, started)?;
                 }
             }
-            Meta::Format(format) => self.format = format,
-            Meta::Timing(on) => self.timing = on,
+            Meta::Format(format) => {
+                println!("output format is {}", format_name(format));
+                self.format = format;
+            }
+            Meta::Timing(on) => {
+                println!("timing is {}", if on { "on" } else { "off" });
+                self.timing = on;
+            }
             Meta::Month(month) => {
                 println!("reports now default to {month}");
                 self.month = Some(month);
             }
-            Meta::Limit(limit) => self.limit = limit,
+            Meta::Limit(limit) => {
+                match limit {
+                    Some(n) => println!("results are cut at {n} rows"),
+                    None => println!("results are not cut"),
+                }
+                self.limit = limit;
+            }
         }
         Ok(Flow::Continue)
     }
@@ -237,6 +249,16 @@ impl Repl {
         }
         out.flush()
             .map_err(|e| Error::Runtime(format!("cannot write the output: {e}")))
+    }
+}
+
+fn format_name(format: OutputFormat) -> &'static str {
+    match format {
+        OutputFormat::Table => "table",
+        OutputFormat::Csv => "csv",
+        OutputFormat::Json => "json",
+        OutputFormat::Ndjson => "ndjson",
+        OutputFormat::Parquet => "parquet",
     }
 }
 
