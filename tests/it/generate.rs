@@ -130,3 +130,39 @@ fn bad_generate_arguments_exit_2() {
         assert_eq!(out.status.code(), Some(2), "{args:?}");
     }
 }
+
+#[test]
+fn a_terminal_gets_progress_for_generate_and_ingest() {
+    let fx = Fixture::new();
+    let file = fx.dir.path().join("p.csv");
+    let mut cmd = fx.std_cmd();
+    cmd.args(["generate", "--users", "5000", "--months", "2", "--out"])
+        .arg(&file);
+    let mut p = rexpect::session::spawn_command(cmd, Some(60_000)).unwrap();
+    // The bar is cleared at the end and leaves one line of what was done.
+    p.exp_string("generating 40,000 rows in").unwrap();
+    p.exp_string("generated 40000 events").unwrap();
+    p.exp_eof().unwrap();
+
+    let mut cmd = fx.std_cmd();
+    cmd.arg("ingest").arg(&file);
+    let mut p = rexpect::session::spawn_command(cmd, Some(60_000)).unwrap();
+    p.exp_string("reading 40,000 rows in").unwrap();
+    p.exp_string("40000 rows read").unwrap();
+    p.exp_eof().unwrap();
+
+    // Off a terminal the same ingest prints its summary only.
+    let again = fx.file(
+        "q.csv",
+        &std::fs::read_to_string(&file)
+            .unwrap()
+            .replace("1-0", "9-0"),
+    );
+    let out = fx.cmd().arg("ingest").arg(&again).output().unwrap();
+    assert!(out.status.success());
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -45,7 +45,11 @@ fn an_analyst_session() {
     // An error is one line, and the REPL goes on. The sample stores 28 events: 29 rows
     // read, one re-sent event_id dropped.
     say(&mut p, "SELEC nonsense;", &["error:"]);
-    say(&mut p, "SELECT count(*) AS stored FROM events;", &["stored", "28"]);
+    say(
+        &mut p,
+        "SELECT count(*) AS stored FROM events;",
+        &["stored", "28"],
+    );
 
     // \d lists tables and views.
     say(&mut p, "\\d", &["counted_events", "view"]);
@@ -57,7 +61,11 @@ fn an_analyst_session() {
     say(&mut p, "", &["over_usage"]);
 
     // Canned reports, the default month, formats and timing.
-    say(&mut p, "\\month 2026-09", &["reports now default to 2026-09"]);
+    say(
+        &mut p,
+        "\\month 2026-09",
+        &["reports now default to 2026-09"],
+    );
     say(&mut p, "\\format csv", &["output format is csv"]);
     say(&mut p, "\\r usage", &["2026-09,multi_app_internal"]);
     say(&mut p, "\\timing on", &["timing is on"]);
