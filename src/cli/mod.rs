@@ -95,9 +95,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             emit(output, &schema, &batches)
         }
         Command::Reports => {
-            for report in reports::all() {
-                println!("{:<12} {}", report.name, report.summary());
-            }
+            print!("{}", reports::listing());
             Ok(())
         }
         Command::Generate {

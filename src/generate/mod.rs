@@ -7,6 +7,7 @@
 
 pub mod profile;
 
+use std::fmt::Write;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -187,7 +188,8 @@ impl Batch {
 /// only on (seed, m, n).
 struct MonthDraw<'a> {
     spec: &'a Spec,
-    month: NaiveDate,
+    apps: &'a [App],
+    start_micros: i64,
     seconds: u64,
     month_index: u32,
 }
@@ -208,79 +210,75 @@ impl MonthDraw<'_> {
             spec.seed,
             ((u * u) * spec.users as f64) as u64 % spec.users.max(1),
         );
-        let app = App::new(
-            spec.seed,
-            person.app(spec.seed, below(r(2), person.apps), spec.apps),
-        );
+        let app = &self.apps[person.app(spec.seed, below(r(2), person.apps), spec.apps) as usize];
         let production = !chance(r(3), 5);
         let anonymous = chance(r(4), 1);
         let active = !chance(r(5), 1);
 
         // A re-sent event repeats the id of an earlier one in this month.
-        scratch.clear();
         let id_n = if n > 0 && chance(r(6), 1) {
             below(r(7), n)
         } else {
             n
         };
-        use std::fmt::Write;
-        let _ = write!(scratch, "{}-{:02}-{id_n}", spec.seed, self.month_index);
-        out.text[col::EVENT_ID].append_value(&*scratch);
-        let start = Utc
-            .from_utc_datetime(&self.month.and_hms_opt(0, 0, 0).expect("midnight"))
-            .timestamp_micros();
+        let mut text = |column: usize, write: &mut dyn FnMut(&mut String)| {
+            scratch.clear();
+            write(scratch);
+            out.text[column].append_value(&*scratch);
+        };
+        text(col::EVENT_ID, &mut |s| {
+            let _ = write!(s, "{}-{:02}-{id_n}", spec.seed, self.month_index);
+        });
+        text(col::ENV_ID, &mut |s| {
+            let _ = write!(s, "{}-{}", app.id, if production { "p" } else { "t" });
+        });
+        text(col::TENANT, &mut |s| person.write_tenant(s));
+        if anonymous {
+            text(col::USER_NAME, &mut |s| {
+                let _ = write!(s, "anonymous_{:x}", r(9) >> 40);
+            });
+        } else {
+            let variant = below(r(10), 100);
+            text(col::USER_NAME, &mut |s| {
+                if variant == 3 || variant == 4 {
+                    s.push(' ');
+                }
+                if app.pairwise {
+                    // Pairwise apps: an opaque id per (person, app), no shared identifier.
+                    let _ = write!(s, "{:016x}", mix(person.index ^ mix(app.index ^ spec.seed)));
+                } else if app.email_login {
+                    person.write_email(s);
+                } else {
+                    person.write_handle(s);
+                }
+                // Case and white-space variants of the same identifier.
+                if variant <= 2 {
+                    s.make_ascii_uppercase();
+                }
+            });
+        }
+        if !anonymous && !app.pairwise && person.named_user_identifier.is_some() {
+            text(col::NUI, &mut |s| {
+                person.write_named_user_identifier(s);
+            });
+        } else {
+            out.text[col::NUI].append_null();
+        }
+        if !anonymous && !app.pairwise && !chance(r(11), 20) {
+            scratch.clear();
+            person.write_email(scratch);
+            out.text[col::EMAIL].append_value(&*scratch);
+        } else {
+            out.text[col::EMAIL].append_null();
+        }
         out.time
-            .append_value(start + (below(r(8), self.seconds) * 1_000_000) as i64);
-
+            .append_value(self.start_micros + (below(r(8), self.seconds) * 1_000_000) as i64);
         out.text[col::APP_ID].append_value(&app.id);
         out.text[col::APP_NAME].append_value(&app.name);
-        let env = if production { "p" } else { "t" };
-        scratch.clear();
-        let _ = write!(scratch, "{}-{env}", app.id);
-        out.text[col::ENV_ID].append_value(&*scratch);
         out.text[col::ENV_NAME].append_value(if production { "Production" } else { "Test" });
         out.text[col::ENV_TYPE].append_value(if production { "production" } else { "test" });
         out.text[col::DEPLOYMENT].append_value(app.deployment_type);
         out.text[col::PROVIDER].append_value(person.provider);
-        out.text[col::TENANT].append_value(&person.tenant);
-
-        if anonymous {
-            scratch.clear();
-            let _ = write!(scratch, "anonymous_{:x}", r(9) >> 40);
-            out.text[col::USER_NAME].append_value(&*scratch);
-            out.text[col::NUI].append_null();
-            out.text[col::EMAIL].append_null();
-        } else {
-            scratch.clear();
-            if app.pairwise {
-                // Pairwise apps: an opaque id per (person, app), no shared identifier.
-                let _ = write!(
-                    scratch,
-                    "{:016x}",
-                    mix(person.index ^ mix(app.index ^ spec.seed))
-                );
-            } else if app.email_login {
-                scratch.push_str(&person.email);
-            } else {
-                scratch.push_str(&person.handle);
-            }
-            // Case and white-space variants of the same identifier.
-            match below(r(10), 100) {
-                0..=2 => *scratch = scratch.to_uppercase(),
-                3..=4 => scratch.insert(0, ' '),
-                _ => {}
-            }
-            out.text[col::USER_NAME].append_value(&*scratch);
-            match (&person.named_user_identifier, app.pairwise) {
-                (Some(nui), false) => out.text[col::NUI].append_value(nui),
-                _ => out.text[col::NUI].append_null(),
-            }
-            if app.pairwise || chance(r(11), 20) {
-                out.text[col::EMAIL].append_null();
-            } else {
-                out.text[col::EMAIL].append_value(&person.email);
-            }
-        }
         if app.reports_user_type {
             out.text[col::USER_TYPE].append_value(if person.external {
                 "External"
@@ -363,6 +361,7 @@ pub fn generate(
         ));
     }
     let schema = schema();
+    let apps: Vec<App> = (0..spec.apps).map(|i| App::new(spec.seed, i)).collect();
     let mut batch = Batch::new();
     let mut scratch = String::with_capacity(64);
     let mut written = 0u64;
@@ -380,7 +379,10 @@ pub fn generate(
         let next = month_start(spec.start, m + 1);
         let draw = MonthDraw {
             spec,
-            month,
+            apps: &apps,
+            start_micros: Utc
+                .from_utc_datetime(&month.and_hms_opt(0, 0, 0).expect("midnight"))
+                .timestamp_micros(),
             seconds: (next - month).num_seconds() as u64,
             month_index: m,
         };

@@ -2,6 +2,8 @@
 //! and an index, so the generator keeps no table of users: memory does not grow with the
 //! portfolio, and any event can be drawn without knowing the ones before it.
 
+use std::fmt::Write;
+
 /// SplitMix64's finalizer: a well-mixed 64-bit value from any input, used to derive
 /// independent attributes from (seed, index, purpose).
 pub fn mix(mut z: u64) -> u64 {
@@ -41,25 +43,24 @@ pub const EXTERNAL_DOMAINS: &[&str] = &[
 /// Identity providers an account may come from.
 pub const PROVIDERS: &[&str] = &["entra", "entra", "okta", "local"];
 
-/// One synthetic person.
-#[derive(Debug, Clone)]
+/// One synthetic person. Text attributes are written into caller buffers, so drawing an
+/// event allocates nothing.
+#[derive(Debug, Clone, Copy)]
 pub struct Person {
     /// Their index.
     pub index: u64,
     /// Employees are internal; customers and partners external.
     pub external: bool,
-    /// Their canonical e-mail address.
-    pub email: String,
-    /// Their user name where apps do not use the e-mail.
-    pub handle: String,
-    /// A cross-app NamedUserIdentifier, when their apps have one.
-    pub named_user_identifier: Option<String>,
+    /// Their e-mail domain.
+    pub domain: &'static str,
+    /// The value of their cross-app NamedUserIdentifier, when their apps have one.
+    pub named_user_identifier: Option<u64>,
     /// How many apps they use.
     pub apps: u64,
-    /// Which provider and tenant their accounts live in.
+    /// Which provider their accounts live in.
     pub provider: &'static str,
-    /// `default` for most; a few live in another tenant.
-    pub tenant: String,
+    /// 0 for tenant `default` (most people); otherwise the number of their tenant.
+    pub tenant: u64,
 }
 
 impl Person {
@@ -72,22 +73,50 @@ impl Person {
         } else {
             INTERNAL_DOMAINS
         };
-        let domain = domains[below(h(2), domains.len() as u64) as usize];
-        let local = format!("user{index}");
         Person {
             index,
             external,
-            email: format!("{local}@{domain}"),
-            handle: local,
-            named_user_identifier: chance(h(3), 60).then(|| format!("nui-{:016x}", h(4))),
+            domain: domains[below(h(2), domains.len() as u64) as usize],
+            named_user_identifier: chance(h(3), 60).then(|| h(4)),
             // Most people use one to three apps; a few use many.
             apps: 1 + below(h(5), 3) + if chance(h(6), 5) { below(h(7), 12) } else { 0 },
             provider: PROVIDERS[below(h(8), PROVIDERS.len() as u64) as usize],
             tenant: if chance(h(9), 5) {
-                format!("tenant-{}", below(h(10), 4) + 2)
+                below(h(10), 4) + 2
             } else {
-                "default".to_string()
+                0
             },
+        }
+    }
+
+    /// Appends their user name where apps do not log in by e-mail.
+    pub fn write_handle(&self, out: &mut String) {
+        let _ = write!(out, "user{}", self.index);
+    }
+
+    /// Appends their canonical e-mail address.
+    pub fn write_email(&self, out: &mut String) {
+        let _ = write!(out, "user{}@{}", self.index, self.domain);
+    }
+
+    /// Appends their NamedUserIdentifier; false when they have none.
+    pub fn write_named_user_identifier(&self, out: &mut String) -> bool {
+        match self.named_user_identifier {
+            Some(v) => {
+                let _ = write!(out, "nui-{v:016x}");
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Appends their tenant's name.
+    pub fn write_tenant(&self, out: &mut String) {
+        match self.tenant {
+            0 => out.push_str("default"),
+            n => {
+                let _ = write!(out, "tenant-{n}");
+            }
         }
     }
 
@@ -147,11 +176,17 @@ mod tests {
 
     #[test]
     fn profiles_depend_only_on_seed_and_index() {
-        let a = Person::new(7, 42);
-        let b = Person::new(7, 42);
-        assert_eq!(a.email, b.email);
-        assert_eq!(a.named_user_identifier, b.named_user_identifier);
-        assert!((0..100).any(|i| Person::new(8, i).email != Person::new(7, i).email));
+        let email = |seed, i| {
+            let mut s = String::new();
+            Person::new(seed, i).write_email(&mut s);
+            s
+        };
+        assert_eq!(email(7, 42), email(7, 42));
+        assert_eq!(
+            Person::new(7, 42).named_user_identifier,
+            Person::new(7, 42).named_user_identifier
+        );
+        assert!((0..100).any(|i| email(8, i) != email(7, i)));
         assert_eq!(App::new(7, 3).pairwise, App::new(7, 3).pairwise);
     }
 

@@ -14,12 +14,8 @@ const DATA_SLOT: &str = "/*SEATCOUNT_DATA*/null";
 /// The page for the warehouse of `session`: cards for the latest month, the trend over
 /// every month.
 pub async fn render(session: &Session) -> Result<String> {
-    let months = session.engine.months().await?;
-    let Some(latest) = months.last() else {
-        return Err(Error::Runtime(
-            "the warehouse holds no events yet; ingest some with `seatcount ingest FILE`".into(),
-        ));
-    };
+    let months = reports::months_with_data(&session.engine).await?;
+    let latest = months.last().expect("months_with_data is never empty");
     let history = report_json(session, "history", latest).await?;
     let named_users = report_json(session, "named-users", latest).await?;
     let hygiene = report_json(session, "hygiene", latest).await?;

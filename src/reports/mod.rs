@@ -41,6 +41,13 @@ pub fn all() -> impl Iterator<Item = Report> {
         .map(|(name, file)| Report { name, file: *file })
 }
 
+/// The list `seatcount reports` and the REPL's `\reports` print: one line per report.
+pub fn listing() -> String {
+    all()
+        .map(|r| format!("{:<12} {}\n", r.name, r.summary()))
+        .collect()
+}
+
 /// The report called `name`, or a usage error listing the names.
 pub fn find(name: &str) -> Result<Report> {
     all().find(|r| r.name == name).ok_or_else(|| {
@@ -66,6 +73,18 @@ pub fn parse_month(text: &str) -> Result<String> {
     }
 }
 
+/// Every month with events, oldest first; an empty warehouse is an error, because no
+/// report or page can say anything about it.
+pub async fn months_with_data(engine: &Engine) -> Result<Vec<String>> {
+    let months = engine.months().await?;
+    if months.is_empty() {
+        return Err(Error::Runtime(
+            "the warehouse holds no events yet; ingest some with `seatcount ingest FILE`".into(),
+        ));
+    }
+    Ok(months)
+}
+
 /// Runs `report` for `month` (default: the latest month with data) on an engine whose
 /// semantics are installed for `config`.
 pub async fn run(
@@ -74,12 +93,8 @@ pub async fn run(
     report: Report,
     month: Option<&str>,
 ) -> Result<(SchemaRef, Vec<RecordBatch>)> {
-    let months = engine.months().await?;
-    let Some(latest) = months.last() else {
-        return Err(Error::Runtime(
-            "the warehouse holds no events yet; ingest some with `seatcount ingest FILE`".into(),
-        ));
-    };
+    let months = months_with_data(engine).await?;
+    let latest = months.last().expect("months_with_data is never empty");
     let month = match month {
         None => latest.clone(),
         Some(m) => {

@@ -60,6 +60,17 @@ fn an_analyst_session() {
     p.send("\t").unwrap();
     say(&mut p, "", &["over_usage"]);
 
+    // Tab completes report names after \r, columns and functions in SQL.
+    p.send("\\r hyg").unwrap();
+    p.send("\t").unwrap();
+    say(&mut p, " 2026-10", &["case_or_space_variants"]);
+    p.send("SELECT over_us").unwrap();
+    p.send("\t").unwrap();
+    say(&mut p, " FROM usage LIMIT 1;", &["over_usage"]);
+    p.send("SELECT length(hash_identi").unwrap();
+    p.send("\t").unwrap();
+    say(&mut p, "('x')) AS hex_digits;", &["hex_digits", "64"]);
+
     // Canned reports, the default month, formats and timing.
     say(
         &mut p,

@@ -9,6 +9,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use clap::ValueEnum;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::scalar::ScalarValue;
@@ -179,9 +180,7 @@ impl Repl {
                 self.show(&schema, &batches, Instant::now())?;
             }
             Meta::Reports => {
-                for report in reports::all() {
-                    println!("{:<12} {}", report.name, report.summary());
-                }
+                print!("{}", reports::listing());
             }
             Meta::Report { name, month } => {
                 let report = reports::find(&name)?;
@@ -195,7 +194,8 @@ impl Repl {
                 }
             }
             Meta::Format(format) => {
-                println!("output format is {}", format_name(format));
+                let name = format.to_possible_value().expect("every format has a name");
+                println!("output format is {}", name.get_name());
                 self.format = format;
             }
             Meta::Timing(on) => {
@@ -249,16 +249,6 @@ impl Repl {
         }
         out.flush()
             .map_err(|e| Error::Runtime(format!("cannot write the output: {e}")))
-    }
-}
-
-fn format_name(format: OutputFormat) -> &'static str {
-    match format {
-        OutputFormat::Table => "table",
-        OutputFormat::Csv => "csv",
-        OutputFormat::Json => "json",
-        OutputFormat::Ndjson => "ndjson",
-        OutputFormat::Parquet => "parquet",
     }
 }
 
