@@ -1,55 +1,100 @@
-//! Throughput of the identifier functions over one million rows, through SQL as reports and
-//! ingest call them. Run with `cargo bench --bench udf`; prints rows per second per function.
-//! (The criterion micro-benchmarks and the scale benchmark of issue #5 build on this.)
+//! Per-row cost of every seatcount SQL function, called through SQL the way ingest and the
+//! reports call them. `cargo bench --bench udf`; criterion prints time per batch and rows/s.
+//!
+//! The input mimics ingest: identifiers with case and white-space variants, a quarter of them
+//! repeating, in 8192-row batches.
 
+use std::hint::black_box;
 use std::sync::Arc;
-use std::time::Instant;
 
-use datafusion::arrow::array::{RecordBatch, StringArray};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
 use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
 use seatcount::engine::udf::{self, UdfSettings};
 use seatcount::warehouse::key::HashKey;
+use tokio::runtime::Runtime;
 
-const ROWS: usize = 1_000_000;
+const ROWS: usize = 200_000;
+const BATCH: usize = 8192;
 
-#[tokio::main]
-async fn main() -> datafusion::error::Result<()> {
-    let values: Vec<String> = (0..ROWS)
-        .map(|i| format!("  User.{:06}@Example{}.com ", i % 250_000, i % 7))
+/// A session with the functions registered over table `t(s, u)`: `s` an e-mail-like
+/// identifier, `u` a plain user name, and `g` a small group number.
+fn session(rt: &Runtime) -> SessionContext {
+    let emails: Vec<String> = (0..ROWS)
+        .map(|i| match i % 3 {
+            0 => format!("  User.{:06}@Example{}.com ", i % 50_000, i % 7),
+            1 => format!("user.{:06}@sales.example{}.com", i % 50_000, i % 7),
+            _ => format!("USER.{:06}@Partner.org", i % 50_000),
+        })
         .collect();
-    let batch = RecordBatch::try_from_iter([(
-        "s",
-        Arc::new(StringArray::from(values)) as datafusion::arrow::array::ArrayRef,
-    )])?;
+    let names: Vec<String> = (0..ROWS).map(|i| format!("u{:07}", i % 70_000)).collect();
+    let groups: Vec<String> = (0..ROWS).map(|i| format!("g{}", i % 16)).collect();
+    let batch = RecordBatch::try_from_iter([
+        ("s", Arc::new(StringArray::from(emails)) as ArrayRef),
+        ("u", Arc::new(StringArray::from(names)) as ArrayRef),
+        ("g", Arc::new(StringArray::from(groups)) as ArrayRef),
+    ])
+    .expect("batch");
+    let chunks: Vec<RecordBatch> = (0..ROWS.div_ceil(BATCH))
+        .map(|i| batch.slice(i * BATCH, BATCH.min(ROWS - i * BATCH)))
+        .collect();
     let ctx = SessionContext::new();
     let settings = UdfSettings {
+        internal_domains: vec!["example0.com".into(), "example1.com".into()],
         key: Some(Arc::new(
             HashKey::from_hex(&"42".repeat(32), "bench").expect("key"),
         )),
         ..UdfSettings::default()
     };
     udf::register(&ctx, &settings);
-    let chunks: Vec<RecordBatch> = (0..ROWS / 8192 + 1)
-        .map(|i| batch.slice(i * 8192, 8192.min(ROWS - (i * 8192).min(ROWS))))
-        .collect();
-    ctx.register_table(
-        "t",
-        Arc::new(MemTable::try_new(batch.schema(), vec![chunks])?),
-    )?;
-    for expr in [
-        "normalize_identifier(s)",
-        "normalize_email(s)",
-        "email_domain(s)",
-        "hash_identifier(s)",
-        "hash_identifier(normalize_identifier(s))",
-    ] {
-        let sql = format!("SELECT count({expr}) FROM t");
-        ctx.sql(&sql).await?.collect().await?; // warm-up
-        let start = Instant::now();
-        ctx.sql(&sql).await?.collect().await?;
-        let secs = start.elapsed().as_secs_f64();
-        println!("{expr:<45} {:>12.0} rows/s", ROWS as f64 / secs);
-    }
-    Ok(())
+    let table = MemTable::try_new(batch.schema(), vec![chunks]).expect("table");
+    ctx.register_table("t", Arc::new(table)).expect("register");
+    // Plan once so the first sample does not pay for catalog set-up.
+    rt.block_on(async { ctx.sql("SELECT 1").await.expect("sql").collect().await })
+        .expect("warm-up");
+    ctx
 }
+
+fn functions(c: &mut Criterion) {
+    let rt = Runtime::new().expect("runtime");
+    let ctx = session(&rt);
+    let mut group = c.benchmark_group("udf");
+    group.throughput(Throughput::Elements(ROWS as u64));
+    group.sample_size(20);
+    for (name, sql) in [
+        (
+            "normalize_identifier",
+            "SELECT count(normalize_identifier(s)) FROM t",
+        ),
+        ("normalize_email", "SELECT count(normalize_email(s)) FROM t"),
+        ("email_domain", "SELECT count(email_domain(s)) FROM t"),
+        ("hash_identifier", "SELECT count(hash_identifier(s)) FROM t"),
+        (
+            "classify_domain",
+            "SELECT count(classify_domain(s, u)) FROM t",
+        ),
+        (
+            "connected_components",
+            "SELECT g, cardinality(connected_components(s, u, normalize_email(s))) FROM t GROUP BY g",
+        ),
+        (
+            "ingest_identifier_chain",
+            "SELECT count(hash_identifier(normalize_identifier(s, 'insensitive'))) FROM t",
+        ),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                rt.block_on(async {
+                    let batches = ctx.sql(sql).await?.collect().await?;
+                    Ok::<_, datafusion::error::DataFusionError>(black_box(batches))
+                })
+                .expect(name)
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, functions);
+criterion_main!(benches);

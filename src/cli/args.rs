@@ -1,13 +1,10 @@
 //! The command line's shape: every command, flag and default, as clap sees them.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
 use super::repl::DEFAULT_MAX_ROWS;
-use crate::config::Config;
-use crate::engine::session;
-use crate::error::Result;
 use crate::generate::FileFormat;
 use crate::ingest::OnError;
 use crate::reports::format::OutputFormat;
@@ -40,8 +37,9 @@ pub enum Command {
     },
     /// Ingest raw login events (CSV, NDJSON, Parquet) into the warehouse.
     Ingest {
-        /// Input files; the format follows the extension.
-        #[arg(required = true, value_name = "FILE")]
+        /// Input files, the format following the extension; a directory means the event
+        /// files in it, in name order.
+        #[arg(required = true, value_name = "FILE|DIR")]
         files: Vec<PathBuf>,
         /// Fail on the first bad row (default) or quarantine bad rows and keep the good ones.
         #[arg(long, value_enum, default_value = "fail")]
@@ -79,6 +77,8 @@ pub enum Command {
     },
     /// List the canned reports.
     Reports,
+    /// Change the warehouse's hash key: refused, with the reason and what to do instead.
+    RotateKey,
     /// Write a synthetic portfolio of raw login events (clear identifiers) for ingest.
     Generate {
         /// People in the portfolio.
@@ -215,10 +215,5 @@ impl Cli {
                     .map(PathBuf::from)
             })
             .unwrap_or_else(|| PathBuf::from(DEFAULT_WAREHOUSE))
-    }
-
-    /// The configuration in force for the warehouse at `root`.
-    pub fn load_config(&self, root: &Path) -> Result<Config> {
-        session::load_config(root, self.config.as_deref())
     }
 }

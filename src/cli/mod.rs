@@ -47,14 +47,12 @@ pub async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Ingest { files, on_error } => {
-            let config = cli.load_config(&root)?;
             let mut progress = progress::RowProgress::new("reading");
             let summary = ingest::ingest(
                 &root,
                 files,
                 *on_error,
                 HashAlgorithm::HmacSha256,
-                &config,
                 &mut progress,
             )
             .await?;
@@ -94,6 +92,10 @@ pub async fn run(cli: Cli) -> Result<()> {
                 reports::run(&session.engine, &session.config, report, month.as_deref()).await?;
             emit(output, &schema, &batches)
         }
+        Command::RotateKey => Err(Error::Runtime(format!(
+            "{}: seatcount cannot re-key a warehouse, because HMAC-SHA256 is one-way and the clear identifiers a new key needs were never stored; to change the key, ingest the raw files into a new warehouse (seatcount --warehouse NEW ingest RAW...) and retire this one",
+            root.display()
+        ))),
         Command::Reports => {
             print!("{}", reports::listing());
             Ok(())

@@ -29,13 +29,12 @@ use datafusion::scalar::ScalarValue;
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
 
-use crate::config::Config;
 use crate::engine::{Engine, sql, udf::UdfSettings};
 use crate::error::{Error, Result};
-use crate::warehouse::commit::{self, Journal, LedgerEntry, Move};
+use crate::warehouse::commit::{self, Journal, LedgerEntry, Move, StoredFile};
 use crate::warehouse::key::HashAlgorithm;
 use crate::warehouse::lock::{self, Mode};
-use crate::warehouse::{Warehouse, make_dir, schema};
+use crate::warehouse::{Warehouse, check, crash, make_dir, schema};
 use quarantine::QuarantineWriter;
 use read::Format;
 
@@ -83,15 +82,16 @@ pub trait Observer {
     fn finish_reading(&mut self) {}
 }
 
-/// Ingests `files` into the warehouse at `root`, creating it if needed.
+/// Ingests `files` (a directory meaning its event files) into the warehouse at `root`,
+/// creating it if needed.
 pub async fn ingest(
     root: &Path,
     files: &[PathBuf],
     on_error: OnError,
     algorithm: HashAlgorithm,
-    config: &Config,
     observer: &mut dyn Observer,
 ) -> Result<Summary> {
+    let files = expand_directories(files)?;
     let formats = files.iter().map(|f| {
         if !f.is_file() {
             return Err(Error::Usage(format!("{}: no such file", f.display())));
@@ -107,10 +107,11 @@ pub async fn ingest(
     )?;
     commit::recover(&wh)?;
     let key = wh.require_key()?;
+    // Ingest does not read seatcount.toml: it stores both case forms of every identifier,
+    // so the configuration can change (or be broken) without touching stored data.
     let settings = UdfSettings {
-        case: config.identifiers.case,
-        internal_domains: config.classification.internal_domains.clone(),
         key: Some(key),
+        ..UdfSettings::default()
     };
     let engine = Engine::open(&wh, &settings).await?;
     let ingest_id = new_ingest_id();
@@ -201,8 +202,12 @@ pub async fn ingest(
         bytes_before += file_len;
     }
     observer.finish_reading();
+    crash::point("staged");
+    // De-duplication reads the stored events of these months: they must be whole.
+    check::events_intact(&wh, Some(&months.keys().cloned().collect()))?;
 
     let mut moves = Vec::new();
+    let mut stored_files = Vec::new();
     for (month, stage) in months {
         let staged_path = stage.finish()?;
         let accepted = count_rows(&staged_path)?;
@@ -215,9 +220,18 @@ pub async fn ingest(
         if stored > 0 {
             summary.rows_stored += stored;
             summary.months.push(month.clone());
+            let to = PathBuf::from(format!("events/month={month}/{ingest_id}.parquet"));
+            let final_path = wh.root().join(&final_rel);
+            stored_files.push(StoredFile {
+                path: to.clone(),
+                rows: stored,
+                bytes: fs::metadata(&final_path)
+                    .map_err(|e| Error::io(&final_path, e))?
+                    .len(),
+            });
             moves.push(Move {
                 from: final_rel,
-                to: PathBuf::from(format!("events/month={month}/{ingest_id}.parquet")),
+                to,
             });
         }
     }
@@ -232,6 +246,7 @@ pub async fn ingest(
         });
         summary.quarantine_file = Some(to);
     }
+    crash::point("deduped");
     if !ledger.is_empty() {
         commit::commit(
             &wh,
@@ -239,6 +254,7 @@ pub async fn ingest(
                 ingest_id,
                 moves,
                 ledger,
+                stored: stored_files,
             },
         )?;
     }
@@ -402,6 +418,38 @@ impl Drop for Staging {
     fn drop(&mut self) {
         let _ = fs::remove_dir_all(&self.dir);
     }
+}
+
+/// A directory stands for the event files directly in it (by extension, hidden files
+/// skipped), in name order, so `seatcount generate --out DIR` output ingests as `DIR`.
+fn expand_directories(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::with_capacity(inputs.len());
+    for input in inputs {
+        if !input.is_dir() {
+            files.push(input.clone());
+            continue;
+        }
+        let mut found: Vec<PathBuf> = fs::read_dir(input)
+            .map_err(|e| Error::io(input, e))?
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.is_file()
+                    && !p
+                        .file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+                    && Format::from_path(p).is_ok()
+            })
+            .collect();
+        if found.is_empty() {
+            return Err(Error::Usage(format!(
+                "{}: the directory holds no .csv, .ndjson or .parquet files",
+                input.display()
+            )));
+        }
+        found.sort();
+        files.extend(found);
+    }
+    Ok(files)
 }
 
 fn new_ingest_id() -> String {

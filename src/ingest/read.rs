@@ -22,6 +22,14 @@ use crate::warehouse::schema;
 /// memory whatever the file size.
 pub const CHUNK_ROWS: usize = 128 * 1024;
 
+/// The longest line a text input may have. A login event is a few hundred bytes; a longer
+/// line means a wrong or hostile file, and reading it whole would let one line take all
+/// memory.
+pub const MAX_LINE_BYTES: u64 = 1 << 20;
+
+/// The most columns a CSV header may have (SPEC §1 names about twenty).
+pub const MAX_COLUMNS: usize = 1024;
+
 /// The input formats of SPEC §1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -129,6 +137,79 @@ pub fn open(
     Ok(reader)
 }
 
+/// Counts lines as bytes go by and fails the read once a line exceeds [`MAX_LINE_BYTES`], so
+/// neither text reader ever buffers more than that for one record.
+struct LineGuard<R> {
+    inner: R,
+    /// 1-based number of the line being read.
+    line: u64,
+    /// Bytes of that line seen so far.
+    run: u64,
+}
+
+/// The guard's refusal, recognizable inside the `io::Error` the readers get back.
+#[derive(Debug)]
+struct LineTooLong {
+    line: u64,
+}
+
+impl std::fmt::Display for LineTooLong {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "line {} is longer than {} MiB; a login event is a few hundred bytes, so this is not an event file",
+            self.line,
+            MAX_LINE_BYTES >> 20
+        )
+    }
+}
+
+impl std::error::Error for LineTooLong {}
+
+impl<R> LineGuard<R> {
+    fn new(inner: R) -> Self {
+        LineGuard {
+            inner,
+            line: 1,
+            run: 0,
+        }
+    }
+}
+
+impl<R: Read> Read for LineGuard<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut start = 0u64;
+        for newline in memchr::memchr_iter(b'\n', &buf[..n]) {
+            if self.run + (newline as u64 - start) > MAX_LINE_BYTES {
+                break;
+            }
+            self.line += 1;
+            self.run = 0;
+            start = newline as u64 + 1;
+        }
+        self.run += n as u64 - start;
+        if self.run > MAX_LINE_BYTES {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                LineTooLong { line: self.line },
+            ));
+        }
+        Ok(n)
+    }
+}
+
+/// The sentence for a read error: the guard's own, else the file and what the system said.
+fn read_error(file: &str, e: std::io::Error) -> Error {
+    match e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<LineTooLong>())
+    {
+        Some(too_long) => Error::Runtime(format!("{file}: {too_long}")),
+        None => Error::io(file, e),
+    }
+}
+
 /// Maps header names to SPEC columns, warning about unknown ones and refusing duplicates.
 fn map_header<'a>(
     names: impl Iterator<Item = &'a str>,
@@ -180,7 +261,7 @@ pub fn check_required_columns(present: &[bool], file: &str) -> Result<()> {
 }
 
 struct CsvChunks {
-    reader: csv::Reader<BufReader<File>>,
+    reader: csv::Reader<BufReader<LineGuard<File>>>,
     file: String,
     mapping: Vec<Option<Col>>,
     names: Arc<Vec<String>>,
@@ -194,15 +275,22 @@ impl CsvChunks {
         let mut reader = csv::ReaderBuilder::new()
             .flexible(true)
             .has_headers(true)
-            .from_reader(BufReader::with_capacity(1 << 20, file));
+            .from_reader(BufReader::with_capacity(1 << 20, LineGuard::new(file)));
         let header = reader
             .byte_headers()
-            .map_err(|e| {
-                Error::Runtime(format!(
+            .map_err(|e| match too_long(&e) {
+                Some(message) => Error::Runtime(format!("{display}: {message}")),
+                None => Error::Runtime(format!(
                     "{display}: line 1: cannot read the CSV header: {e}"
-                ))
+                )),
             })?
             .clone();
+        if header.len() > MAX_COLUMNS {
+            return Err(Error::Runtime(format!(
+                "{display}: line 1: the header has {} columns; seatcount reads at most {MAX_COLUMNS}, so this is not an event file",
+                header.len()
+            )));
+        }
         let names: Vec<String> = header
             .iter()
             .map(|h| String::from_utf8_lossy(h).into_owned())
@@ -242,6 +330,9 @@ impl CsvChunks {
                 .reader
                 .read_byte_record(&mut self.record)
                 .map_err(|e| {
+                    if let Some(message) = too_long(&e) {
+                        return Error::Runtime(format!("{}: {message}", self.file));
+                    }
                     let line = e.position().map(|p| p.line()).unwrap_or(0);
                     Error::Runtime(format!(
                         "{}: line {line}: unreadable CSV: {}",
@@ -310,6 +401,17 @@ impl CsvChunks {
     }
 }
 
+/// The line guard's refusal inside a CSV error, if that is what it is.
+fn too_long(e: &csv::Error) -> Option<String> {
+    match e.kind() {
+        csv::ErrorKind::Io(io) => io
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<LineTooLong>())
+            .map(ToString::to_string),
+        _ => None,
+    }
+}
+
 fn csv_error_kind(e: &csv::Error) -> String {
     match e.kind() {
         csv::ErrorKind::Io(io) => io.to_string(),
@@ -328,7 +430,7 @@ impl Iterator for CsvChunks {
 }
 
 struct NdjsonChunks {
-    reader: BufReader<File>,
+    reader: BufReader<LineGuard<File>>,
     file: String,
     line_no: u64,
     offset: u64,
@@ -339,7 +441,7 @@ struct NdjsonChunks {
 impl NdjsonChunks {
     fn new(file: File, display: &str) -> Self {
         NdjsonChunks {
-            reader: BufReader::with_capacity(1 << 20, file),
+            reader: BufReader::with_capacity(1 << 20, LineGuard::new(file)),
             file: display.to_string(),
             line_no: 0,
             offset: 0,
@@ -362,7 +464,7 @@ impl NdjsonChunks {
             let n = self
                 .reader
                 .read_until(b'\n', &mut self.buf)
-                .map_err(|e| Error::io(&self.file, e))?;
+                .map_err(|e| read_error(&self.file, e))?;
             if n == 0 {
                 self.done = true;
                 break;

@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::Warehouse;
 use super::lock::{self, Lock, Mode};
+use super::{Warehouse, crash};
 use crate::error::{Error, Result};
 
 /// One input file that is now part of the warehouse; the ledger is what makes re-ingesting
@@ -45,6 +45,18 @@ pub struct Move {
     pub to: PathBuf,
 }
 
+/// An events file as its commit wrote it. The manifest of these is what
+/// [`super::check`] compares the disk against, to catch lost, truncated or foreign files.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct StoredFile {
+    /// Path relative to the warehouse root, under `events/`.
+    pub path: PathBuf,
+    /// Events in the file.
+    pub rows: u64,
+    /// Its size in bytes.
+    pub bytes: u64,
+}
+
 /// Everything one commit makes visible.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Journal {
@@ -54,16 +66,21 @@ pub struct Journal {
     pub moves: Vec<Move>,
     /// Input files to record as ingested.
     pub ledger: Vec<LedgerEntry>,
+    /// The events files among the moves' destinations, for the manifest.
+    #[serde(default)]
+    pub stored: Vec<StoredFile>,
 }
 
 const JOURNAL: &str = "commit.journal";
 const LEDGER: &str = "ingested.jsonl";
+const MANIFEST: &str = "manifest.jsonl";
 
 /// Makes `journal` visible, atomically with respect to readers and crashes.
 pub fn commit(wh: &Warehouse, journal: &Journal) -> Result<()> {
     let _exclusive = lock::acquire(&commit_lock_path(wh), Mode::Exclusive, "running queries")?;
     let text = serde_json::to_vec(journal).expect("journal serializes");
     write_atomically(&wh.state_dir().join(JOURNAL), &text)?;
+    crash::point("journal-written");
     apply(wh, journal)
 }
 
@@ -85,11 +102,23 @@ pub fn recover(wh: &Warehouse) -> Result<()> {
     if staging.exists() {
         fs::remove_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
     }
+    remove_temporaries(&wh.state_dir())
+}
+
+/// Deletes the siblings [`write_atomically`] leaves behind when it dies before its rename.
+fn remove_temporaries(dir: &Path) -> Result<()> {
+    let entries = fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().contains(".tmp-") {
+            let path = entry.path();
+            fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+        }
+    }
     Ok(())
 }
 
 /// A shared lock for the life of a query, after making sure no crashed commit is half
-/// applied.
+/// applied and the events files are the ones the commits wrote.
 pub fn read_lock(wh: &Warehouse) -> Result<Lock> {
     let path = commit_lock_path(wh);
     if wh.state_dir().join(JOURNAL).exists() {
@@ -102,29 +131,65 @@ pub fn read_lock(wh: &Warehouse) -> Result<Lock> {
         recover(wh)?;
         drop(ingest);
     }
-    lock::acquire(&path, Mode::Shared, "a commit")
+    let lock = lock::acquire(&path, Mode::Shared, "a commit")?;
+    super::check::events_intact(wh, None)?;
+    Ok(lock)
 }
 
 /// The input files already in the warehouse.
 pub fn ledger(wh: &Warehouse) -> Result<Vec<LedgerEntry>> {
-    let path = wh.state_dir().join(LEDGER);
+    Ok(read_jsonl(&wh.state_dir().join(LEDGER), "ledger entry")?.unwrap_or_default())
+}
+
+/// Every events file commits have written, or `None` for a warehouse made before seatcount
+/// kept a manifest.
+pub fn manifest(wh: &Warehouse) -> Result<Option<Vec<StoredFile>>> {
+    read_jsonl(&wh.state_dir().join(MANIFEST), "manifest entry")
+}
+
+/// Starts the empty manifest of a new warehouse (in its state directory `state`).
+pub fn create_manifest(state: &Path) -> Result<()> {
+    write_atomically(&state.join(MANIFEST), b"")
+}
+
+/// One JSON value per line; `None` when the file does not exist.
+fn read_jsonl<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> Result<Option<Vec<T>>> {
     if !path.exists() {
-        return Ok(Vec::new());
+        return Ok(None);
     }
-    let text = fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    let text = fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     text.lines()
         .filter(|l| !l.trim().is_empty())
         .enumerate()
         .map(|(i, line)| {
             serde_json::from_str(line).map_err(|e| {
                 Error::Runtime(format!(
-                    "{}: line {}: damaged ledger entry: {e}",
+                    "{}: line {}: damaged {what}: {e}",
                     path.display(),
                     i + 1
                 ))
             })
         })
-        .collect()
+        .collect::<Result<Vec<T>>>()
+        .map(Some)
+}
+
+/// Replaces `path` with `existing` plus those of `new` whose key is not there yet, so
+/// replaying a journal adds nothing twice.
+fn merge_jsonl<T: Serialize + Clone, K: Eq + std::hash::Hash>(
+    path: &Path,
+    mut existing: Vec<T>,
+    new: &[T],
+    key: impl Fn(&T) -> K,
+) -> Result<()> {
+    let known: HashSet<K> = existing.iter().map(&key).collect();
+    existing.extend(new.iter().filter(|e| !known.contains(&key(e))).cloned());
+    let mut text = Vec::new();
+    for entry in &existing {
+        serde_json::to_writer(&mut text, entry).expect("entries serialize");
+        text.push(b'\n');
+    }
+    write_atomically(path, &text)
 }
 
 fn apply(wh: &Warehouse, journal: &Journal) -> Result<()> {
@@ -141,6 +206,7 @@ fn apply(wh: &Warehouse, journal: &Journal) -> Result<()> {
             };
             super::make_dir(parent, mode)?;
             fs::rename(&from, &to).map_err(|e| Error::io(&to, e))?;
+            crash::point("file-moved");
             touched_dirs.insert(parent.to_path_buf());
         } else if !to.exists() {
             return Err(Error::Runtime(format!(
@@ -152,21 +218,24 @@ fn apply(wh: &Warehouse, journal: &Journal) -> Result<()> {
     for dir in touched_dirs {
         sync_dir(&dir)?;
     }
-    let mut entries = ledger(wh)?;
-    let known: HashSet<String> = entries.iter().map(|e| e.sha256.clone()).collect();
-    entries.extend(
-        journal
-            .ledger
-            .iter()
-            .filter(|e| !known.contains(&e.sha256))
-            .cloned(),
-    );
-    let mut text = Vec::new();
-    for entry in &entries {
-        serde_json::to_writer(&mut text, entry).expect("ledger entry serializes");
-        text.push(b'\n');
-    }
-    write_atomically(&wh.state_dir().join(LEDGER), &text)?;
+    // A warehouse from before the manifest gets one made from its files as they are.
+    let stored = match manifest(wh)? {
+        Some(stored) => stored,
+        None => super::check::scan_events(wh)?,
+    };
+    merge_jsonl(
+        &wh.state_dir().join(MANIFEST),
+        stored,
+        &journal.stored,
+        |f| f.path.clone(),
+    )?;
+    merge_jsonl(
+        &wh.state_dir().join(LEDGER),
+        ledger(wh)?,
+        &journal.ledger,
+        |e| e.sha256.clone(),
+    )?;
+    crash::point("ledger-written");
     let journal_path = wh.state_dir().join(JOURNAL);
     fs::remove_file(&journal_path).map_err(|e| Error::io(&journal_path, e))?;
     let staging = wh.state_dir().join("staging").join(&journal.ingest_id);

@@ -11,7 +11,9 @@
 //!                                              ingested files, locks, commit journal, staging
 //! ```
 
+pub mod check;
 pub mod commit;
+pub mod crash;
 pub mod entitlements;
 pub mod key;
 pub mod lock;
@@ -121,6 +123,7 @@ impl Warehouse {
             hash: algorithm,
             key_fingerprint: key.fingerprint(),
         };
+        commit::create_manifest(&state)?;
         let text = serde_json::to_string_pretty(&meta).expect("metadata serializes");
         commit::write_atomically(&state.join("warehouse.json"), text.as_bytes())?;
         Ok(Warehouse {

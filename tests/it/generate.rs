@@ -77,9 +77,22 @@ fn a_directory_gets_one_parquet_file_per_month_that_ingests() {
             "events-2026-02.parquet"
         ]
     );
-    let paths: Vec<_> = files.iter().map(|f| out_dir.join(f)).collect();
-    let summary = fx.ingest(&paths.iter().map(|p| p.as_path()).collect::<Vec<_>>());
-    assert!(summary.contains("6000 rows read"), "{summary}");
+    // The directory itself ingests: its event files, in name order (a stray file is skipped).
+    std::fs::write(out_dir.join("README.txt"), "not events").unwrap();
+    let summary = fx.ingest(&[out_dir.as_path()]);
+    assert!(
+        summary.contains("ingested 3 files") && summary.contains("6000 rows read"),
+        "{summary}"
+    );
+    let empty = fx.dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let out = fx.cmd().arg("ingest").arg(&empty).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("holds no .csv, .ndjson or .parquet files"),
+        "{err}"
+    );
 
     // The portfolio has what metering must cope with.
     let n = |sql: &str| fx.value(sql).parse::<i64>().unwrap();

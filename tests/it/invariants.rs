@@ -1,5 +1,6 @@
 //! Property: the reports depend on the events, not on how they arrived. Shuffling the input
-//! rows, splitting them into several files and ingests, or re-ingesting, changes no report.
+//! rows, splitting them into several files and ingests, or re-ingesting, changes no report;
+//! and no line of the bill counts more people than were counted.
 
 use proptest::prelude::*;
 
@@ -87,6 +88,25 @@ proptest! {
             split.ingest(&[&file]);
             split.ingest(&[&file]);
         }
+        // Every event once more, in a file with new bytes: event_id de-duplication drops all.
+        let again = split.file("again.csv", &format!("{HEADER}\n{}\n\n", shuffled.join("\n")));
+        split.ingest(&[&again]);
         prop_assert_eq!(reports(&split), expected);
+
+        // No line of the bill counts more people than were counted, and a person holds at
+        // most one of an External seat and a Multi-App seat.
+        let over = whole.value(
+            "SELECT count(*) FROM usage u \
+             JOIN (SELECT month, count(*) AS persons FROM persons GROUP BY month) p ON p.month = u.month \
+             WHERE u.consumption > p.persons",
+        );
+        prop_assert_eq!(over, "0");
+        let over = whole.value(
+            "SELECT count(*) FROM (SELECT month, sum(consumption) AS seats FROM usage \
+               WHERE subscription_type IN ('external', 'multi_app_internal') GROUP BY month) u \
+             JOIN (SELECT month, count(*) AS persons FROM persons GROUP BY month) p ON p.month = u.month \
+             WHERE u.seats > p.persons",
+        );
+        prop_assert_eq!(over, "0");
     }
 }

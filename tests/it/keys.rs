@@ -82,6 +82,28 @@ fn a_different_key_is_refused() {
 }
 
 #[test]
+fn key_rotation_is_refused_with_the_reason_and_changes_nothing() {
+    let fx = Fixture::with_key_file();
+    let files = sample_files();
+    fx.ingest(&[&files[0]]);
+    let key_file = fx.wh().join("seatcount.key");
+    let key = std::fs::read(&key_file).unwrap();
+    let out = fx.cmd().arg("rotate-key").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cannot re-key")
+            && stderr.contains("one-way")
+            && stderr.contains("new warehouse"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(String::from_utf8_lossy(&key).trim()));
+    assert!(out.stdout.is_empty());
+    assert_eq!(std::fs::read(&key_file).unwrap(), key);
+    assert_eq!(fx.value("SELECT count(*) FROM events"), "17");
+}
+
+#[test]
 fn a_bad_key_in_the_environment_is_a_usage_error_that_does_not_echo_it() {
     let fx = Fixture::new();
     let out = fx

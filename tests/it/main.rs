@@ -2,8 +2,11 @@
 //! real files, the way users and schedulers run it.
 
 mod common;
+mod crash;
+mod damaged;
 mod dashboard;
 mod generate;
+mod hostile;
 mod ingest;
 mod invariants;
 mod keys;

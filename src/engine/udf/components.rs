@@ -367,6 +367,96 @@ mod tests {
         assert_eq!(out, expect);
     }
 
+    /// The answer by definition: repeat "two members sharing a key in one position are one
+    /// component" until nothing changes, then name each component by its smallest member.
+    fn brute_force(rows: &[(String, Option<String>, Option<String>)]) -> Vec<(String, String)> {
+        let mut members: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+        members.sort();
+        members.dedup();
+        let mut label: HashMap<&str, &str> = members.iter().map(|m| (*m, *m)).collect();
+        let linked = |a: &(String, Option<String>, Option<String>),
+                      b: &(String, Option<String>, Option<String>)| {
+            (a.1.is_some() && a.1 == b.1) || (a.2.is_some() && a.2 == b.2)
+        };
+        loop {
+            let mut changed = false;
+            for a in rows {
+                for b in rows {
+                    let (la, lb) = (label[a.0.as_str()], label[b.0.as_str()]);
+                    if (linked(a, b) || a.0 == b.0) && la != lb {
+                        let low = la.min(lb);
+                        for l in label.values_mut() {
+                            if *l == la || *l == lb {
+                                *l = low;
+                            }
+                        }
+                        changed = true;
+                    }
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        members
+            .iter()
+            .map(|m| (m.to_string(), label[m].to_string()))
+            .collect()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn union_find_equals_the_brute_force_closure(
+            rows in proptest::collection::vec(
+                ("[a-h]", proptest::option::of("[n-q]"), proptest::option::of("[n-q]")),
+                0..24,
+            ),
+            split in 0..24usize,
+        ) {
+            let rows: Vec<(String, Option<String>, Option<String>)> = rows;
+            let mut expected = brute_force(&rows);
+            expected.sort();
+            // Whole, and as two partial states merged, as DataFusion does across partitions.
+            let as_ref: Vec<(&str, Option<&str>, Option<&str>)> = rows
+                .iter()
+                .map(|r| (r.0.as_str(), r.1.as_deref(), r.2.as_deref()))
+                .collect();
+            let mut whole = run(&as_ref);
+            whole.sort();
+            proptest::prop_assert_eq!(&whole, &expected);
+
+            let split = split.min(rows.len());
+            let mut total = UnionFind::new(2);
+            for part in [&as_ref[..split], &as_ref[split..]] {
+                let mut uf = UnionFind::new(2);
+                let col = |f: &dyn Fn(&(&str, Option<&str>, Option<&str>)) -> Option<String>| {
+                    Arc::new(StringArray::from(part.iter().map(f).collect::<Vec<_>>())) as ArrayRef
+                };
+                uf.update_batch(&[
+                    col(&|r| Some(r.0.to_string())),
+                    col(&|r| r.1.map(str::to_string)),
+                    col(&|r| r.2.map(str::to_string)),
+                ])
+                .unwrap();
+                let ScalarValue::List(list) = uf.state().unwrap().remove(0) else {
+                    panic!()
+                };
+                total.merge_batch(&[list as ArrayRef]).unwrap();
+            }
+            let ScalarValue::List(list) = total.evaluate().unwrap() else {
+                panic!()
+            };
+            let pairs = list.value(0);
+            let pairs = pairs.as_struct();
+            let (m, c) = (pairs.column(0).as_string::<i32>(), pairs.column(1).as_string::<i32>());
+            let mut merged: Vec<(String, String)> = (0..m.len())
+                .map(|i| (m.value(i).to_string(), c.value(i).to_string()))
+                .collect();
+            merged.sort();
+            proptest::prop_assert_eq!(merged, expected);
+        }
+    }
+
     #[test]
     fn merging_partial_states_joins_components() {
         let mut left = UnionFind::new(1);

@@ -1,0 +1,151 @@
+"""The peer of seatcount's usage report: the same semantics in DuckDB SQL, straight over the
+raw Parquet files `seatcount generate` writes, for the scale benchmark (benches/scale.rs).
+
+    python3 benches/peer/duckdb_usage.py RAW_GLOB ENTITLEMENTS_CSV [MONTH]
+
+Prints the usage rows (month, subscription_type, app_id, entitlement, consumption,
+over_usage) as CSV in the order of seatcount's `history` report, for every month or only
+MONTH, then one line `seconds=<s>` timing the query alone (connection set-up excluded).
+
+It is equivalent to seatcount under the benchmark's configuration only:
+    rules = ["reported", "domains"], internal_domains = ["acme.com", "acme-corp.com"],
+    identifiers.case = insensitive, dedup.policy = identifier, conflict = internal_wins.
+Generated identifiers are ASCII, so lower(trim(x)) is seatcount's NFKC normalization.
+"""
+
+import csv
+import sys
+import time
+
+import duckdb
+
+QUERY = """
+WITH raw AS (
+    SELECT *, strftime(event_time AT TIME ZONE 'UTC', '%Y-%m') AS month
+    FROM read_parquet($raw, filename = true, file_row_number = true)
+),
+-- Re-sent events: the first occurrence of an event_id in a month counts, in input order.
+events AS (
+    SELECT * FROM raw
+    WHERE $month IS NULL OR month = $month
+    QUALIFY event_id IS NULL
+         OR row_number() OVER (PARTITION BY month, event_id ORDER BY filename, file_row_number) = 1
+),
+counted AS (
+    SELECT
+        month, app_id, coalesce(user_provider, '') AS user_provider,
+        coalesce(nullif(trim(tenant), ''), 'default') AS tenant, event_time, event_id,
+        coalesce(nullif(lower(trim(named_user_identifier)), ''), nullif(lower(trim(user_name)), ''))
+            AS identifier_key,
+        coalesce(
+            CASE lower(trim(user_type)) WHEN 'external' THEN 'External' WHEN 'internal' THEN 'Internal' END,
+            CASE
+                WHEN dom IS NULL THEN 'Internal'
+                WHEN dom IN ('acme.com', 'acme-corp.com') THEN 'Internal'
+                ELSE 'External'
+            END,
+            'Internal'
+        ) AS event_class
+    FROM (
+        SELECT *,
+            coalesce(
+                CASE WHEN regexp_full_match(lower(trim(email)), '[^@\\s]+@[^@\\s]+\\.[^@\\s]+')
+                     THEN split_part(lower(trim(email)), '@', 2) END,
+                CASE WHEN regexp_full_match(lower(trim(user_name)), '[^@\\s]+@[^@\\s]+\\.[^@\\s]+')
+                     THEN split_part(lower(trim(user_name)), '@', 2) END
+            ) AS dom
+        FROM events
+    )
+    WHERE coalesce(lower(trim(environment_type)), 'production') = 'production'
+      AND coalesce(active, true) AND NOT coalesce(anonymous, false)
+),
+-- An account's classification is its latest counted event's, ties broken as seatcount does.
+accounts AS (
+    SELECT month, app_id, identifier_key AS person_id,
+           arg_max(event_class, struct_pack(t := event_time, i := event_id, c := event_class))
+               AS classification
+    FROM counted
+    GROUP BY month, app_id, user_provider, tenant, identifier_key
+),
+persons AS (
+    SELECT month, person_id, bool_and(classification = 'External') AS external
+    FROM accounts
+    GROUP BY month, person_id
+),
+months AS (SELECT DISTINCT month FROM events),
+subs AS (
+    SELECT m.month, s.*
+    FROM months m
+    JOIN read_csv($entitlements, header = true, all_varchar = true) s
+      ON CAST(s.valid_from AS DATE) < CAST(m.month || '-01' AS DATE) + INTERVAL 1 MONTH
+     AND (s.valid_to IS NULL OR CAST(s.valid_to AS DATE) >= CAST(m.month || '-01' AS DATE))
+),
+packs AS (
+    SELECT month, app_id, sum(CAST(quantity AS BIGINT)) AS entitlement
+    FROM subs WHERE subscription_type = 'single_app_internal' AND app_id IS NOT NULL
+    GROUP BY ALL
+),
+final AS (
+    SELECT p.month, p.person_id,
+           p.external AND p.month IN (SELECT month FROM subs WHERE subscription_type = 'external')
+               AS external
+    FROM persons p
+),
+person_apps AS (SELECT DISTINCT month, person_id, app_id FROM accounts),
+used AS (
+    SELECT month, 'external' AS subscription_type, '' AS app_key, count(*) AS consumption
+    FROM final WHERE external GROUP BY ALL
+    UNION ALL
+    SELECT pa.month, 'single_app_internal', pa.app_id, count(DISTINCT pa.person_id)
+    FROM person_apps pa
+    JOIN final f USING (month, person_id)
+    JOIN packs k USING (month, app_id)
+    WHERE NOT f.external GROUP BY ALL
+    UNION ALL
+    SELECT pa.month, 'multi_app_internal', '', count(DISTINCT pa.person_id)
+    FROM person_apps pa
+    JOIN final f USING (month, person_id)
+    ANTI JOIN packs k USING (month, app_id)
+    WHERE NOT f.external GROUP BY ALL
+),
+lines AS (
+    SELECT month, 'external' AS subscription_type, NULL AS app_id, 1 AS step FROM months
+    UNION ALL SELECT month, 'single_app_internal', app_id, 2 FROM packs
+    UNION ALL SELECT month, 'multi_app_internal', NULL, 3 FROM months
+),
+entitled AS (
+    SELECT month, subscription_type, coalesce(app_id, '') AS app_key,
+           sum(CAST(quantity AS BIGINT)) AS entitlement
+    FROM subs WHERE subscription_type <> 'single_app_internal' OR app_id IS NOT NULL
+    GROUP BY ALL
+)
+SELECT l.month, l.subscription_type, l.app_id,
+       coalesce(e.entitlement, 0) AS entitlement,
+       coalesce(u.consumption, 0) AS consumption,
+       greatest(coalesce(u.consumption, 0) - coalesce(e.entitlement, 0), 0) AS over_usage
+FROM lines l
+LEFT JOIN entitled e
+  ON e.month = l.month AND e.subscription_type = l.subscription_type AND e.app_key = coalesce(l.app_id, '')
+LEFT JOIN used u
+  ON u.month = l.month AND u.subscription_type = l.subscription_type AND u.app_key = coalesce(l.app_id, '')
+ORDER BY l.month, l.step, l.app_id
+"""
+
+
+def main() -> None:
+    raw, entitlements = sys.argv[1], sys.argv[2]
+    month = sys.argv[3] if len(sys.argv) > 3 else None
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    start = time.perf_counter()
+    rows = con.execute(QUERY, {"raw": raw, "entitlements": entitlements, "month": month}).fetchall()
+    seconds = time.perf_counter() - start
+    out = csv.writer(sys.stdout, lineterminator="\n")
+    out.writerow(["month", "subscription_type", "app_id", "entitlement", "consumption", "over_usage"])
+    for row in rows:
+        out.writerow(["" if v is None else v for v in row])
+    print(f"seconds={seconds:.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,260 @@
+//! The scale benchmark: a synthetic portfolio through the real binary, end to end, with
+//! DuckDB as the peer. See BENCHMARKS.md for figures and how to reproduce them.
+//!
+//! ```text
+//! cargo bench --bench scale                         # 10M events, 1M people
+//! SCALE_EVENTS=100000000 cargo bench --bench scale  # 100M events, 10M people
+//! ```
+//!
+//! Steps, each a child process timed from outside with its peak RSS from `wait4`:
+//! generate the raw Parquet (kept between runs under `SCALE_DIR`), ingest it into a fresh
+//! warehouse, run every canned report, then run `benches/peer/duckdb_usage.py` (the usage
+//! semantics in DuckDB SQL over the same raw files) for every month and for the latest one,
+//! check its numbers equal seatcount's, and print the ratios.
+//!
+//! Settings (environment): `SCALE_EVENTS` (10,000,000), `SCALE_USERS` (events / 10),
+//! `SCALE_APPS` (200), `SCALE_MONTHS` (12), `SCALE_DIR` (`<target dir>/scale`),
+//! `SCALE_PEER` (1; 0 skips DuckDB).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// What one child process cost.
+struct Run {
+    wall: Duration,
+    peak_rss_kib: i64,
+    stdout: String,
+}
+
+/// Runs `cmd` to the end, timing it and reading its peak resident set from `wait4`.
+fn measure(cmd: &mut Command) -> Run {
+    let start = Instant::now();
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+    let pid = child.id() as libc::pid_t;
+    let mut stdout_pipe = child.stdout.expect("piped");
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut stdout_pipe, &mut s).expect("read stdout");
+        s
+    });
+    let mut status = 0;
+    // SAFETY: `usage` is a plain C struct that wait4 fills in; `pid` is our own child, which
+    // nothing else waits for.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(waited, pid, "wait4 failed");
+    let wall = start.elapsed();
+    let stdout = reader.join().expect("reader");
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "{cmd:?} failed ({status})"
+    );
+    Run {
+        wall,
+        peak_rss_kib: usage.ru_maxrss,
+        stdout,
+    }
+}
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .map(|v| v.replace('_', "").parse().expect("a number"))
+        .unwrap_or(default)
+}
+
+fn mib(kib: i64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+/// The usage rows of a CSV report, without its header.
+fn usage_rows(csv: &str) -> Vec<&str> {
+    csv.lines()
+        .skip(1)
+        .filter(|l| !l.starts_with("seconds="))
+        .collect()
+}
+
+fn peer_seconds(stdout: &str) -> f64 {
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("seconds="))
+        .and_then(|s| s.parse().ok())
+        .expect("the peer prints seconds=")
+}
+
+fn main() {
+    let events = env_u64("SCALE_EVENTS", 10_000_000);
+    let users = env_u64("SCALE_USERS", events / 10);
+    let apps = env_u64("SCALE_APPS", 200);
+    let months = env_u64("SCALE_MONTHS", 12);
+    let peer = env_u64("SCALE_PEER", 1) == 1;
+    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
+    let dir =
+        PathBuf::from(std::env::var("SCALE_DIR").unwrap_or_else(|_| format!("{target}/scale")));
+    let bin = env!("CARGO_BIN_EXE_seatcount");
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    fs::create_dir_all(&dir).expect("scale dir");
+
+    println!(
+        "seatcount scale benchmark: {events} events, {users} people, {apps} apps, {months} months, {} cores",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+
+    // 1. The raw portfolio, generated once per size and kept.
+    let raw = dir.join(format!("raw-{events}-{users}-{apps}-{months}"));
+    if !raw.join(".complete").exists() {
+        let _ = fs::remove_dir_all(&raw);
+        let run = measure(Command::new(bin).args([
+            "generate",
+            "--users",
+            &users.to_string(),
+            "--apps",
+            &apps.to_string(),
+            "--months",
+            &months.to_string(),
+            "--events",
+            &events.to_string(),
+            "--start",
+            "2026-01",
+            "--seed",
+            "2026",
+            "--out",
+            raw.to_str().expect("utf-8 path"),
+        ]));
+        fs::write(raw.join(".complete"), "").expect("marker");
+        println!(
+            "generate   {:>8.1} s  {:>10.0} events/s  peak RSS {:>7.0} MiB",
+            run.wall.as_secs_f64(),
+            events as f64 / run.wall.as_secs_f64(),
+            mib(run.peak_rss_kib)
+        );
+    }
+    let raw_bytes: u64 = fs::read_dir(&raw)
+        .expect("raw dir")
+        .filter_map(|e| e.ok()?.metadata().ok())
+        .map(|m| m.len())
+        .sum();
+
+    // 2. A fresh warehouse under the benchmark's licence rules.
+    let wh = dir.join(format!("warehouse-{events}"));
+    let _ = fs::remove_dir_all(&wh);
+    let seatcount = |args: &[&str]| {
+        let mut cmd = Command::new(bin);
+        cmd.arg("--warehouse").arg(&wh).args(args);
+        cmd
+    };
+    measure(&mut seatcount(&["init"]));
+    fs::write(
+        wh.join("seatcount.toml"),
+        "[classification]\nrules = [\"reported\", \"domains\"]\n\
+         internal_domains = [\"acme.com\", \"acme-corp.com\"]\n",
+    )
+    .expect("config");
+    let entitlements = wh.join("entitlements.csv");
+    fs::write(
+        &entitlements,
+        format!(
+            "subscription_id,subscription_type,quantity,valid_from,valid_to,app_id\n\
+             ext,external,{ext},2026-01-01,,\n\
+             multi,multi_app_internal,{multi},2026-01-01,,\n\
+             pack-0,single_app_internal,{pack},2026-01-01,,app-0000\n\
+             pack-1,single_app_internal,{pack},2026-01-01,,app-0001\n\
+             pack-7,single_app_internal,{pack},2026-04-01,2026-09-30,app-0007\n",
+            ext = users / 10,
+            multi = users / 3,
+            pack = users / 20,
+        ),
+    )
+    .expect("entitlements");
+
+    // 3. Ingest.
+    let run = measure(seatcount(&["ingest"]).arg(&raw));
+    println!(
+        "ingest     {:>8.1} s  {:>10.0} events/s  peak RSS {:>7.0} MiB  ({:.0} MiB raw Parquet in)",
+        run.wall.as_secs_f64(),
+        events as f64 / run.wall.as_secs_f64(),
+        mib(run.peak_rss_kib),
+        raw_bytes as f64 / (1 << 20) as f64
+    );
+    print!("           {}", run.stdout);
+    let stored: u64 = walk_size(&wh.join("events"));
+    println!(
+        "           warehouse events: {:.0} MiB",
+        stored as f64 / (1 << 20) as f64
+    );
+
+    // 4. Every canned report (monthly ones for the latest month).
+    let mut outputs = std::collections::HashMap::new();
+    for report in seatcount::reports::all() {
+        let run = measure(&mut seatcount(&["report", report.name, "--format", "csv"]));
+        println!(
+            "report {:<12} {:>7.2} s  peak RSS {:>7.0} MiB  ({} rows)",
+            report.name,
+            run.wall.as_secs_f64(),
+            mib(run.peak_rss_kib),
+            run.stdout.lines().count().saturating_sub(1)
+        );
+        outputs.insert(report.name, run);
+    }
+
+    // 5. The peer: DuckDB over the raw files, every month and the latest month.
+    if !peer {
+        return;
+    }
+    let script = manifest.join("benches/peer/duckdb_usage.py");
+    let glob = format!("{}/*.parquet", raw.display());
+    let latest = format!("2026-{months:02}");
+    for (label, ours, month) in [
+        ("history (every month)", "history", None),
+        ("usage (latest month)", "usage", Some(latest.as_str())),
+    ] {
+        let mut cmd = Command::new("python3");
+        cmd.arg(&script).arg(&glob).arg(&entitlements);
+        if let Some(m) = month {
+            cmd.arg(m);
+        }
+        let theirs = measure(&mut cmd);
+        let ours = &outputs[ours];
+        let equal = usage_rows(&theirs.stdout) == usage_rows(&ours.stdout);
+        let duck_query = peer_seconds(&theirs.stdout);
+        println!(
+            "peer {label:<22} seatcount {:>6.2} s  DuckDB {:>6.2} s (query {:>6.2} s, peak RSS {:>6.0} MiB)  ratio {:>5.2}x  numbers {}",
+            ours.wall.as_secs_f64(),
+            theirs.wall.as_secs_f64(),
+            duck_query,
+            mib(theirs.peak_rss_kib),
+            theirs.wall.as_secs_f64() / ours.wall.as_secs_f64(),
+            if equal { "equal" } else { "DIFFER" }
+        );
+        if !equal {
+            eprintln!("seatcount:\n{}\nDuckDB:\n{}", ours.stdout, theirs.stdout);
+            std::process::exit(1);
+        }
+    }
+}
+
+/// Bytes under `dir`, recursively.
+fn walk_size(dir: &Path) -> u64 {
+    fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .map(|e| {
+                    let path = e.path();
+                    if path.is_dir() {
+                        walk_size(&path)
+                    } else {
+                        e.metadata().map_or(0, |m| m.len())
+                    }
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}

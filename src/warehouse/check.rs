@@ -1,0 +1,111 @@
+//! Is the events table what the commits wrote? Every commit records its events files in the
+//! manifest (path, rows, bytes). Before a query, the files on disk are compared with it, so a
+//! lost, truncated or foreign file stops the report with a sentence naming the file, instead
+//! of a bill that silently counts too few or too many people. A stat per file; nothing is read.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use super::Warehouse;
+use super::commit::{self, StoredFile};
+use crate::error::{Error, Result};
+
+/// Checks the events files of `months` (all months when `None`) against the manifest. A
+/// warehouse without a manifest (made before seatcount kept one) is not checked.
+pub fn events_intact(wh: &Warehouse, months: Option<&BTreeSet<String>>) -> Result<()> {
+    let Some(manifest) = commit::manifest(wh)? else {
+        return Ok(());
+    };
+    let in_scope =
+        |path: &Path| months.is_none_or(|m| month_of(path).is_some_and(|month| m.contains(month)));
+    let expected: BTreeMap<PathBuf, StoredFile> = manifest
+        .into_iter()
+        .filter(|f| in_scope(&f.path))
+        .map(|f| (f.path.clone(), f))
+        .collect();
+    let on_disk: BTreeMap<PathBuf, u64> = event_files(wh)?
+        .into_iter()
+        .filter(|(path, _)| in_scope(path))
+        .collect();
+    for (path, bytes) in &on_disk {
+        let shown = wh.root().join(path);
+        match expected.get(path) {
+            None => {
+                return Err(Error::Runtime(format!(
+                    "{}: seatcount did not write this file, so its events would be counted unchecked; move it out of events/ (ingest its source instead)",
+                    shown.display()
+                )));
+            }
+            Some(file) if file.bytes != *bytes => {
+                return Err(Error::Runtime(format!(
+                    "{}: damaged: {bytes} bytes where seatcount wrote {}; restore it from a backup",
+                    shown.display(),
+                    file.bytes
+                )));
+            }
+            Some(_) => {}
+        }
+    }
+    if let Some(file) = expected.values().find(|f| !on_disk.contains_key(&f.path)) {
+        return Err(Error::Runtime(format!(
+            "{}: missing; it held {} events, and reports without it would count too few people; restore it from a backup",
+            wh.root().join(&file.path).display(),
+            file.rows
+        )));
+    }
+    Ok(())
+}
+
+/// The events files as they are now, with their row counts from the Parquet footers: the
+/// manifest of a warehouse made before seatcount kept one.
+pub fn scan_events(wh: &Warehouse) -> Result<Vec<StoredFile>> {
+    use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
+    event_files(wh)?
+        .into_iter()
+        .map(|(path, bytes)| {
+            let full = wh.root().join(&path);
+            let file = fs::File::open(&full).map_err(|e| Error::io(&full, e))?;
+            let reader = SerializedFileReader::new(file).map_err(|e| {
+                Error::Runtime(format!("{}: not a Parquet file: {e}", full.display()))
+            })?;
+            let rows = reader.metadata().file_metadata().num_rows() as u64;
+            Ok(StoredFile { path, rows, bytes })
+        })
+        .collect()
+}
+
+/// `events/month=*/*.parquet` (the files the engine reads), relative to the root, with sizes.
+fn event_files(wh: &Warehouse) -> Result<Vec<(PathBuf, u64)>> {
+    let events = wh.events_dir();
+    let mut files = Vec::new();
+    let Ok(months) = fs::read_dir(&events) else {
+        return Ok(files);
+    };
+    for month in months {
+        let month = month.map_err(|e| Error::io(&events, e))?.path();
+        if !month.is_dir() {
+            continue;
+        }
+        for entry in fs::read_dir(&month).map_err(|e| Error::io(&month, e))? {
+            let entry = entry.map_err(|e| Error::io(&month, e))?;
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "parquet") && path.is_file() {
+                let bytes = entry.metadata().map_err(|e| Error::io(&path, e))?.len();
+                let relative = path.strip_prefix(wh.root()).expect("under the root");
+                files.push((relative.to_path_buf(), bytes));
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// `YYYY-MM` of `events/month=YYYY-MM/...`.
+fn month_of(path: &Path) -> Option<&str> {
+    path.components()
+        .nth(1)?
+        .as_os_str()
+        .to_str()?
+        .strip_prefix("month=")
+}

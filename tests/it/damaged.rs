@@ -1,0 +1,171 @@
+//! A damaged warehouse: each kind of damage stops the commands that need the damaged file
+//! with one sentence naming it, and leaves the commands that do not need it working.
+
+use std::path::PathBuf;
+
+use crate::common::Fixture;
+
+/// Runs `args`, expecting failure with exit code 1 and one line mentioning every `needle`.
+fn fails(fx: &Fixture, args: &[&str], needles: &[&str]) {
+    let out = fx.cmd().args(args).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+    assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
+    for needle in needles {
+        assert!(err.contains(needle), "{args:?}: {err} lacks {needle}");
+    }
+}
+
+/// Runs `args`, expecting success.
+fn works(fx: &Fixture, args: &[&str]) -> String {
+    let out = fx.cmd().args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The one events file of `month` in the sample.
+fn events_file(fx: &Fixture, month: &str) -> PathBuf {
+    let dir = fx.wh().join(format!("events/month={month}"));
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1);
+    files.pop().unwrap()
+}
+
+/// A November event, to show that ingest into an undamaged month still works.
+fn november(fx: &Fixture) -> PathBuf {
+    fx.file(
+        "nov.csv",
+        "event_id,event_time,app_id,environment_id,user_name\n\
+         n1,2026-11-02T10:00:00Z,crm,crm-prod,someone@example.com\n",
+    )
+}
+
+/// What still works whatever is wrong with the events: the subscriptions, the report list,
+/// and an ingest into another month.
+fn unaffected_commands_work(fx: &Fixture) {
+    assert!(works(fx, &["subscriptions", "list"]).contains("sub-field-pack"));
+    assert!(works(fx, &["reports"]).contains("usage"));
+    assert!(works(fx, &["ingest", november(fx).to_str().unwrap()]).contains("1 stored"));
+}
+
+#[test]
+fn a_truncated_events_file_is_named_and_nothing_else_breaks() {
+    let fx = Fixture::sample();
+    let file = events_file(&fx, "2026-10");
+    let len = std::fs::metadata(&file).unwrap().len();
+    std::fs::File::options()
+        .write(true)
+        .open(&file)
+        .unwrap()
+        .set_len(len / 2)
+        .unwrap();
+    let name = file.file_name().unwrap().to_str().unwrap();
+    fails(&fx, &["report", "usage"], &[name, "damaged", "restore it"]);
+    fails(
+        &fx,
+        &["sql", "SELECT count(*) FROM events"],
+        &[name, "damaged"],
+    );
+    unaffected_commands_work(&fx);
+}
+
+#[test]
+fn a_foreign_parquet_file_in_events_is_refused() {
+    let fx = Fixture::sample();
+    // A real Parquet file with events in it, dropped in by hand.
+    let raw = fx.dir.path().join("raw.parquet");
+    fx.cmd()
+        .args(["generate", "--users", "5", "--apps", "2", "--months", "1"])
+        .args(["--start", "2026-10", "--out"])
+        .arg(&raw)
+        .assert()
+        .success();
+    std::fs::copy(&raw, fx.wh().join("events/month=2026-10/extra.parquet")).unwrap();
+    fails(
+        &fx,
+        &["report", "usage"],
+        &["extra.parquet", "did not write"],
+    );
+    unaffected_commands_work(&fx);
+}
+
+#[test]
+fn a_missing_partition_is_named_with_what_it_held() {
+    let fx = Fixture::sample();
+    let before = fx.value("SELECT count(*) FROM events WHERE month = '2026-09'");
+    let file = events_file(&fx, "2026-09");
+    std::fs::remove_dir_all(file.parent().unwrap()).unwrap();
+    let name = file.file_name().unwrap().to_str().unwrap();
+    fails(
+        &fx,
+        &["report", "history"],
+        &[name, "missing", &format!("it held {before} events")],
+    );
+    unaffected_commands_work(&fx);
+}
+
+#[test]
+fn malformed_entitlements_or_configuration_stop_only_what_needs_them() {
+    let fx = Fixture::sample();
+    let entitlements = fx.wh().join("entitlements.csv");
+    let good = std::fs::read_to_string(&entitlements).unwrap();
+    std::fs::write(
+        &entitlements,
+        format!("{good}broken,external,many,2026-01-01,,\n"),
+    )
+    .unwrap();
+    fails(&fx, &["report", "usage"], &["entitlements.csv", "quantity"]);
+    fails(&fx, &["subscriptions", "list"], &["entitlements.csv"]);
+    assert!(works(&fx, &["reports"]).contains("usage"));
+    assert!(works(&fx, &["ingest", november(&fx).to_str().unwrap()]).contains("1 stored"));
+    std::fs::write(&entitlements, good).unwrap();
+
+    let config = fx.wh().join("seatcount.toml");
+    std::fs::write(&config, "[classification]\nrules = [\"roles\"\n").unwrap();
+    let out = fx.cmd().args(["report", "usage"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("seatcount.toml") && err.contains("line"),
+        "{err}"
+    );
+    assert!(works(&fx, &["subscriptions", "list"]).contains("sub-field-pack"));
+    let december = fx.file(
+        "dec.csv",
+        "event_id,event_time,app_id,environment_id,user_name\n\
+         d1,2026-12-02T10:00:00Z,crm,crm-prod,someone@example.com\n",
+    );
+    assert!(works(&fx, &["ingest", december.to_str().unwrap()]).contains("1 stored"));
+}
+
+#[test]
+fn custom_sql_that_writes_is_refused_when_the_configuration_loads() {
+    let fx = Fixture::sample();
+    for statement in [
+        "COPY events TO '/tmp/stolen.csv'",
+        "CREATE TABLE x AS SELECT 1",
+        "INSERT INTO events VALUES (1)",
+        "email_domain = 'x'; DROP TABLE events",
+    ] {
+        std::fs::write(
+            fx.wh().join("seatcount.toml"),
+            format!("[classification]\nrules = [\"custom\"]\ncustom_sql = \"{statement}\"\n"),
+        )
+        .unwrap();
+        let out = fx.cmd().args(["report", "usage"]).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{statement}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("classification.custom_sql must be one SQL boolean expression"),
+            "{statement}: {err}"
+        );
+    }
+    assert!(!std::path::Path::new("/tmp/stolen.csv").exists());
+}
