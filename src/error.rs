@@ -82,6 +82,13 @@ impl From<datafusion::parquet::errors::ParquetError> for Error {
 /// reads like a debug dump; keep the innermost sentence, on one line.
 fn clean_datafusion_message(e: &datafusion::error::DataFusionError) -> String {
     let inner = e.find_root();
+    if let datafusion::error::DataFusionError::ResourcesExhausted(_) = inner {
+        return format!(
+            "the query needs more memory than the engine may use; raise {} (MiB, default {}) or free disk space for spilling",
+            crate::engine::MEMORY_ENV,
+            crate::engine::DEFAULT_MEMORY_MB
+        );
+    }
     let text = inner.to_string();
     let first = text.lines().next().unwrap_or_default().trim();
     first.to_string()

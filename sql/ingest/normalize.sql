@@ -9,6 +9,30 @@
 -- case kept). `identifier_exact_hash` hashes the identifier exactly as it came, so the
 -- hygiene report can find people whose identifiers differ only by case or white space.
 -- Pre-hashed input (`*_hash` columns) stands in for both forms.
+--
+-- Hashing is the cost of ingest, so each row hashes as few distinct strings as it can: the
+-- lowercased forms are hashed once (`hashed`), and another form reuses that hash whenever it
+-- is the same string (most identifiers are already lowercase, and most e-mails equal the user
+-- name). Equal strings have equal hashes, so the stored values are exactly those of hashing
+-- every form on its own.
+WITH forms AS (
+    SELECT
+        *,
+        normalize_identifier(user_name, 'insensitive') AS name_ci,
+        normalize_identifier(user_name, 'sensitive') AS name_cs,
+        normalize_identifier(named_user_identifier, 'insensitive') AS nui_ci,
+        normalize_identifier(named_user_identifier, 'sensitive') AS nui_cs,
+        normalize_email(email) AS email_normalized,
+        CASE WHEN trim(named_user_identifier) <> '' THEN named_user_identifier ELSE user_name END AS exact
+    FROM incoming
+),
+hashed AS (
+    SELECT
+        *,
+        hash_identifier(name_ci) AS name_ci_hash,
+        hash_identifier(nui_ci) AS nui_ci_hash
+    FROM forms
+)
 SELECT
     seq,
     nullif(trim(event_id), '') AS event_id,
@@ -22,22 +46,32 @@ SELECT
     nullif(trim(deployment_type), '') AS deployment_type,
     coalesce(trim(user_provider), '') AS user_provider,
     coalesce(nullif(trim(tenant), ''), 'default') AS tenant,
-    coalesce(hash_identifier(normalize_identifier(user_name, 'insensitive')), user_name_hash) AS user_name_hash,
-    coalesce(hash_identifier(normalize_identifier(user_name, 'sensitive')), user_name_hash) AS user_name_cs_hash,
-    coalesce(hash_identifier(normalize_identifier(named_user_identifier, 'insensitive')), named_user_identifier_hash)
-        AS named_user_identifier_hash,
-    coalesce(hash_identifier(normalize_identifier(named_user_identifier, 'sensitive')), named_user_identifier_hash)
-        AS named_user_identifier_cs_hash,
+    coalesce(name_ci_hash, user_name_hash) AS user_name_hash,
     coalesce(
-        hash_identifier(CASE WHEN trim(named_user_identifier) <> '' THEN named_user_identifier ELSE user_name END),
+        CASE WHEN name_cs = name_ci THEN name_ci_hash ELSE hash_identifier(name_cs) END,
+        user_name_hash
+    ) AS user_name_cs_hash,
+    coalesce(nui_ci_hash, named_user_identifier_hash) AS named_user_identifier_hash,
+    coalesce(
+        CASE WHEN nui_cs = nui_ci THEN nui_ci_hash ELSE hash_identifier(nui_cs) END,
+        named_user_identifier_hash
+    ) AS named_user_identifier_cs_hash,
+    coalesce(
+        CASE
+            WHEN exact = coalesce(nui_ci, name_ci) THEN coalesce(nui_ci_hash, name_ci_hash)
+            ELSE hash_identifier(exact)
+        END,
         named_user_identifier_hash,
         user_name_hash
     ) AS identifier_exact_hash,
-    coalesce(hash_identifier(normalize_email(email)), email_hash) AS email_hash,
+    coalesce(
+        CASE WHEN email_normalized = name_ci THEN name_ci_hash ELSE hash_identifier(email_normalized) END,
+        email_hash
+    ) AS email_hash,
     coalesce(email_domain(email), lower(nullif(trim(email_domain_given), ''))) AS email_domain,
     email_domain(user_name) AS user_name_domain,
     user_type,
     coalesce(roles, make_array()) AS roles,
     coalesce(active, true) AS active,
     coalesce(anonymous, false) AS anonymous
-FROM incoming
+FROM hashed

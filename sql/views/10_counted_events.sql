@@ -12,6 +12,8 @@
 --   event_class      the first answer in the configured rule order, Internal when none.
 --
 -- {{placeholders}} are filled from seatcount.toml as SQL literals before the view is created.
+-- {{month_scope}} is TRUE, or `month = 'YYYY-MM'` when a report about one month installs the
+-- views for that month only.
 CREATE VIEW counted_events AS
 SELECT
     *,
@@ -49,4 +51,5 @@ FROM (
     WHERE e.environment_type = 'production'
       AND e.active
       AND NOT e.anonymous
+      AND {{month_scope}}
 );

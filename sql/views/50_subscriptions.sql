@@ -4,7 +4,7 @@
 -- valid in a month when its validity interval [valid_from, valid_to] overlaps the month; an
 -- empty valid_to is open-ended.
 CREATE VIEW months AS
-SELECT DISTINCT month FROM events;
+SELECT DISTINCT month FROM events WHERE {{month_scope}};
 
 CREATE VIEW valid_subscriptions AS
 SELECT m.month, s.*

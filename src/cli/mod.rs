@@ -88,8 +88,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             let report = reports::find(name)?;
             let session = Session::open(&root, cli.config.as_deref()).await?;
             let _read = commit::read_lock(&session.warehouse)?;
-            let (schema, batches) =
-                reports::run(&session.engine, &session.config, report, month.as_deref()).await?;
+            let (schema, batches) = reports::run(&session, report, month.as_deref()).await?;
             emit(output, &schema, &batches)
         }
         Command::RotateKey => Err(Error::Runtime(format!(

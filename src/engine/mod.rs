@@ -28,7 +28,8 @@ use crate::warehouse::{Warehouse, schema};
 /// Environment variable bounding the engine's memory, in MiB; past it, sorts and
 /// aggregations spill to disk.
 pub const MEMORY_ENV: &str = "SEATCOUNT_MEMORY_MB";
-const DEFAULT_MEMORY_MB: usize = 4096;
+/// The memory pool's size when [`MEMORY_ENV`] is unset.
+pub const DEFAULT_MEMORY_MB: usize = 4096;
 
 /// Splits `text` into statements; an empty text is a usage error.
 pub fn parse(text: &str) -> Result<Vec<Statement>> {
@@ -88,10 +89,15 @@ impl Engine {
 
     /// Creates the metering views of `sql/views/` for `config` over `subscriptions`, so
     /// reports and ad-hoc SQL see the same semantics.
+    ///
+    /// With `scope`, the views cover that month only, and `account_persons` is computed once
+    /// and held in memory: the views after it read it several times over (DataFusion inlines
+    /// views and does not share common subplans), and it is the costly step.
     pub async fn install_semantics(
         &self,
         config: &Config,
         subscriptions: &[Subscription],
+        scope: Option<&str>,
     ) -> Result<()> {
         let table = MemTable::try_new(
             entitlements::schema(),
@@ -99,13 +105,31 @@ impl Engine {
         )?;
         self.ctx.register_table("subscriptions", Arc::new(table))?;
         self.check_custom_sql(config).await?;
-        let params = sql::Params::from_config(config);
+        let mut params = sql::Params::from_config(config);
+        if let Some(month) = scope {
+            params = params.with_scope(month);
+        }
         for file in sql::VIEWS {
             let text = params.render(file)?;
             self.run_script(&text)
                 .await
                 .map_err(|e| Error::Runtime(format!("sql/{}: {e}", file.path)))?;
+            if scope.is_some() && file.path == sql::MATERIALIZED_VIEW_FILE {
+                self.materialize(sql::MATERIALIZED_VIEW).await?;
+            }
         }
+        Ok(())
+    }
+
+    /// Replaces view `name` with a table of its rows, so the views created after it read the
+    /// rows instead of recomputing them.
+    async fn materialize(&self, name: &str) -> Result<()> {
+        let df = self.ctx.table(name).await?;
+        let schema = Arc::new(df.schema().as_arrow().clone());
+        let partitions = df.collect_partitioned().await?;
+        self.ctx.deregister_table(name)?;
+        self.ctx
+            .register_table(name, Arc::new(MemTable::try_new(schema, partitions)?))?;
         Ok(())
     }
 

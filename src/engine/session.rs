@@ -8,7 +8,8 @@ use crate::config::Config;
 use crate::engine::Engine;
 use crate::engine::udf::UdfSettings;
 use crate::error::Result;
-use crate::warehouse::{Warehouse, entitlements};
+use crate::warehouse::Warehouse;
+use crate::warehouse::entitlements::{self, Subscription};
 
 /// Everything a query needs, opened once.
 pub struct Session {
@@ -18,6 +19,8 @@ pub struct Session {
     pub config: Config,
     /// The engine, with `events`, `subscriptions` and the views registered.
     pub engine: Engine,
+    /// The subscriptions, as loaded and validated.
+    pub subscriptions: Vec<Subscription>,
 }
 
 impl Session {
@@ -27,12 +30,25 @@ impl Session {
         let config = load_config(root, config_file)?;
         let subscriptions = entitlements::load(&warehouse)?;
         let engine = open_engine(&warehouse, &config).await?;
-        engine.install_semantics(&config, &subscriptions).await?;
+        engine
+            .install_semantics(&config, &subscriptions, None)
+            .await?;
         Ok(Session {
             warehouse,
             config,
             engine,
+            subscriptions,
         })
+    }
+
+    /// A second engine over the same warehouse whose views cover `month` only, with the
+    /// costly step computed once: what reports run on.
+    pub async fn scoped(&self, month: &str) -> Result<Engine> {
+        let engine = open_engine(&self.warehouse, &self.config).await?;
+        engine
+            .install_semantics(&self.config, &self.subscriptions, Some(month))
+            .await?;
+        Ok(engine)
     }
 }
 

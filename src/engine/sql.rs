@@ -41,6 +41,12 @@ pub const VIEWS: &[SqlFile] = &[
     sql_file!("views/70_usage.sql"),
 ];
 
+/// The view a month-scoped session computes once and holds (see
+/// [`super::Engine::install_semantics`]), and the file that creates it.
+pub const MATERIALIZED_VIEW: &str = "account_persons";
+/// See [`MATERIALIZED_VIEW`].
+pub const MATERIALIZED_VIEW_FILE: &str = "views/30_account_persons.sql";
+
 /// The canned reports (SPEC §8), by report name.
 pub const REPORTS: &[(&str, SqlFile)] = &[
     ("named-users", sql_file!("reports/named-users.sql")),
@@ -77,6 +83,7 @@ impl Params {
             bool_literal(config.identifiers.case == crate::engine::udf::CaseMode::Sensitive),
         );
         p.set("dedup_policy", quote(config.dedup.policy.as_str()));
+        p.set("month_scope", "TRUE".to_string());
         p.set("conflict", quote(c.conflict.as_str()));
         p.set(
             "has_external_roles",
@@ -118,6 +125,13 @@ impl Params {
     }
 
     /// Sets the report month (`YYYY-MM`, already validated).
+    /// Limits the views to one month's events (`{{month_scope}}`), for a report about that
+    /// month: every view then reads only its partition.
+    pub fn with_scope(mut self, month: &str) -> Params {
+        self.set("month_scope", format!("month = {}", quote(month)));
+        self
+    }
+
     pub fn with_month(mut self, month: &str) -> Params {
         self.set("month", quote(month));
         self

@@ -8,8 +8,8 @@ pub mod format;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 
-use crate::config::Config;
 use crate::engine::Engine;
+use crate::engine::session::Session;
 use crate::engine::sql::{Params, REPORTS, SqlFile};
 use crate::error::{Error, Result};
 
@@ -85,15 +85,19 @@ pub async fn months_with_data(engine: &Engine) -> Result<Vec<String>> {
     Ok(months)
 }
 
-/// Runs `report` for `month` (default: the latest month with data) on an engine whose
-/// semantics are installed for `config`.
+/// Runs `report` for `month` (default: the latest month with data) on `session`'s
+/// warehouse and configuration.
+///
+/// A monthly report runs on views scoped to its month. A report over every month (history)
+/// runs once per month, oldest first, each on views scoped to that month, and its rows are
+/// concatenated; so its SQL must order by month first. Either way memory follows the largest
+/// month, not the whole warehouse.
 pub async fn run(
-    engine: &Engine,
-    config: &Config,
+    session: &Session,
     report: Report,
     month: Option<&str>,
 ) -> Result<(SchemaRef, Vec<RecordBatch>)> {
-    let months = months_with_data(engine).await?;
+    let months = months_with_data(&session.engine).await?;
     let latest = months.last().expect("months_with_data is never empty");
     let month = match month {
         None => latest.clone(),
@@ -108,8 +112,22 @@ pub async fn run(
             m
         }
     };
-    let text = Params::from_config(config)
-        .with_month(&month)
-        .render(&report.file)?;
-    engine.run_script(&text).await
+    let render = |m: &str| {
+        Params::from_config(&session.config)
+            .with_month(m)
+            .render(&report.file)
+    };
+    if report.is_monthly() {
+        let engine = session.scoped(&month).await?;
+        return engine.run_script(&render(&month)?).await;
+    }
+    let mut schema = None;
+    let mut rows = Vec::new();
+    for m in &months {
+        let engine = session.scoped(m).await?;
+        let (s, batches) = engine.run_script(&render(m)?).await?;
+        schema.get_or_insert(s);
+        rows.extend(batches);
+    }
+    Ok((schema.expect("at least one month"), rows))
 }

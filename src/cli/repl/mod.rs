@@ -188,7 +188,7 @@ impl Repl {
                 let started = Instant::now();
                 let _read = commit::read_lock(&self.session.warehouse)?;
                 let session = &self.session;
-                let work = reports::run(&session.engine, &session.config, report, month.as_deref());
+                let work = reports::run(session, report, month.as_deref());
                 if let Some((schema, batches)) = cancellable(&mut self.interrupts, work).await? {
                     self.show(&schema, &batches, started)?;
                 }
