@@ -367,8 +367,11 @@ impl MonthStage {
     fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         if self.writer.is_none() {
             let file = File::create(&self.path).map_err(|e| Error::io(&self.path, e))?;
+            // zstd level 1: compressing is most of an ingest's work, the hashes are
+            // high-entropy hex that higher levels barely shrink further (measured in
+            // BENCHMARKS.md), and level 1 decompresses just as fast.
             let props = WriterProperties::builder()
-                .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
+                .set_compression(Compression::ZSTD(ZstdLevel::try_new(1)?))
                 .set_max_row_group_row_count(Some(1 << 20))
                 .build();
             self.writer = Some(ArrowWriter::try_new(

@@ -106,7 +106,7 @@ impl AsyncDB for SeatcountDb {
                 let report = reports::find(name)?;
                 let session = self.session().await?;
                 let (_, batches) =
-                    reports::run(&session, report, Some(month)).await?;
+                    reports::run(session, report, Some(month)).await?;
                 Ok(rows(&batches))
             }
             _ => {

@@ -367,6 +367,9 @@ mod tests {
         assert_eq!(out, expect);
     }
 
+    /// A row as the tests write it: member, name key, e-mail key.
+    type Row<'a> = (&'a str, Option<&'a str>, Option<&'a str>);
+
     /// The answer by definition: repeat "two members sharing a key in one position are one
     /// component" until nothing changes, then name each component by its smallest member.
     fn brute_force(rows: &[(String, Option<String>, Option<String>)]) -> Vec<(String, String)> {
@@ -417,7 +420,7 @@ mod tests {
             let mut expected = brute_force(&rows);
             expected.sort();
             // Whole, and as two partial states merged, as DataFusion does across partitions.
-            let as_ref: Vec<(&str, Option<&str>, Option<&str>)> = rows
+            let as_ref: Vec<Row> = rows
                 .iter()
                 .map(|r| (r.0.as_str(), r.1.as_deref(), r.2.as_deref()))
                 .collect();
@@ -429,7 +432,7 @@ mod tests {
             let mut total = UnionFind::new(2);
             for part in [&as_ref[..split], &as_ref[split..]] {
                 let mut uf = UnionFind::new(2);
-                let col = |f: &dyn Fn(&(&str, Option<&str>, Option<&str>)) -> Option<String>| {
+                let col = |f: &dyn Fn(&Row) -> Option<String>| {
                     Arc::new(StringArray::from(part.iter().map(f).collect::<Vec<_>>())) as ArrayRef
                 };
                 uf.update_batch(&[
