@@ -91,7 +91,20 @@ impl Warehouse {
     /// Opens the warehouse, creating it (with a fresh key file unless
     /// `SEATCOUNT_HASH_KEY` is set) when the directory holds none yet.
     pub fn open_or_create(root: &Path, algorithm: HashAlgorithm) -> Result<Self> {
-        if root.join("_seatcount").join("warehouse.json").exists() {
+        let meta_path = root.join("_seatcount").join("warehouse.json");
+        if meta_path.exists() {
+            return Self::open(root);
+        }
+        // Two first ingests at once must not both create it (each with its own key).
+        let state = root.join("_seatcount");
+        make_dir(root, 0o755)?;
+        make_dir(&state, 0o700)?;
+        let _creating = lock::acquire(
+            &state.join("create.lock"),
+            lock::Mode::Exclusive,
+            "another command creating the warehouse",
+        )?;
+        if meta_path.exists() {
             return Self::open(root);
         }
         Self::create(root, algorithm)
