@@ -9,6 +9,7 @@ pub mod columns;
 pub mod quarantine;
 pub mod read;
 pub mod validate;
+pub mod write;
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs::{self, File};
@@ -21,9 +22,6 @@ use datafusion::arrow::array::{ArrayRef, AsArray, RecordBatch, new_null_array};
 use datafusion::arrow::compute::kernels::cmp::eq;
 use datafusion::arrow::compute::{cast, filter_record_batch};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use datafusion::parquet::arrow::ArrowWriter;
-use datafusion::parquet::basic::{Compression, ZstdLevel};
-use datafusion::parquet::file::properties::WriterProperties;
 use datafusion::prelude::ParquetReadOptions;
 use datafusion::scalar::ScalarValue;
 use futures::StreamExt;
@@ -37,6 +35,7 @@ use crate::warehouse::lock::{self, Mode};
 use crate::warehouse::{Warehouse, check, crash, make_dir, schema};
 use quarantine::QuarantineWriter;
 use read::Format;
+use write::{ParquetSink, Purpose};
 
 /// What to do with rows that break SPEC §1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -120,7 +119,7 @@ pub async fn ingest(
 
     let mut summary = Summary::default();
     let mut ledger = Vec::new();
-    let mut months: BTreeMap<String, MonthStage> = BTreeMap::new();
+    let mut months: BTreeMap<String, ParquetSink> = BTreeMap::new();
     let mut quarantine: Option<QuarantineWriter> = None;
     observer.start(
         files
@@ -266,7 +265,7 @@ pub async fn ingest(
 async fn stage_chunk(
     engine: &Engine,
     staging: &Staging,
-    months: &mut BTreeMap<String, MonthStage>,
+    months: &mut BTreeMap<String, ParquetSink>,
     batch: RecordBatch,
 ) -> Result<()> {
     let ctx = engine.context();
@@ -289,9 +288,14 @@ async fn stage_chunk(
             let rows = conform(&rows, &staged_schema())?;
             if !months.contains_key(month) {
                 let path = staging.dir.join(format!("staged-{month}.parquet"));
-                months.insert(month.to_string(), MonthStage::create(path)?);
+                let sink = ParquetSink::create(&path, staged_schema(), Purpose::Staging)?;
+                months.insert(month.to_string(), sink);
             }
-            months.get_mut(month).expect("just inserted").write(&rows)?;
+            months
+                .get_mut(month)
+                .expect("just inserted")
+                .write(rows)
+                .await?;
         }
     }
     Ok(())
@@ -310,13 +314,12 @@ async fn dedup_month(engine: &Engine, staged: &Path, month: &str, out: &Path) ->
             &[ScalarValue::Utf8(Some(month.to_string()))],
         )
         .await?;
-    let mut writer = MonthStage::create(out.to_path_buf())?;
-    writer.schema = schema::stored_schema();
+    let mut writer = ParquetSink::create(out, schema::stored_schema(), Purpose::Stored)?;
     let mut rows = 0u64;
     while let Some(batch) = stream.next().await {
         let batch = conform(&batch?, &schema::stored_schema())?;
         rows += batch.num_rows() as u64;
-        writer.write(&batch)?;
+        writer.write(batch).await?;
     }
     writer.finish()?;
     ctx.deregister_table("staged")?;
@@ -346,51 +349,6 @@ pub fn conform(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
         })
         .collect::<Result<Vec<ArrayRef>>>()?;
     Ok(RecordBatch::try_new(schema.clone(), columns)?)
-}
-
-/// A Parquet file being written in staging.
-struct MonthStage {
-    path: PathBuf,
-    schema: SchemaRef,
-    writer: Option<ArrowWriter<File>>,
-}
-
-impl MonthStage {
-    fn create(path: PathBuf) -> Result<Self> {
-        Ok(MonthStage {
-            path,
-            schema: staged_schema(),
-            writer: None,
-        })
-    }
-
-    fn write(&mut self, batch: &RecordBatch) -> Result<()> {
-        if self.writer.is_none() {
-            let file = File::create(&self.path).map_err(|e| Error::io(&self.path, e))?;
-            // zstd level 1: compressing is most of an ingest's work, the hashes are
-            // high-entropy hex that higher levels barely shrink further (measured in
-            // BENCHMARKS.md), and level 1 decompresses just as fast.
-            let props = WriterProperties::builder()
-                .set_compression(Compression::ZSTD(ZstdLevel::try_new(1)?))
-                .set_max_row_group_row_count(Some(1 << 20))
-                .build();
-            self.writer = Some(ArrowWriter::try_new(
-                file,
-                self.schema.clone(),
-                Some(props),
-            )?);
-        }
-        self.writer.as_mut().expect("just opened").write(batch)?;
-        Ok(())
-    }
-
-    fn finish(self) -> Result<PathBuf> {
-        if let Some(writer) = self.writer {
-            let file = writer.into_inner()?;
-            file.sync_all().map_err(|e| Error::io(&self.path, e))?;
-        }
-        Ok(self.path)
-    }
 }
 
 fn count_rows(path: &Path) -> Result<u64> {

@@ -4,6 +4,7 @@
 mod classify;
 mod components;
 mod hash;
+mod latest;
 mod normalize;
 pub mod text;
 
@@ -35,6 +36,7 @@ pub fn register(ctx: &SessionContext, settings: &UdfSettings) {
         ctx.register_udf(udf);
     }
     ctx.register_udaf(components::connected_components());
+    ctx.register_udaf(latest::latest());
 }
 
 /// The functions, for registration and for the REPL's completion list.

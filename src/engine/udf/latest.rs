@@ -1,0 +1,503 @@
+//! `latest(value, event_time, event_id)`: an account's attribute as of its latest event.
+//!
+//! It answers exactly what
+//! `first_value(value ORDER BY event_time DESC, event_id DESC NULLS LAST, value DESC)` answers
+//! (NULL times and values sort first, as in DataFusion's default `nulls_max` ordering), but
+//! that generic ordered aggregate compares sort keys row by row through a general comparator
+//! and cost as much as the whole grouping four times over (BENCHMARKS.md). Here a group keeps
+//! its best row's time, id and value, and most rows are settled by comparing one integer.
+
+use std::cmp::Ordering;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, BooleanBuilder, Int64Array, StringBuilder,
+};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Int64Type};
+use datafusion::common::{Result, ScalarValue, exec_err};
+use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
+use datafusion::logical_expr::utils::format_state_name;
+use datafusion::logical_expr::{
+    Accumulator, AggregateUDF, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility,
+};
+
+/// The aggregate, ready to register.
+pub fn latest() -> AggregateUDF {
+    AggregateUDF::from(Latest {
+        signature: Signature::any(3, Volatility::Immutable),
+    })
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Latest {
+    signature: Signature,
+}
+
+impl AggregateUDFImpl for Latest {
+    fn name(&self) -> &str {
+        "latest"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, args: &[DataType]) -> Result<DataType> {
+        if !is_text(&args[0]) || !is_text(&args[2]) {
+            return exec_err!("latest takes a text value, a time and a text id");
+        }
+        if !matches!(
+            args[1],
+            DataType::Timestamp(..) | DataType::Int64 | DataType::Null
+        ) {
+            return exec_err!("latest orders by a timestamp, not {}", args[1]);
+        }
+        Ok(DataType::Utf8)
+    }
+
+    fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        Ok(Box::new(Single(Groups::default())))
+    }
+
+    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        Ok(vec![
+            Arc::new(Field::new(
+                format_state_name(args.name, "value"),
+                DataType::Utf8,
+                true,
+            )),
+            Arc::new(Field::new(
+                format_state_name(args.name, "time"),
+                DataType::Int64,
+                true,
+            )),
+            Arc::new(Field::new(
+                format_state_name(args.name, "id"),
+                DataType::Utf8,
+                true,
+            )),
+            Arc::new(Field::new(
+                format_state_name(args.name, "seen"),
+                DataType::Boolean,
+                false,
+            )),
+        ])
+    }
+
+    fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
+        true
+    }
+
+    fn create_groups_accumulator(
+        &self,
+        _args: AccumulatorArgs,
+    ) -> Result<Box<dyn GroupsAccumulator>> {
+        Ok(Box::new(Groups::default()))
+    }
+}
+
+fn is_text(t: &DataType) -> bool {
+    matches!(
+        t,
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null
+    )
+}
+
+/// Any of Arrow's string layouts, read by row.
+enum Text<'a> {
+    Utf8(&'a datafusion::arrow::array::StringArray),
+    Large(&'a datafusion::arrow::array::LargeStringArray),
+    View(&'a datafusion::arrow::array::StringViewArray),
+    Null,
+}
+
+impl<'a> Text<'a> {
+    fn of(array: &'a ArrayRef) -> Result<Self> {
+        Ok(match array.data_type() {
+            DataType::Utf8 => Text::Utf8(array.as_string::<i32>()),
+            DataType::LargeUtf8 => Text::Large(array.as_string::<i64>()),
+            DataType::Utf8View => Text::View(array.as_string_view()),
+            DataType::Null => Text::Null,
+            other => return exec_err!("latest takes text, not {other}"),
+        })
+    }
+
+    fn get(&self, i: usize) -> Option<&'a str> {
+        match self {
+            Text::Utf8(a) => a.is_valid(i).then(|| a.value(i)),
+            Text::Large(a) => a.is_valid(i).then(|| a.value(i)),
+            Text::View(a) => a.is_valid(i).then(|| a.value(i)),
+            Text::Null => None,
+        }
+    }
+}
+
+/// Times as plain integers (a timestamp's unit is the same for every row of a column).
+fn times(array: &ArrayRef) -> Result<Int64Array> {
+    Ok(cast(array, &DataType::Int64)?
+        .as_primitive::<Int64Type>()
+        .clone())
+}
+
+/// `ORDER BY x DESC` with NULLs first: the order of "later" for times, ids' tie-break
+/// aside, and values.
+fn desc_nulls_first<T: Ord>(a: Option<T>, b: Option<T>) -> Ordering {
+    match (a, b) {
+        (None, None) => Ordering::Equal,
+        (None, Some(_)) => Ordering::Less,
+        (Some(_), None) => Ordering::Greater,
+        (Some(a), Some(b)) => b.cmp(&a),
+    }
+}
+
+/// `ORDER BY id DESC NULLS LAST`.
+fn desc_nulls_last(a: Option<&str>, b: Option<&str>) -> Ordering {
+    match (a, b) {
+        (None, None) => Ordering::Equal,
+        (None, Some(_)) => Ordering::Greater,
+        (Some(_), None) => Ordering::Less,
+        (Some(a), Some(b)) => b.cmp(a),
+    }
+}
+
+/// Overwrites a kept string, reusing its buffer.
+fn keep(slot: &mut Option<String>, value: Option<&str>, heap: &mut usize) {
+    match (slot.as_mut(), value) {
+        (Some(buf), Some(v)) => {
+            let before = buf.capacity();
+            buf.clear();
+            buf.push_str(v);
+            *heap += buf.capacity() - before;
+        }
+        (None, Some(v)) => {
+            *heap += v.len();
+            *slot = Some(v.to_owned());
+        }
+        (_, None) => *slot = None,
+    }
+}
+
+/// Every group's best row so far.
+#[derive(Debug, Default)]
+struct Groups {
+    seen: Vec<bool>,
+    time: Vec<Option<i64>>,
+    id: Vec<Option<String>>,
+    value: Vec<Option<String>>,
+    /// Bytes held by the kept strings, for the memory pool.
+    heap: usize,
+}
+
+impl Groups {
+    fn resize(&mut self, groups: usize) {
+        self.seen.resize(groups, false);
+        self.time.resize(groups, None);
+        self.id.resize(groups, None);
+        self.value.resize(groups, None);
+    }
+
+    /// Offers rows (value, time, id), each to its group; `take(row)` says whether a row is
+    /// offered at all (FILTER clauses, unseen partial states).
+    fn offer(
+        &mut self,
+        value: &ArrayRef,
+        time: &ArrayRef,
+        id: &ArrayRef,
+        groups: &[usize],
+        take: impl Fn(usize) -> bool,
+    ) -> Result<()> {
+        let (value, id, time) = (Text::of(value)?, Text::of(id)?, times(time)?);
+        for (row, &g) in groups.iter().enumerate() {
+            if !take(row) {
+                continue;
+            }
+            let t = time.is_valid(row).then(|| time.value(row));
+            let better = if !self.seen[g] {
+                true
+            } else {
+                let order = desc_nulls_first(t, self.time[g])
+                    .then_with(|| desc_nulls_last(id.get(row), self.id[g].as_deref()))
+                    .then_with(|| desc_nulls_first(value.get(row), self.value[g].as_deref()));
+                order == Ordering::Less
+            };
+            if better {
+                self.seen[g] = true;
+                self.time[g] = t;
+                keep(&mut self.id[g], id.get(row), &mut self.heap);
+                keep(&mut self.value[g], value.get(row), &mut self.heap);
+            }
+        }
+        Ok(())
+    }
+
+    fn values(&mut self, emit_to: EmitTo) -> ArrayRef {
+        let values = emit_to.take_needed(&mut self.value);
+        let mut out = StringBuilder::with_capacity(values.len(), 0);
+        for v in &values {
+            out.append_option(v.as_deref());
+        }
+        Arc::new(out.finish())
+    }
+
+    fn take_state(&mut self, emit_to: EmitTo) -> Vec<ArrayRef> {
+        let value = self.values(emit_to);
+        let time = Int64Array::from(emit_to.take_needed(&mut self.time));
+        let ids = emit_to.take_needed(&mut self.id);
+        let mut id = StringBuilder::with_capacity(ids.len(), 0);
+        for v in &ids {
+            id.append_option(v.as_deref());
+        }
+        let seen = emit_to.take_needed(&mut self.seen);
+        let mut seen_out = BooleanBuilder::with_capacity(seen.len());
+        seen_out.append_slice(&seen);
+        self.heap = self.heap.saturating_sub(heap_of(&ids));
+        vec![
+            value,
+            Arc::new(time),
+            Arc::new(id.finish()),
+            Arc::new(seen_out.finish()),
+        ]
+    }
+
+    fn bytes(&self) -> usize {
+        self.heap
+            + self.seen.capacity()
+            + self.time.capacity() * size_of::<Option<i64>>()
+            + (self.id.capacity() + self.value.capacity()) * size_of::<Option<String>>()
+    }
+}
+
+fn heap_of(strings: &[Option<String>]) -> usize {
+    strings.iter().flatten().map(String::capacity).sum()
+}
+
+fn filtered(filter: Option<&BooleanArray>) -> impl Fn(usize) -> bool + '_ {
+    move |row| filter.is_none_or(|f| f.is_valid(row) && f.value(row))
+}
+
+impl GroupsAccumulator for Groups {
+    fn update_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        opt_filter: Option<&BooleanArray>,
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.resize(total_num_groups);
+        let take = filtered(opt_filter);
+        self.offer(&values[0], &values[1], &values[2], group_indices, take)
+    }
+
+    fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
+        let state = self.take_state(emit_to);
+        Ok(state[0].clone())
+    }
+
+    fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
+        Ok(self.take_state(emit_to))
+    }
+
+    fn merge_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.resize(total_num_groups);
+        let seen = values[3].as_boolean();
+        self.offer(&values[0], &values[1], &values[2], group_indices, |row| {
+            seen.value(row)
+        })
+    }
+
+    /// Each row as a group of its own, when DataFusion skips partial aggregation.
+    fn convert_to_state(
+        &self,
+        values: &[ArrayRef],
+        opt_filter: Option<&BooleanArray>,
+    ) -> Result<Vec<ArrayRef>> {
+        let take = filtered(opt_filter);
+        let seen: BooleanArray = (0..values[0].len()).map(|row| Some(take(row))).collect();
+        Ok(vec![
+            cast(&values[0], &DataType::Utf8)?,
+            Arc::new(times(&values[1])?),
+            cast(&values[2], &DataType::Utf8)?,
+            Arc::new(seen),
+        ])
+    }
+
+    fn size(&self) -> usize {
+        self.bytes()
+    }
+}
+
+/// The same, without grouping (`SELECT latest(...) FROM t`).
+#[derive(Debug)]
+struct Single(Groups);
+
+impl Single {
+    fn state_scalars(&mut self) -> Vec<ScalarValue> {
+        self.0.resize(1);
+        let g = &self.0;
+        vec![
+            ScalarValue::Utf8(g.value[0].clone()),
+            ScalarValue::Int64(g.time[0]),
+            ScalarValue::Utf8(g.id[0].clone()),
+            ScalarValue::Boolean(Some(g.seen[0])),
+        ]
+    }
+}
+
+impl Accumulator for Single {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        self.0.resize(1);
+        let groups = vec![0; values[0].len()];
+        self.0
+            .offer(&values[0], &values[1], &values[2], &groups, |_| true)
+    }
+
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        Ok(self.state_scalars().swap_remove(0))
+    }
+
+    fn size(&self) -> usize {
+        size_of::<Self>() + self.0.bytes()
+    }
+
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        Ok(self.state_scalars())
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        self.0.resize(1);
+        let groups = vec![0; states[0].len()];
+        let seen = states[3].as_boolean();
+        self.0
+            .offer(&states[0], &states[1], &states[2], &groups, |row| {
+                seen.value(row)
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::arrow::array::{
+        Int32Array, RecordBatch, StringArray, TimestampMicrosecondArray,
+    };
+    use datafusion::datasource::MemTable;
+    use datafusion::prelude::{SessionConfig, SessionContext};
+
+    use super::*;
+
+    /// A row: group, time, event id, value.
+    type Row = (i32, Option<i64>, Option<String>, Option<String>);
+
+    fn batch(rows: &[Row]) -> RecordBatch {
+        let g = Int32Array::from_iter_values(rows.iter().map(|r| r.0));
+        let t = TimestampMicrosecondArray::from(rows.iter().map(|r| r.1).collect::<Vec<_>>());
+        let id = StringArray::from(rows.iter().map(|r| r.2.clone()).collect::<Vec<_>>());
+        let v = StringArray::from(rows.iter().map(|r| r.3.clone()).collect::<Vec<_>>());
+        // Nullable columns whatever the rows, so every partition has one schema.
+        RecordBatch::try_from_iter_with_nullable([
+            ("g", Arc::new(g) as ArrayRef, false),
+            ("t", Arc::new(t) as ArrayRef, true),
+            ("id", Arc::new(id) as ArrayRef, true),
+            ("v", Arc::new(v) as ArrayRef, true),
+        ])
+        .unwrap()
+    }
+
+    /// Both aggregates over `rows` cut into partitions at `cuts`; with `skip_partial`, every
+    /// partial aggregate is skipped so rows reach the final one as single-row states.
+    fn both(rows: &[Row], cuts: &[usize], skip_partial: bool) -> (Vec<String>, Vec<String>) {
+        let mut config = SessionConfig::new().with_target_partitions(3);
+        if skip_partial {
+            let options = &mut config.options_mut().execution;
+            options.skip_partial_aggregation_probe_rows_threshold = 1;
+            options.skip_partial_aggregation_probe_ratio_threshold = 0.0;
+        }
+        let ctx = SessionContext::new_with_config(config);
+        ctx.register_udaf(latest());
+        let mut parts = Vec::new();
+        let mut start = 0;
+        for &cut in cuts.iter().chain([&rows.len()]) {
+            let cut = cut.clamp(start, rows.len());
+            parts.push(vec![batch(&rows[start..cut])]);
+            start = cut;
+        }
+        let table = MemTable::try_new(batch(&[]).schema(), parts).unwrap();
+        ctx.register_table("t", Arc::new(table)).unwrap();
+        let run = |sql: &str| {
+            let rt = tokio::runtime::Runtime::new().unwrap();
+            let batches = rt
+                .block_on(async { ctx.sql(sql).await?.collect().await })
+                .unwrap();
+            let mut out: Vec<String> =
+                datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+                    .unwrap()
+                    .to_string()
+                    .lines()
+                    .map(str::to_string)
+                    .collect();
+            out.sort();
+            out
+        };
+        (
+            run("SELECT g, latest(v, t, id) AS x FROM t GROUP BY g"),
+            run(
+                "SELECT g, first_value(v ORDER BY t DESC, id DESC NULLS LAST, v DESC) AS x \
+                 FROM t GROUP BY g",
+            ),
+        )
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn latest_equals_the_ordered_first_value(
+            rows in proptest::collection::vec(
+                (
+                    0..4i32,
+                    proptest::option::weighted(0.8, 0..3i64),
+                    proptest::option::of("[a-c]"),
+                    proptest::option::of("[x-z]"),
+                ),
+                0..40,
+            ),
+            cuts in proptest::collection::vec(0..40usize, 0..3),
+            skip_partial: bool,
+        ) {
+            let mut cuts = cuts;
+            cuts.sort();
+            let (latest, first_value) = both(&rows, &cuts, skip_partial);
+            proptest::prop_assert_eq!(latest, first_value);
+        }
+    }
+
+    #[test]
+    fn without_grouping_and_over_nothing() {
+        let rows: Vec<Row> = vec![
+            (0, Some(1), Some("b".into()), Some("old".into())),
+            (0, Some(2), None, Some("tie-without-id".into())),
+            (0, Some(2), Some("a".into()), Some("latest".into())),
+        ];
+        let ctx = SessionContext::new();
+        ctx.register_udaf(latest());
+        ctx.register_batch("t", batch(&rows)).unwrap();
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let value = |sql: &'static str| {
+            let batches = rt
+                .block_on(async { ctx.sql(sql).await?.collect().await })
+                .unwrap();
+            ScalarValue::try_from_array(batches[0].column(0), 0).unwrap()
+        };
+        assert_eq!(
+            value("SELECT latest(v, t, id) FROM t"),
+            ScalarValue::Utf8(Some("latest".into()))
+        );
+        assert_eq!(
+            value("SELECT latest(v, t, id) FROM t WHERE g = 1"),
+            ScalarValue::Utf8(None)
+        );
+    }
+}

@@ -1,0 +1,118 @@
+//! Parquet files written on a thread of their own, so that compressing one batch overlaps
+//! reading, hashing and de-duplicating the next: before this, ingest used one core of two
+//! (BENCHMARKS.md).
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::thread::JoinHandle;
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::basic::{Compression, ZstdLevel};
+use datafusion::parquet::file::properties::WriterProperties;
+use tokio::sync::mpsc;
+
+use crate::error::{Error, Result};
+
+/// What a file is for, which decides how hard it is compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// Read once by de-duplication, then deleted: cheap LZ4 and small row groups, because
+    /// one is buffered per month until it is full.
+    Staging,
+    /// Kept in the warehouse: zstd level 1, which shrinks the hex hashes as much as higher
+    /// levels do at half the cost (measured in BENCHMARKS.md), and large row groups.
+    Stored,
+}
+
+impl Purpose {
+    fn properties(self) -> Result<WriterProperties> {
+        let builder = WriterProperties::builder();
+        let builder = match self {
+            Purpose::Staging => builder
+                .set_compression(Compression::LZ4_RAW)
+                .set_dictionary_enabled(false)
+                .set_max_row_group_row_count(Some(1 << 17)),
+            Purpose::Stored => builder
+                .set_compression(Compression::ZSTD(ZstdLevel::try_new(1)?))
+                .set_max_row_group_row_count(Some(1 << 20)),
+        };
+        Ok(builder.build())
+    }
+}
+
+/// Batches waiting for the writer thread; two keep it busy while bounding memory.
+const QUEUE: usize = 2;
+
+/// A Parquet file being written by a background thread. Batches are handed over through a
+/// bounded queue, so a slow disk slows the producer instead of filling memory.
+pub struct ParquetSink {
+    path: PathBuf,
+    queue: Option<mpsc::Sender<RecordBatch>>,
+    thread: Option<JoinHandle<Result<()>>>,
+}
+
+impl ParquetSink {
+    /// Creates `path` and starts its writer.
+    pub fn create(path: &Path, schema: SchemaRef, purpose: Purpose) -> Result<Self> {
+        let file = File::create(path).map_err(|e| Error::io(path, e))?;
+        let mut writer = ArrowWriter::try_new(file, schema, Some(purpose.properties()?))?;
+        let (queue, mut batches) = mpsc::channel::<RecordBatch>(QUEUE);
+        let thread_path = path.to_path_buf();
+        let thread = std::thread::Builder::new()
+            .name("parquet-writer".into())
+            .spawn(move || {
+                while let Some(batch) = batches.blocking_recv() {
+                    writer.write(&batch)?;
+                }
+                let file = writer.into_inner()?;
+                file.sync_all().map_err(|e| Error::io(&thread_path, e))
+            })
+            .map_err(|e| Error::io(path, e))?;
+        Ok(ParquetSink {
+            path: path.to_path_buf(),
+            queue: Some(queue),
+            thread: Some(thread),
+        })
+    }
+
+    /// Queues `batch`, waiting while the writer is behind.
+    pub async fn write(&mut self, batch: RecordBatch) -> Result<()> {
+        let queue = self.queue.as_ref().expect("only finish takes the queue");
+        if queue.send(batch).await.is_err() {
+            // The writer stopped on an error; finishing reports it.
+            return self.join().and(Err(Error::Runtime(format!(
+                "{}: the writer stopped",
+                self.path.display()
+            ))));
+        }
+        Ok(())
+    }
+
+    /// Writes what is queued, the footer, and syncs the file to disk.
+    pub fn finish(mut self) -> Result<PathBuf> {
+        self.join()?;
+        Ok(std::mem::take(&mut self.path))
+    }
+
+    fn join(&mut self) -> Result<()> {
+        self.queue = None;
+        match self.thread.take().map(JoinHandle::join) {
+            None => Ok(()),
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(Error::Runtime(format!(
+                "{}: the writer thread failed",
+                self.path.display()
+            ))),
+        }
+    }
+}
+
+impl Drop for ParquetSink {
+    /// An abandoned file (an ingest that failed) is still closed before its staging
+    /// directory is removed, so no thread writes into a deleted directory.
+    fn drop(&mut self) {
+        let _ = self.join();
+    }
+}
