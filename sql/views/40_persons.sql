@@ -15,7 +15,7 @@ SELECT
         WHEN 'external_wins' THEN CASE WHEN bool_or(classification = 'External') THEN 'External' ELSE 'Internal' END
         ELSE first_value(classification ORDER BY last_event DESC, classification DESC)
     END AS classification,
-    count(DISTINCT classification) > 1 AS conflicting,
+    min(classification) <> max(classification) AS conflicting,
     max(last_event) AS last_event
 FROM account_persons
 GROUP BY month, person_id;

@@ -2,6 +2,7 @@
 //! stored `events` table and a bounded memory pool, so ingest, `sql`, reports and the REPL
 //! all run queries the same way.
 
+pub mod cached;
 pub mod session;
 pub mod sql;
 pub mod udf;
@@ -55,9 +56,14 @@ impl Engine {
         let runtime = RuntimeEnvBuilder::new()
             .with_memory_limit(memory_mb * 1024 * 1024, 1.0)
             .build_arc()?;
-        let config = SessionConfig::new()
+        let mut config = SessionConfig::new()
             .with_information_schema(true)
             .with_default_catalog_and_schema("seatcount", "public");
+        // DataFusion 55's new aggregate streams emit an ordered aggregate's groups one batch at
+        // a time, shifting the rest each time: quadratic in the groups of one month, where every
+        // grouping starts with the (constant) month. The previous streams emit in one pass and
+        // made the usage report 1.7x faster (BENCHMARKS.md).
+        config.options_mut().execution.enable_migration_aggregate = false;
         let ctx = SessionContext::new_with_config_rt(config, runtime);
         udf::register(&ctx, settings);
         let engine = Engine { ctx };
@@ -90,9 +96,9 @@ impl Engine {
     /// Creates the metering views of `sql/views/` for `config` over `subscriptions`, so
     /// reports and ad-hoc SQL see the same semantics.
     ///
-    /// With `scope`, the views cover that month only, and `account_persons` is computed once
-    /// and held in memory: the views after it read it several times over (DataFusion inlines
-    /// views and does not share common subplans), and it is the costly step.
+    /// With `scope`, the views cover that month only, and the costly views read more than once
+    /// ([`sql::MATERIALIZED_VIEWS`]) are computed at most once, when a query first needs them,
+    /// and held in memory ([`cached::CachedView`]).
     pub async fn install_semantics(
         &self,
         config: &Config,
@@ -114,22 +120,24 @@ impl Engine {
             self.run_script(&text)
                 .await
                 .map_err(|e| Error::Runtime(format!("sql/{}: {e}", file.path)))?;
-            if scope.is_some() && file.path == sql::MATERIALIZED_VIEW_FILE {
-                self.materialize(sql::MATERIALIZED_VIEW).await?;
+            if scope.is_some() {
+                for view in sql::MATERIALIZED_VIEWS {
+                    if text.contains(&format!("CREATE VIEW {view} AS")) {
+                        self.materialize(view).await?;
+                    }
+                }
             }
         }
         Ok(())
     }
 
-    /// Replaces view `name` with a table of its rows, so the views created after it read the
-    /// rows instead of recomputing them.
+    /// Replaces view `name` with a [`cached::CachedView`] of it, so the views created after
+    /// it read its rows instead of recomputing them.
     async fn materialize(&self, name: &str) -> Result<()> {
-        let df = self.ctx.table(name).await?;
-        let schema = Arc::new(df.schema().as_arrow().clone());
-        let partitions = df.collect_partitioned().await?;
+        let query = self.ctx.table(name).await?;
         self.ctx.deregister_table(name)?;
         self.ctx
-            .register_table(name, Arc::new(MemTable::try_new(schema, partitions)?))?;
+            .register_table(name, Arc::new(cached::CachedView::new(query)))?;
         Ok(())
     }
 

@@ -37,15 +37,15 @@ pub const VIEWS: &[SqlFile] = &[
     sql_file!("views/30_account_persons.sql"),
     sql_file!("views/40_persons.sql"),
     sql_file!("views/50_subscriptions.sql"),
-    sql_file!("views/60_waterfall.sql"),
+    sql_file!("views/60_final_persons.sql"),
+    sql_file!("views/65_consumption.sql"),
     sql_file!("views/70_usage.sql"),
 ];
 
-/// The view a month-scoped session computes once and holds (see
-/// [`super::Engine::install_semantics`]), and the file that creates it.
-pub const MATERIALIZED_VIEW: &str = "account_persons";
-/// See [`MATERIALIZED_VIEW`].
-pub const MATERIALIZED_VIEW_FILE: &str = "views/30_account_persons.sql";
+/// The views a month-scoped session computes once and holds (see
+/// [`super::Engine::install_semantics`]): each is read more than once by the views after it,
+/// and DataFusion would otherwise compute it again for every read.
+pub const MATERIALIZED_VIEWS: &[&str] = &["account_persons", "final_persons", "person_apps"];
 
 /// The canned reports (SPEC §8), by report name.
 pub const REPORTS: &[(&str, SqlFile)] = &[
@@ -202,6 +202,17 @@ fn text_array(items: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_materialized_view_is_created_by_exactly_one_file() {
+        for view in MATERIALIZED_VIEWS {
+            let creating = VIEWS
+                .iter()
+                .filter(|f| f.text.contains(&format!("CREATE VIEW {view} AS")))
+                .count();
+            assert_eq!(creating, 1, "{view}");
+        }
+    }
 
     #[test]
     fn every_placeholder_in_every_file_is_known() {

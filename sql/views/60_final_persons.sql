@@ -23,25 +23,3 @@ LEFT JOIN (
 CREATE VIEW person_apps AS
 SELECT DISTINCT month, person_id, app_id
 FROM account_persons;
-
--- One row per (month, subscription type, app, person) that consumes a seat.
-CREATE VIEW consumption AS
-SELECT month, 'external' AS subscription_type, CAST(NULL AS VARCHAR) AS app_id, person_id
-FROM final_persons
-WHERE final_classification = 'External'
-
-UNION ALL
-
-SELECT pa.month, 'single_app_internal', pa.app_id, pa.person_id
-FROM person_apps pa
-JOIN final_persons f ON f.month = pa.month AND f.person_id = pa.person_id
-JOIN single_app_packs s ON s.month = pa.month AND s.app_id = pa.app_id
-WHERE f.final_classification = 'Internal'
-
-UNION ALL
-
-SELECT DISTINCT pa.month, 'multi_app_internal', CAST(NULL AS VARCHAR), pa.person_id
-FROM person_apps pa
-JOIN final_persons f ON f.month = pa.month AND f.person_id = pa.person_id
-LEFT JOIN single_app_packs s ON s.month = pa.month AND s.app_id = pa.app_id
-WHERE f.final_classification = 'Internal' AND s.app_id IS NULL;
