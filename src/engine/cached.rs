@@ -4,6 +4,9 @@
 //! several times over is computed again for every read. Holding its rows fixes that, but
 //! computing them up front costs every query that never reads the view; this table computes
 //! them when a query first plans a scan of it.
+//!
+//! It keeps the view's logical plan, not a `DataFrame`: a `DataFrame` holds the session state,
+//! whose catalog holds this table, a cycle that kept every month's rows alive until exit.
 
 use std::sync::Arc;
 
@@ -12,15 +15,15 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::datasource::MemTable;
 use datafusion::error::Result;
-use datafusion::logical_expr::{Expr, TableType};
-use datafusion::physical_plan::ExecutionPlan;
+use datafusion::logical_expr::{Expr, LogicalPlan, TableType};
+use datafusion::physical_plan::{ExecutionPlan, collect_partitioned};
 use datafusion::prelude::DataFrame;
 use tokio::sync::OnceCell;
 
 /// A view's query and, once a scan has needed them, its rows.
 #[derive(Debug)]
 pub struct CachedView {
-    query: DataFrame,
+    plan: LogicalPlan,
     schema: SchemaRef,
     rows: OnceCell<MemTable>,
 }
@@ -30,16 +33,17 @@ impl CachedView {
     pub fn new(query: DataFrame) -> Self {
         let schema = Arc::new(query.schema().as_arrow().clone());
         CachedView {
-            query,
+            plan: query.into_unoptimized_plan(),
             schema,
             rows: OnceCell::new(),
         }
     }
 
-    async fn rows(&self) -> Result<&MemTable> {
+    async fn rows(&self, state: &dyn Session) -> Result<&MemTable> {
         self.rows
             .get_or_try_init(|| async {
-                let partitions = self.query.clone().collect_partitioned().await?;
+                let plan = state.create_physical_plan(&self.plan).await?;
+                let partitions = collect_partitioned(plan, state.task_ctx()).await?;
                 MemTable::try_new(self.schema.clone(), partitions)
             })
             .await
@@ -63,7 +67,7 @@ impl TableProvider for CachedView {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        self.rows()
+        self.rows(state)
             .await?
             .scan(state, projection, filters, limit)
             .await

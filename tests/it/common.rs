@@ -8,6 +8,15 @@ use tempfile::TempDir;
 /// A documented test key (32 bytes of 0x42); tests that need a known key use it.
 pub const TEST_KEY: &str = "4242424242424242424242424242424242424242424242424242424242424242";
 
+/// How many cases a fuzzing property runs: `default` in CI, `SEATCOUNT_FUZZ_CASES` for the
+/// long runs the README documents.
+pub fn fuzz_cases(default: u32) -> u32 {
+    std::env::var("SEATCOUNT_FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 /// The repository root, where `data/raw` lives.
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -12,7 +12,7 @@ use seatcount::engine::udf::{self, UdfSettings};
 use seatcount::ingest::{self, Observer, OnError};
 use seatcount::warehouse::key::{HashAlgorithm, HashKey};
 
-use crate::common::{Fixture, TEST_KEY};
+use crate::common::{Fixture, TEST_KEY, fuzz_cases};
 
 struct Quiet;
 impl Observer for Quiet {
@@ -76,7 +76,7 @@ fn csvish() -> impl Strategy<Value = Vec<u8>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: fuzz_cases(48), ..ProptestConfig::default() })]
 
     #[test]
     fn readers_answer_every_byte_string(bytes in csvish()) {
