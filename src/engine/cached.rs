@@ -73,3 +73,49 @@ impl TableProvider for CachedView {
             .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::prelude::SessionContext;
+
+    /// Reads a view wrapped the way `Engine::materialize` does, and hands back the engine's
+    /// only handle on the wrapper.
+    async fn cached_and_read(ctx: &SessionContext) -> std::sync::Weak<CachedView> {
+        ctx.sql("CREATE VIEW v AS SELECT column1 AS n FROM (VALUES (1), (2), (2))")
+            .await
+            .unwrap();
+        let view = Arc::new(CachedView::new(ctx.table("v").await.unwrap()));
+        ctx.deregister_table("v").unwrap();
+        ctx.register_table("v", view.clone()).unwrap();
+        let batches = ctx
+            .sql("SELECT sum(n) FROM v")
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        let sum = batches[0]
+            .column(0)
+            .as_any()
+            .downcast_ref::<datafusion::arrow::array::Int64Array>()
+            .unwrap()
+            .value(0);
+        assert_eq!(sum, 5);
+        Arc::downgrade(&view)
+    }
+
+    #[tokio::test]
+    async fn the_rows_are_freed_with_the_engine() {
+        // A report over every month opens an engine per month; were the cached rows to keep
+        // their own session alive, every month's rows would stay until exit.
+        let ctx = SessionContext::new();
+        let view = cached_and_read(&ctx).await;
+        assert!(view.upgrade().is_some());
+        drop(ctx);
+        assert!(
+            view.upgrade().is_none(),
+            "the cached view outlived its engine"
+        );
+    }
+}
