@@ -19,6 +19,7 @@ use datafusion::scalar::ScalarValue;
 
 use datafusion::arrow::array::AsArray;
 use datafusion::datasource::MemTable;
+use datafusion::logical_expr::TableType;
 use datafusion::sql::parser::{DFParser, Statement};
 
 use crate::config::Config;
@@ -122,18 +123,21 @@ impl Engine {
                 .map_err(|e| Error::Runtime(format!("sql/{}: {e}", file.path)))?;
             if scope.is_some() {
                 for view in sql::MATERIALIZED_VIEWS {
-                    if text.contains(&format!("CREATE VIEW {view} AS")) {
-                        self.materialize(view).await?;
-                    }
+                    self.materialize(view).await?;
                 }
             }
         }
         Ok(())
     }
 
-    /// Replaces view `name` with a [`cached::CachedView`] of it, so the views created after
-    /// it read its rows instead of recomputing them.
+    /// Replaces view `name`, once it exists and while it is still a plain view, with a
+    /// [`cached::CachedView`] of it, so the views created after it read its rows instead of
+    /// recomputing them.
     async fn materialize(&self, name: &str) -> Result<()> {
+        match self.ctx.table_provider(name).await {
+            Ok(provider) if provider.table_type() == TableType::View => {}
+            _ => return Ok(()),
+        }
         let query = self.ctx.table(name).await?;
         self.ctx.deregister_table(name)?;
         self.ctx

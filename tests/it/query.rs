@@ -331,3 +331,33 @@ fn reports_print_in_every_format_and_tables_align_numbers_right() {
     );
     assert!(cells[1].starts_with(" multi_app_internal"), "{row}");
 }
+
+#[test]
+fn a_report_session_holds_the_costly_views_computed_once() {
+    use datafusion::logical_expr::TableType;
+    use seatcount::engine::{session::Session, sql::MATERIALIZED_VIEWS};
+
+    let fx = Fixture::with_key_file();
+    let files = sample_files();
+    fx.ingest(&[&files[0]]);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let session = Session::open(&fx.wh(), None).await.unwrap();
+        let kind = |engine: &seatcount::engine::Engine, view: &str| {
+            let ctx = engine.context().clone();
+            let view = view.to_string();
+            async move { ctx.table_provider(view).await.unwrap().table_type() }
+        };
+        // Ad-hoc SQL sees plain views; a report's month-scoped engine, cached ones.
+        let scoped = session.scoped("2026-09").await.unwrap();
+        for view in MATERIALIZED_VIEWS {
+            assert_eq!(kind(&session.engine, view).await, TableType::View, "{view}");
+            assert_eq!(kind(&scoped, view).await, TableType::Temporary, "{view}");
+        }
+        let (_, rows) = scoped
+            .run_script("SELECT count(*) FROM consumption")
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 1);
+    });
+}

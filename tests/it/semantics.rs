@@ -177,6 +177,30 @@ fn the_waterfall_with_and_without_an_external_subscription() {
 }
 
 #[test]
+fn users_lists_each_app_of_a_person_once_in_order() {
+    let rows = [
+        // One person (e-mail a@x.com under username_or_email): two accounts in app b, and apps
+        // c and a, ingested out of order.
+        "1,2026-09-01T10:00:00Z,c,c-p,,,,ann,,a@x.com,,,,",
+        "2,2026-09-01T11:00:00Z,b,b-p,,,,ann,,a@x.com,,,,",
+        "3,2026-09-01T12:00:00Z,b,b-p,,,,ann2,,a@x.com,,,,",
+        "4,2026-09-01T13:00:00Z,a,a-p,,,,ann,,a@x.com,,,,",
+        // Another person in app b only.
+        "5,2026-09-01T10:00:00Z,b,b-p,,,,bob,,b@x.com,,,,",
+    ];
+    let fx = portfolio(&rows, "[dedup]\npolicy = \"username_or_email\"\n", &[]);
+    let users = report(&fx, "users", "2026-09");
+    let mut apps: Vec<String> = users
+        .lines()
+        .skip(1)
+        .map(|l| l.splitn(3, ',').nth(2).unwrap().to_string())
+        .collect();
+    apps.sort();
+    // ann: a, b (two accounts, one app) and c = 3 apps; bob: b = 1.
+    assert_eq!(apps, ["1,b", "3,\"a,b,c\""], "{users}");
+}
+
+#[test]
 fn single_app_packs_count_per_person_and_app() {
     let rows = [
         // solo uses only the packed app p.
