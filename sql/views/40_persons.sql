@@ -6,6 +6,10 @@
 --   external_wins            External when any account is External;
 --   latest                   the classification of the account with the latest counted event
 --                            (on a tie, Internal).
+--
+-- `latest(x, t, NULL)` is `first_value(x ORDER BY t DESC, x DESC)` (see 20_accounts.sql). The
+-- CASE on the policy is not folded before aggregation, so every branch is computed: each must be
+-- a cheap aggregate, and the generic ordered first_value cost more than the rest together.
 CREATE VIEW persons AS
 SELECT
     month,
@@ -13,7 +17,7 @@ SELECT
     CASE {{conflict}}
         WHEN 'internal_wins' THEN CASE WHEN bool_and(classification = 'External') THEN 'External' ELSE 'Internal' END
         WHEN 'external_wins' THEN CASE WHEN bool_or(classification = 'External') THEN 'External' ELSE 'Internal' END
-        ELSE first_value(classification ORDER BY last_event DESC, classification DESC)
+        ELSE latest(classification, last_event, CAST(NULL AS VARCHAR))
     END AS classification,
     min(classification) <> max(classification) AS conflicting,
     max(last_event) AS last_event

@@ -13,7 +13,7 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::common::ParamValues;
 use datafusion::execution::SendableRecordBatchStream;
-use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::prelude::{DataFrame, ParquetReadOptions, SessionConfig, SessionContext};
 use datafusion::scalar::ScalarValue;
 
@@ -48,7 +48,8 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// A session over `wh` with the functions configured by `settings`.
+    /// A session over `wh` with the functions configured by `settings`, and a memory pool of
+    /// its own.
     pub async fn open(wh: &Warehouse, settings: &udf::UdfSettings) -> Result<Self> {
         let memory_mb = std::env::var(MEMORY_ENV)
             .ok()
@@ -57,6 +58,16 @@ impl Engine {
         let runtime = RuntimeEnvBuilder::new()
             .with_memory_limit(memory_mb * 1024 * 1024, 1.0)
             .build_arc()?;
+        Self::open_in(wh, settings, runtime).await
+    }
+
+    /// The same, drawing on `runtime`'s memory pool, so engines that run at once (the months
+    /// of `history`) stay within one bound together.
+    pub async fn open_in(
+        wh: &Warehouse,
+        settings: &udf::UdfSettings,
+        runtime: Arc<RuntimeEnv>,
+    ) -> Result<Self> {
         let mut config = SessionConfig::new()
             .with_information_schema(true)
             .with_default_catalog_and_schema("seatcount", "public");

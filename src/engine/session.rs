@@ -43,8 +43,17 @@ impl Session {
 
     /// A second engine over the same warehouse whose views cover `month` only, with the
     /// costly step computed once: what reports run on.
+    ///
+    /// It shares this session's memory pool, so scoped engines running at once are bounded
+    /// together.
     pub async fn scoped(&self, month: &str) -> Result<Engine> {
-        let engine = open_engine(&self.warehouse, &self.config).await?;
+        let runtime = self.engine.context().runtime_env();
+        let engine = Engine::open_in(
+            &self.warehouse,
+            &udf_settings(&self.warehouse, &self.config)?,
+            runtime,
+        )
+        .await?;
         engine
             .install_semantics(&self.config, &self.subscriptions, Some(month))
             .await?;
@@ -67,10 +76,13 @@ fn default_config_path(root: &Path) -> PathBuf {
 
 /// An engine over `wh` whose functions follow `config` (case, internal domains, key).
 pub async fn open_engine(wh: &Warehouse, config: &Config) -> Result<Engine> {
-    let settings = UdfSettings {
+    Engine::open(wh, &udf_settings(wh, config)?).await
+}
+
+fn udf_settings(wh: &Warehouse, config: &Config) -> Result<UdfSettings> {
+    Ok(UdfSettings {
         case: config.identifiers.case,
         internal_domains: config.classification.internal_domains.clone(),
         key: wh.key()?,
-    };
-    Engine::open(wh, &settings).await
+    })
 }

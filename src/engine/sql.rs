@@ -45,7 +45,8 @@ pub const VIEWS: &[SqlFile] = &[
 /// The views a month-scoped session computes once and holds (see
 /// [`super::Engine::install_semantics`]): each is read more than once by the views after it,
 /// and DataFusion would otherwise compute it again for every read.
-pub const MATERIALIZED_VIEWS: &[&str] = &["account_persons", "final_persons", "person_apps"];
+pub const MATERIALIZED_VIEWS: &[&str] =
+    &["months", "account_persons", "final_persons", "person_apps"];
 
 /// The canned reports (SPEC §8), by report name.
 pub const REPORTS: &[(&str, SqlFile)] = &[

@@ -8,6 +8,8 @@ pub mod format;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 
+use futures::{StreamExt, TryStreamExt};
+
 use crate::engine::Engine;
 use crate::engine::session::Session;
 use crate::engine::sql::{Params, REPORTS, SqlFile};
@@ -85,13 +87,17 @@ pub async fn months_with_data(engine: &Engine) -> Result<Vec<String>> {
     Ok(months)
 }
 
+/// How many months a report over every month computes at once. One month's plan keeps about
+/// 1.3 of 2 cores busy; two at once fill them (BENCHMARKS.md). They share one memory pool.
+const MONTHS_AT_ONCE: usize = 2;
+
 /// Runs `report` for `month` (default: the latest month with data) on `session`'s
 /// warehouse and configuration.
 ///
 /// A monthly report runs on views scoped to its month. A report over every month (history)
-/// runs once per month, oldest first, each on views scoped to that month, and its rows are
-/// concatenated; so its SQL must order by month first. Either way memory follows the largest
-/// month, not the whole warehouse.
+/// runs once per month, [`MONTHS_AT_ONCE`] months at a time, each on views scoped to that
+/// month, and its rows are concatenated in month order; so its SQL must order by month first.
+/// Either way memory follows the largest months, not the whole warehouse.
 pub async fn run(
     session: &Session,
     report: Report,
@@ -121,11 +127,17 @@ pub async fn run(
         let engine = session.scoped(&month).await?;
         return engine.run_script(&render(&month)?).await;
     }
+    let per_month = futures::stream::iter(&months)
+        .map(|m| async move {
+            let engine = session.scoped(m).await?;
+            engine.run_script(&render(m)?).await
+        })
+        .buffered(MONTHS_AT_ONCE)
+        .try_collect::<Vec<_>>()
+        .await?;
     let mut schema = None;
     let mut rows = Vec::new();
-    for m in &months {
-        let engine = session.scoped(m).await?;
-        let (s, batches) = engine.run_script(&render(m)?).await?;
+    for (s, batches) in per_month {
         schema.get_or_insert(s);
         rows.extend(batches);
     }

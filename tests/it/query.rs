@@ -350,6 +350,11 @@ fn a_report_session_holds_the_costly_views_computed_once() {
         };
         // Ad-hoc SQL sees plain views; a report's month-scoped engine, cached ones.
         let scoped = session.scoped("2026-09").await.unwrap();
+        // ... drawing on the session's memory pool, so months run at once share one bound.
+        assert!(std::sync::Arc::ptr_eq(
+            &session.engine.context().runtime_env().memory_pool,
+            &scoped.context().runtime_env().memory_pool
+        ));
         for view in MATERIALIZED_VIEWS {
             assert_eq!(kind(&session.engine, view).await, TableType::View, "{view}");
             assert_eq!(kind(&scoped, view).await, TableType::Temporary, "{view}");

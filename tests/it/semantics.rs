@@ -565,3 +565,46 @@ fn subscriptions_are_added_assigned_and_listed_by_command() {
          sub-2,external,2,2026-01-01,2026-12-31,\n"
     );
 }
+
+#[test]
+fn history_is_each_months_usage_oldest_first() {
+    // Five months, computed two at a time: the rows must still come in month order, each
+    // month's equal to its own usage report. Month m has m+1 internal people in app a (a pack
+    // of 2) and m external ones, so every month's numbers differ.
+    let mut rows = Vec::new();
+    for m in 1..=5 {
+        for p in 0..=m {
+            rows.push(format!(
+                "{m}-{p},2026-0{m}-10T10:00:00Z,a,a-p,,,,emp{p},,emp{p}@mycompany.com,Internal,,,"
+            ));
+        }
+        for p in 0..m {
+            rows.push(format!(
+                "{m}-x{p},2026-0{m}-11T10:00:00Z,b,b-p,,,,ext{p},,ext{p}@partner.org,External,,,"
+            ));
+        }
+    }
+    let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
+    let fx = portfolio(
+        &rows,
+        "",
+        &[EXTERNAL_2026, "p,single_app_internal,2,2026-01-01,,a"],
+    );
+    let history = fx.csv(&["report", "history"]);
+    let mut expected = String::new();
+    for m in 1..=5 {
+        let usage = report(&fx, "usage", &format!("2026-0{m}"));
+        let mut lines = usage.lines();
+        let header = lines.next().unwrap();
+        if expected.is_empty() {
+            expected = format!("{header}\n");
+        }
+        for line in lines {
+            expected.push_str(line);
+            expected.push('\n');
+        }
+    }
+    assert_eq!(history, expected);
+    assert!(history.contains("2026-05,external,,10,5,0"), "{history}");
+    assert!(history.contains("2026-03,single_app_internal,a,2,4,2"), "{history}");
+}
