@@ -127,10 +127,10 @@ pub async fn run(
         let engine = session.scoped(&month).await?;
         return engine.run_script(&render(&month)?).await;
     }
-    let per_month = futures::stream::iter(&months)
-        .map(|m| async move {
-            let engine = session.scoped(m).await?;
-            engine.run_script(&render(m)?).await
+    let per_month = futures::stream::iter(months.iter().cloned())
+        .map(|m: String| async move {
+            let engine = session.scoped(&m).await?;
+            engine.run_script(&render(&m)?).await
         })
         .buffered(MONTHS_AT_ONCE)
         .try_collect::<Vec<_>>()
