@@ -606,5 +606,8 @@ fn history_is_each_months_usage_oldest_first() {
     }
     assert_eq!(history, expected);
     assert!(history.contains("2026-05,external,,10,5,0"), "{history}");
-    assert!(history.contains("2026-03,single_app_internal,a,2,4,2"), "{history}");
+    assert!(
+        history.contains("2026-03,single_app_internal,a,2,4,2"),
+        "{history}"
+    );
 }
