@@ -280,6 +280,36 @@ fn conflict_policies() {
 }
 
 #[test]
+fn latest_policy_takes_the_latest_account_and_internal_on_a_tie() {
+    let rows = [
+        // r: Internal in app a at 10:00, External in app b at 11:00 -> External.
+        "1,2026-09-01T10:00:00Z,a,a-p,,,,r,r@x.com,,Internal,,,",
+        "2,2026-09-01T11:00:00Z,b,b-p,,,,r,r@x.com,,External,,,",
+        // s: External in a and Internal in b, both at 10:00 -> Internal (the tie).
+        "3,2026-09-01T10:00:00Z,a,a-p,,,,s,s@x.com,,External,,,",
+        "4,2026-09-01T10:00:00Z,b,b-p,,,,s,s@x.com,,Internal,,,",
+        // t: the same tie, given in the other order -> Internal.
+        "5,2026-09-01T10:00:00Z,b,b-p,,,,t,t@x.com,,Internal,,,",
+        "6,2026-09-01T10:00:00Z,a,a-p,,,,t,t@x.com,,External,,,",
+    ];
+    let fx = portfolio(
+        &rows,
+        "[classification]\nconflict = \"latest\"\n",
+        &[EXTERNAL_2026],
+    );
+    assert_eq!(
+        usage(&fx, "2026-09"),
+        ["external=1/10", "multi_app_internal=2/0"]
+    );
+    // Under the default internal_wins, r is Internal too.
+    configure(&fx, "", &[EXTERNAL_2026]);
+    assert_eq!(
+        usage(&fx, "2026-09"),
+        ["external=0/10", "multi_app_internal=3/0"]
+    );
+}
+
+#[test]
 fn an_accounts_attributes_are_its_latest_events() {
     let rows = [
         // The same account was External early in the month and Internal at its last login.
