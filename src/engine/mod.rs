@@ -42,6 +42,25 @@ pub fn parse(text: &str) -> Result<Vec<Statement>> {
     Ok(statements)
 }
 
+/// DataFusion's own settings from `DATAFUSION_*` environment variables, named as
+/// datafusion-cli names them (`datafusion.execution.batch_size` is
+/// `DATAFUSION_EXECUTION_BATCH_SIZE`), over seatcount's choices: tuning needs no rebuild.
+/// A value that does not fit its setting is a usage error naming the variable.
+fn apply_datafusion_env(config: &mut SessionConfig) -> Result<()> {
+    for entry in config.options().entries() {
+        let name = entry.key.to_uppercase().replace('.', "_");
+        if let Ok(value) = std::env::var(&name) {
+            config.options_mut().set(&entry.key, &value).map_err(|_| {
+                Error::Usage(format!(
+                    "{name}: '{value}' is not a valid value for {}",
+                    entry.key
+                ))
+            })?;
+        }
+    }
+    Ok(())
+}
+
 /// A session bound to one warehouse.
 pub struct Engine {
     ctx: SessionContext,
@@ -76,6 +95,7 @@ impl Engine {
         // grouping starts with the (constant) month. The previous streams emit in one pass and
         // made the usage report 1.7x faster (BENCHMARKS.md).
         config.options_mut().execution.enable_migration_aggregate = false;
+        apply_datafusion_env(&mut config)?;
         let ctx = SessionContext::new_with_config_rt(config, runtime);
         udf::register(&ctx, settings);
         let engine = Engine { ctx };

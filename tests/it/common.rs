@@ -195,6 +195,12 @@ fn bare_std() -> std::process::Command {
     ] {
         cmd.env_remove(var);
     }
+    // DataFusion's own settings (DATAFUSION_*) would tune every session the tests run.
+    for (var, _) in std::env::vars_os() {
+        if var.to_string_lossy().starts_with("DATAFUSION_") {
+            cmd.env_remove(var);
+        }
+    }
     cmd
 }
 

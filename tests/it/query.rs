@@ -366,3 +366,28 @@ fn a_report_session_holds_the_costly_views_computed_once() {
         assert_eq!(rows.len(), 1);
     });
 }
+
+/// DataFusion's settings can be tuned through `DATAFUSION_*` variables without changing a
+/// result; a value that does not fit is one line naming the variable, exit 2.
+#[test]
+fn datafusion_settings_come_from_the_environment() {
+    let fx = Fixture::sample();
+    let args = ["report", "history"];
+    let usual = fx.csv(&args);
+    let mut tuned = fx.cmd();
+    tuned
+        .env("DATAFUSION_EXECUTION_TARGET_PARTITIONS", "1")
+        .env("DATAFUSION_EXECUTION_BATCH_SIZE", "3");
+    assert_eq!(crate::common::csv(tuned, &args), usual);
+
+    let out = fx
+        .cmd()
+        .env("DATAFUSION_EXECUTION_BATCH_SIZE", "many")
+        .args(args)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("DATAFUSION_EXECUTION_BATCH_SIZE"), "{err}");
+}
