@@ -1,9 +1,17 @@
-//! A view computed at most once, on first use, and then read from memory.
+//! A view computed at most once, on first use, and then read from memory, or from disk past
+//! its share of the memory pool.
 //!
 //! DataFusion inlines views and does not share common subplans, so a view that later views read
 //! several times over is computed again for every read. Holding its rows fixes that, but
 //! computing them up front costs every query that never reads the view; this table computes
 //! them when a query first plans a scan of it.
+//!
+//! Held rows are memory the pool must know about, or a report's peak is the pool plus whatever
+//! the views hold (usage at 100M events peaked at 5.9 GiB on a 4 GiB pool). So every held batch
+//! is reserved from the pool; the views of one engine may hold at most [`HELD_SHARE`] of it, so
+//! the joins and aggregations over them keep the rest. A batch past that share goes to a spill
+//! file in DataFusion's temporary directory (its Arrow IPC spill format, hashes only) and is read
+//! back from there by every scan.
 //!
 //! It keeps the view's logical plan, not a `DataFrame`: a `DataFrame` holds the session state,
 //! whose catalog holds this table, a cycle that kept every month's rows alive until exit.
@@ -12,41 +20,173 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::{Session, TableProvider};
-use datafusion::datasource::MemTable;
 use datafusion::error::Result;
+use datafusion::execution::memory_pool::{MemoryConsumer, MemoryLimit, MemoryReservation};
+use datafusion::execution::runtime_env::RuntimeEnv;
+use datafusion::execution::{SendableRecordBatchStream, SpillFile, TaskContext};
 use datafusion::logical_expr::{Expr, LogicalPlan, TableType};
-use datafusion::physical_plan::{ExecutionPlan, collect_partitioned};
+use datafusion::physical_expr::LexOrdering;
+use datafusion::physical_plan::metrics::{ExecutionPlanMetricsSet, SpillMetrics};
+use datafusion::physical_plan::spill::SpillManager;
+use datafusion::physical_plan::spill::get_record_batch_memory_size;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::streaming::{PartitionStream, StreamingTableExec};
+use datafusion::physical_plan::{ExecutionPlan, execute_stream_partitioned};
 use datafusion::prelude::DataFrame;
+use futures::{StreamExt, TryStreamExt};
 use tokio::sync::OnceCell;
+use tokio::task::JoinSet;
+
+/// The share of the memory pool the held views of one engine may take together.
+///
+/// Small, because the joins and aggregations that read the views cannot all spill: at 100M
+/// events a half share failed one month's usage report, an eighth took 67 s at 3.4 GiB peak,
+/// and spilling every row 64 s at 3.0 GiB; at 10M events the
+/// share made no measurable difference (BENCHMARKS.md item 21).
+pub const HELD_SHARE: f64 = 0.125;
+
+/// What the held views of one engine have reserved, and how far they may go.
+#[derive(Debug)]
+pub struct HeldMemory {
+    reservation: MemoryReservation,
+    cap: usize,
+}
+
+impl HeldMemory {
+    /// A budget of [`HELD_SHARE`] of `runtime`'s pool (unbounded when the pool is).
+    pub fn new(runtime: &RuntimeEnv) -> Arc<Self> {
+        let pool = &runtime.memory_pool;
+        let cap = match pool.memory_limit() {
+            MemoryLimit::Finite(bytes) => (bytes as f64 * HELD_SHARE) as usize,
+            MemoryLimit::Infinite | MemoryLimit::Unknown => usize::MAX,
+        };
+        Arc::new(HeldMemory {
+            reservation: MemoryConsumer::new("held views").register(pool),
+            cap,
+        })
+    }
+
+    /// Reserves `bytes` when they fit both the share and the pool.
+    fn try_hold(&self, bytes: usize) -> bool {
+        self.reservation.size().saturating_add(bytes) <= self.cap
+            && self.reservation.try_grow(bytes).is_ok()
+    }
+}
 
 /// A view's query and, once a scan has needed them, its rows.
 #[derive(Debug)]
 pub struct CachedView {
     plan: LogicalPlan,
     schema: SchemaRef,
-    rows: OnceCell<MemTable>,
+    memory: Arc<HeldMemory>,
+    rows: OnceCell<Vec<Arc<dyn PartitionStream>>>,
 }
 
 impl CachedView {
-    /// Wraps `query` (typically `ctx.table(view)`); nothing runs yet.
-    pub fn new(query: DataFrame) -> Self {
+    /// Wraps `query` (typically `ctx.table(view)`), to hold its rows within `memory`; nothing
+    /// runs yet.
+    pub fn new(query: DataFrame, memory: Arc<HeldMemory>) -> Self {
         let schema = Arc::new(query.schema().as_arrow().clone());
         CachedView {
             plan: query.into_unoptimized_plan(),
             schema,
+            memory,
             rows: OnceCell::new(),
         }
     }
 
-    async fn rows(&self, state: &dyn Session) -> Result<&MemTable> {
+    async fn rows(&self, state: &dyn Session) -> Result<&Vec<Arc<dyn PartitionStream>>> {
         self.rows
             .get_or_try_init(|| async {
                 let plan = state.create_physical_plan(&self.plan).await?;
-                let partitions = collect_partitioned(plan, state.task_ctx()).await?;
-                MemTable::try_new(self.schema.clone(), partitions)
+                let spills = SpillManager::new(
+                    state.runtime_env().clone(),
+                    SpillMetrics::new(&ExecutionPlanMetricsSet::new(), 0),
+                    self.schema.clone(),
+                )
+                .with_compression_type(state.config_options().execution.spill_compression);
+                let mut tasks = JoinSet::new();
+                for stream in execute_stream_partitioned(plan, state.task_ctx())? {
+                    tasks.spawn(hold(stream, self.memory.clone(), spills.clone()));
+                }
+                let mut partitions: Vec<Arc<dyn PartitionStream>> = Vec::new();
+                for done in tasks.join_all().await {
+                    partitions.push(Arc::new(done?));
+                }
+                Ok(partitions)
             })
             .await
+    }
+}
+
+/// One partition's rows: those that fitted in memory, then those that did not.
+struct HeldPartition {
+    schema: SchemaRef,
+    batches: Vec<RecordBatch>,
+    spilled: Option<(Arc<dyn SpillFile>, SpillManager)>,
+}
+
+/// Drains `stream`, holding batches while `memory` allows and spilling the rest, in order.
+async fn hold(
+    mut stream: SendableRecordBatchStream,
+    memory: Arc<HeldMemory>,
+    spills: SpillManager,
+) -> Result<HeldPartition> {
+    let mut batches = Vec::new();
+    let mut file = None;
+    while let Some(batch) = stream.next().await {
+        let batch = batch?;
+        if file.is_none() && memory.try_hold(get_record_batch_memory_size(&batch)) {
+            batches.push(batch);
+            continue;
+        }
+        let file = match &mut file {
+            Some(file) => file,
+            None => file.insert(spills.create_in_progress_file("held view")?),
+        };
+        file.append_batch(&batch)?;
+    }
+    let spilled = match file {
+        Some(mut file) => file.finish()?.map(|done| (done, spills)),
+        None => None,
+    };
+    Ok(HeldPartition {
+        schema: stream.schema(),
+        batches,
+        spilled,
+    })
+}
+
+impl std::fmt::Debug for HeldPartition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HeldPartition")
+            .field("batches", &self.batches.len())
+            .field("spilled", &self.spilled.is_some())
+            .finish()
+    }
+}
+
+impl PartitionStream for HeldPartition {
+    fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    fn execute(&self, _ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
+        let held = futures::stream::iter(self.batches.clone().into_iter().map(Ok));
+        let spilled = self.spilled.clone();
+        let rest = futures::stream::once(async move {
+            match spilled {
+                Some((file, spills)) => spills.read_spill_as_stream(file, None).map(|s| s.boxed()),
+                None => Ok(futures::stream::empty().boxed()),
+            }
+        })
+        .try_flatten();
+        Box::pin(RecordBatchStreamAdapter::new(
+            self.schema.clone(),
+            held.chain(rest),
+        ))
     }
 }
 
@@ -64,30 +204,43 @@ impl TableProvider for CachedView {
         &self,
         state: &dyn Session,
         projection: Option<&Vec<usize>>,
-        filters: &[Expr],
+        _filters: &[Expr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        self.rows(state)
-            .await?
-            .scan(state, projection, filters, limit)
-            .await
+        let partitions = self.rows(state).await?.clone();
+        let exec = StreamingTableExec::try_new(
+            self.schema.clone(),
+            partitions,
+            projection,
+            None::<LexOrdering>,
+            false,
+            limit,
+        )?;
+        Ok(Arc::new(exec))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::prelude::SessionContext;
+    use datafusion::arrow::array::Int64Array;
+    use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+    use datafusion::prelude::{SessionConfig, SessionContext};
 
-    /// Reads a view wrapped the way `Engine::materialize` does, and hands back the engine's
-    /// only handle on the wrapper.
-    async fn cached_and_read(ctx: &SessionContext) -> std::sync::Weak<CachedView> {
+    /// Wraps view `v` the way `Engine::materialize` does, and hands back the engine's only
+    /// handle on the wrapper.
+    async fn cached(ctx: &SessionContext) -> std::sync::Weak<CachedView> {
         ctx.sql("CREATE VIEW v AS SELECT column1 AS n FROM (VALUES (1), (2), (2))")
             .await
             .unwrap();
-        let view = Arc::new(CachedView::new(ctx.table("v").await.unwrap()));
+        let memory = HeldMemory::new(&ctx.runtime_env());
+        let view = Arc::new(CachedView::new(ctx.table("v").await.unwrap(), memory));
         ctx.deregister_table("v").unwrap();
         ctx.register_table("v", view.clone()).unwrap();
+        Arc::downgrade(&view)
+    }
+
+    async fn sum(ctx: &SessionContext) -> i64 {
         let batches = ctx
             .sql("SELECT sum(n) FROM v")
             .await
@@ -95,14 +248,8 @@ mod tests {
             .collect()
             .await
             .unwrap();
-        let sum = batches[0]
-            .column(0)
-            .as_any()
-            .downcast_ref::<datafusion::arrow::array::Int64Array>()
-            .unwrap()
-            .value(0);
-        assert_eq!(sum, 5);
-        Arc::downgrade(&view)
+        let sums = batches[0].column(0).as_any().downcast_ref::<Int64Array>();
+        sums.unwrap().value(0)
     }
 
     #[tokio::test]
@@ -110,12 +257,31 @@ mod tests {
         // A report over every month opens an engine per month; were the cached rows to keep
         // their own session alive, every month's rows would stay until exit.
         let ctx = SessionContext::new();
-        let view = cached_and_read(&ctx).await;
+        let view = cached(&ctx).await;
+        assert_eq!(sum(&ctx).await, 5);
         assert!(view.upgrade().is_some());
         drop(ctx);
         assert!(
             view.upgrade().is_none(),
             "the cached view outlived its engine"
+        );
+    }
+
+    #[tokio::test]
+    async fn rows_past_the_pool_share_are_read_back_from_disk() {
+        // A pool too small for even one batch: every row goes to the spill file, and every
+        // scan, not only the first, reads all of them back.
+        let runtime = RuntimeEnvBuilder::new()
+            .with_memory_limit(16, 1.0)
+            .build_arc()
+            .unwrap();
+        let ctx = SessionContext::new_with_config_rt(SessionConfig::new(), runtime.clone());
+        let _view = cached(&ctx).await;
+        assert_eq!(sum(&ctx).await, 5);
+        assert_eq!(sum(&ctx).await, 5);
+        assert!(
+            runtime.disk_manager.used_disk_space() > 0,
+            "nothing spilled"
         );
     }
 }

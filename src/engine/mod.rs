@@ -64,6 +64,8 @@ fn apply_datafusion_env(config: &mut SessionConfig) -> Result<()> {
 /// A session bound to one warehouse.
 pub struct Engine {
     ctx: SessionContext,
+    /// What the views held by [`Engine::materialize`] have taken of the pool.
+    held: Arc<cached::HeldMemory>,
 }
 
 impl Engine {
@@ -96,9 +98,10 @@ impl Engine {
         // made the usage report 1.7x faster (BENCHMARKS.md).
         config.options_mut().execution.enable_migration_aggregate = false;
         apply_datafusion_env(&mut config)?;
+        let held = cached::HeldMemory::new(&runtime);
         let ctx = SessionContext::new_with_config_rt(config, runtime);
         udf::register(&ctx, settings);
-        let engine = Engine { ctx };
+        let engine = Engine { ctx, held };
         engine.register_events(wh).await?;
         Ok(engine)
     }
@@ -130,7 +133,7 @@ impl Engine {
     ///
     /// With `scope`, the views cover that month only, and the costly views read more than once
     /// ([`sql::MATERIALIZED_VIEWS`]) are computed at most once, when a query first needs them,
-    /// and held in memory ([`cached::CachedView`]).
+    /// and held in memory up to a share of the pool, on disk past it ([`cached::CachedView`]).
     pub async fn install_semantics(
         &self,
         config: &Config,
@@ -171,8 +174,10 @@ impl Engine {
         }
         let query = self.ctx.table(name).await?;
         self.ctx.deregister_table(name)?;
-        self.ctx
-            .register_table(name, Arc::new(cached::CachedView::new(query)))?;
+        self.ctx.register_table(
+            name,
+            Arc::new(cached::CachedView::new(query, self.held.clone())),
+        )?;
         Ok(())
     }
 
