@@ -43,8 +43,8 @@ use tokio::task::JoinSet;
 ///
 /// Small, because the joins and aggregations that read the views cannot all spill: at 100M
 /// events a half share failed one month's usage report, an eighth took 67 s at 3.4 GiB peak,
-/// and spilling every row 64 s at 3.0 GiB; at 10M events the
-/// share made no measurable difference (BENCHMARKS.md item 21).
+/// and spilling every row 64 s at 3.0 GiB; at 10M events the share made no measurable
+/// difference (BENCHMARKS.md item 21).
 pub const HELD_SHARE: f64 = 0.125;
 
 /// What the held views of one engine have reserved, and how far they may go.
