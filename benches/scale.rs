@@ -112,7 +112,10 @@ fn main() {
     );
 
     // 1. The raw portfolio, generated once per size and kept.
-    let raw = dir.join(format!("raw-{events}-{users}-{apps}-{months}"));
+    let raw = dir.join(format!(
+        "raw-v{}-{events}-{users}-{apps}-{months}",
+        seatcount::generate::PORTFOLIO_VERSION
+    ));
     if !raw.join(".complete").exists() {
         let _ = fs::remove_dir_all(&raw);
         let run = measure(Command::new(bin).args([

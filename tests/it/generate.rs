@@ -112,6 +112,16 @@ fn a_directory_gets_one_parquet_file_per_month_that_ingests() {
                HAVING count(DISTINCT identifier_exact_hash) > 1)"
         ) > 0
     );
+    // Apps with per-app identifiers: the same e-mail, never the same identifier elsewhere.
+    let hygiene = fx.csv(&["report", "hygiene", "--month", "2026-02"]);
+    let pairwise = hygiene
+        .lines()
+        .find(|l| l.starts_with("pairwise_identifiers,"))
+        .expect("a pairwise row");
+    assert!(
+        !pairwise.starts_with("pairwise_identifiers,0,"),
+        "{hygiene}"
+    );
     // Re-sent events were dropped at ingest.
     assert!(
         summary.contains("duplicate events dropped") && !summary.contains(" 0 duplicate"),
