@@ -11,7 +11,8 @@
 //! is reserved from the pool; the views of one engine may hold at most [`HELD_SHARE`] of it, so
 //! the joins and aggregations over them keep the rest. A batch past that share goes to a spill
 //! file in DataFusion's temporary directory (its Arrow IPC spill format, hashes only) and is read
-//! back from there by every scan.
+//! back from there by every scan. A view held wholly in memory is scanned as a memory table,
+//! as before there was a share.
 //!
 //! It keeps the view's logical plan, not a `DataFrame`: a `DataFrame` holds the session state,
 //! whose catalog holds this table, a cycle that kept every month's rows alive until exit.
@@ -22,6 +23,7 @@ use async_trait::async_trait;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::{Session, TableProvider};
+use datafusion::datasource::MemTable;
 use datafusion::error::Result;
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryLimit, MemoryReservation};
 use datafusion::execution::runtime_env::RuntimeEnv;
@@ -81,7 +83,7 @@ pub struct CachedView {
     plan: LogicalPlan,
     schema: SchemaRef,
     memory: Arc<HeldMemory>,
-    rows: OnceCell<Vec<Arc<dyn PartitionStream>>>,
+    rows: OnceCell<Vec<Arc<HeldPartition>>>,
 }
 
 impl CachedView {
@@ -97,7 +99,7 @@ impl CachedView {
         }
     }
 
-    async fn rows(&self, state: &dyn Session) -> Result<&Vec<Arc<dyn PartitionStream>>> {
+    async fn rows(&self, state: &dyn Session) -> Result<&Vec<Arc<HeldPartition>>> {
         self.rows
             .get_or_try_init(|| async {
                 let plan = state.create_physical_plan(&self.plan).await?;
@@ -111,11 +113,12 @@ impl CachedView {
                 for stream in execute_stream_partitioned(plan, state.task_ctx())? {
                     tasks.spawn(hold(stream, self.memory.clone(), spills.clone()));
                 }
-                let mut partitions: Vec<Arc<dyn PartitionStream>> = Vec::new();
-                for done in tasks.join_all().await {
-                    partitions.push(Arc::new(done?));
-                }
-                Ok(partitions)
+                tasks
+                    .join_all()
+                    .await
+                    .into_iter()
+                    .map(|done| done.map(Arc::new))
+                    .collect()
             })
             .await
     }
@@ -204,10 +207,21 @@ impl TableProvider for CachedView {
         &self,
         state: &dyn Session,
         projection: Option<&Vec<usize>>,
-        _filters: &[Expr],
+        filters: &[Expr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let partitions = self.rows(state).await?.clone();
+        let held = self.rows(state).await?;
+        if held.iter().all(|p| p.spilled.is_none()) {
+            // All in memory: a memory table, whose exact row counts let the planner pick the
+            // smaller side of a join to build.
+            let batches = held.iter().map(|p| p.batches.clone()).collect();
+            let table = MemTable::try_new(self.schema.clone(), batches)?;
+            return table.scan(state, projection, filters, limit).await;
+        }
+        let partitions = held
+            .iter()
+            .map(|p| p.clone() as Arc<dyn PartitionStream>)
+            .collect();
         let exec = StreamingTableExec::try_new(
             self.schema.clone(),
             partitions,
