@@ -3,7 +3,7 @@
 
 use crate::common::{Fixture, bare};
 
-fn generate(args: &[&str]) -> std::process::Output {
+pub fn generate(args: &[&str]) -> std::process::Output {
     bare().arg("generate").args(args).output().unwrap()
 }
 

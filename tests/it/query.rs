@@ -400,14 +400,18 @@ fn datafusion_settings_come_from_the_environment() {
 fn held_views_past_their_share_of_the_pool_spill_and_give_the_same_report() {
     let fx = Fixture::new();
     let raw = fx.dir.path().join("raw.parquet");
-    let generated = bare()
-        .args([
-            "generate", "--users", "4000", "--apps", "8", "--months", "1",
-        ])
-        .args(["--events", "20000", "--out"])
-        .arg(&raw)
-        .output()
-        .expect("run");
+    let generated = crate::generate::generate(&[
+        "--users",
+        "20000",
+        "--apps",
+        "8",
+        "--months",
+        "1",
+        "--events",
+        "60000",
+        "--out",
+        raw.to_str().unwrap(),
+    ]);
     assert!(generated.status.success(), "{generated:?}");
     fx.ingest(&[&raw]);
     for report in ["usage", "named-users"] {
