@@ -9,17 +9,28 @@
 --   conflicting_classification   persons whose accounts were classified differently;
 --   internal_outside_domains     persons counted Internal whose e-mail domain is not one of
 --                                classification.internal_domains (only when some are set).
-WITH counted AS (
-    SELECT * FROM counted_events WHERE month = {{month}}
-),
-variants AS (
+--
+-- Each check is its own statement, kept as a one-row table, so the checks run one after
+-- another and each has the whole memory pool: in one plan, their joins and aggregates ran at
+-- once and outgrew it at 100M events (BENCHMARKS.md item 24).
+
+CREATE TABLE check_variants AS
+SELECT 1 AS ord, 'case_or_space_variants' AS "check",
+       count(*) AS affected_users,
+       'identifiers spelled differently only by case or white space' AS detail
+FROM (
     SELECT coalesce(named_user_identifier_hash, user_name_hash) AS normalized
-    FROM counted
+    FROM counted_events
+    WHERE month = {{month}}
     GROUP BY coalesce(named_user_identifier_hash, user_name_hash)
     HAVING count(DISTINCT identifier_exact_hash) > 1
-),
-app_emails AS (
-    SELECT DISTINCT app_id, email_hash, identifier_key FROM counted WHERE email_hash IS NOT NULL
+);
+
+CREATE TABLE check_pairwise AS
+WITH app_emails AS (
+    SELECT DISTINCT app_id, email_hash, identifier_key
+    FROM counted_events
+    WHERE month = {{month}} AND email_hash IS NOT NULL
 ),
 shared AS (
     -- For each app and e-mail seen in another app too: does any other app use the same identifier?
@@ -33,46 +44,51 @@ pairwise AS (
     FROM shared
     GROUP BY app_id
     HAVING NOT bool_or(matches)
-),
-persons_month AS (
-    SELECT * FROM account_persons WHERE month = {{month}}
-),
-outside AS (
-    SELECT DISTINCT a.person_id
-    FROM persons_month a
-    JOIN final_persons f ON f.month = a.month AND f.person_id = a.person_id
-    WHERE {{has_internal_domains}}
-      AND f.final_classification = 'Internal'
-      AND a.email_domain IS NOT NULL
-      AND NOT array_has({{internal_domains}}, a.email_domain)
 )
-SELECT "check", affected_users, detail
-FROM (
-SELECT 1 AS ord, 'case_or_space_variants' AS "check",
-       CAST((SELECT count(*) FROM variants) AS BIGINT) AS affected_users,
-       'identifiers spelled differently only by case or white space' AS detail
-UNION ALL
-SELECT 2, 'pairwise_identifiers',
-       coalesce((SELECT sum(emails) FROM pairwise), 0),
+SELECT 2 AS ord, 'pairwise_identifiers' AS "check",
+       coalesce(sum(emails), 0) AS affected_users,
        coalesce('apps whose identifiers never match another app''s for the same e-mail: '
-                || (SELECT string_agg(app_id, ',' ORDER BY app_id) FROM pairwise),
-                'no app uses per-app identifiers')
-UNION ALL
-SELECT 3, 'missing_named_user_identifier',
-       (SELECT count(DISTINCT person_id) FROM persons_month WHERE NOT has_named_user_identifier),
+                || string_agg(app_id, ',' ORDER BY app_id),
+                'no app uses per-app identifiers') AS detail
+FROM pairwise;
+
+CREATE TABLE check_missing AS
+SELECT 3 AS ord, 'missing_named_user_identifier' AS "check",
+       count(DISTINCT person_id) AS affected_users,
        coalesce('accounts without a NamedUserIdentifier in apps: '
-                || (SELECT string_agg(DISTINCT app_id, ',' ORDER BY app_id) FROM persons_month WHERE NOT has_named_user_identifier),
-                'every account has a NamedUserIdentifier')
-UNION ALL
-SELECT 4, 'conflicting_classification',
-       (SELECT count(*) FROM persons WHERE month = {{month}} AND conflicting),
-       'persons whose accounts are classified differently; resolved by classification.conflict = ' || {{conflict}}
-UNION ALL
-SELECT 5, 'internal_outside_domains',
-       (SELECT count(*) FROM outside),
+                || string_agg(DISTINCT app_id, ',' ORDER BY app_id),
+                'every account has a NamedUserIdentifier') AS detail
+FROM account_persons
+WHERE month = {{month}} AND NOT has_named_user_identifier;
+
+CREATE TABLE check_conflicting AS
+SELECT 4 AS ord, 'conflicting_classification' AS "check",
+       count(*) AS affected_users,
+       'persons whose accounts are classified differently; resolved by classification.conflict = ' || {{conflict}} AS detail
+FROM persons
+WHERE month = {{month}} AND conflicting;
+
+CREATE TABLE check_outside AS
+SELECT 5 AS ord, 'internal_outside_domains' AS "check",
+       count(DISTINCT a.person_id) AS affected_users,
        CASE WHEN {{has_internal_domains}}
             THEN 'persons counted Internal whose e-mail domain is not an internal domain'
             ELSE 'no classification.internal_domains configured'
-       END
+       END AS detail
+FROM account_persons a
+JOIN final_persons f ON f.month = a.month AND f.person_id = a.person_id
+WHERE a.month = {{month}}
+  AND {{has_internal_domains}}
+  AND f.final_classification = 'Internal'
+  AND a.email_domain IS NOT NULL
+  AND NOT array_has({{internal_domains}}, a.email_domain);
+
+SELECT "check", CAST(affected_users AS BIGINT) AS affected_users, detail
+FROM (
+    SELECT * FROM check_variants
+    UNION ALL SELECT * FROM check_pairwise
+    UNION ALL SELECT * FROM check_missing
+    UNION ALL SELECT * FROM check_conflicting
+    UNION ALL SELECT * FROM check_outside
 )
 ORDER BY ord;

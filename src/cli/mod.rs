@@ -2,17 +2,18 @@
 //! opens what it needs and hands the work to ingest, engine, reports or print.
 
 pub mod args;
+pub mod output;
 pub mod progress;
 pub mod repl;
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Read};
 use std::path::Path;
 
+use crate::engine::Rows;
 use crate::engine::session::Session;
 use crate::error::{Error, Result};
 use crate::generate;
 use crate::ingest;
-use crate::reports::format::{self, OutputFormat};
 use crate::reports::{self, dashboard};
 use crate::warehouse::entitlements::{self, SubscriptionType};
 use crate::warehouse::key::HashAlgorithm;
@@ -77,8 +78,8 @@ pub async fn run(cli: Cli) -> Result<()> {
             };
             let session = Session::open(&root, cli.config.as_deref()).await?;
             let _read = commit::read_lock(&session.warehouse)?;
-            let (schema, batches) = session.engine.run_script(&text).await?;
-            emit(output, &schema, &batches)
+            let rows = session.engine.stream_script(&text).await?;
+            output::emit(output, rows).await
         }
         Command::Report {
             name,
@@ -88,8 +89,8 @@ pub async fn run(cli: Cli) -> Result<()> {
             let report = reports::find(name)?;
             let session = Session::open(&root, cli.config.as_deref()).await?;
             let _read = commit::read_lock(&session.warehouse)?;
-            let (schema, batches) = reports::run(&session, report, month.as_deref()).await?;
-            emit(output, &schema, &batches)
+            let rows = reports::stream(&session, report, month.as_deref()).await?;
+            output::emit(output, rows).await
         }
         Command::RotateKey => Err(Error::Runtime(format!(
             "{}: seatcount cannot re-key a warehouse, because HMAC-SHA256 is one-way and the clear identifiers a new key needs were never stored; to change the key, ingest the raw files into a new warehouse (seatcount --warehouse NEW ingest RAW...) and retire this one",
@@ -139,18 +140,18 @@ pub async fn run(cli: Cli) -> Result<()> {
             eprintln!("wrote {}", output.display());
             Ok(())
         }
-        Command::Subscriptions { action } => subscriptions(&root, action),
+        Command::Subscriptions { action } => subscriptions(&root, action).await,
         Command::Quarantine { action } => quarantine(&root, action),
     }
 }
 
-fn subscriptions(root: &Path, action: &SubscriptionAction) -> Result<()> {
+async fn subscriptions(root: &Path, action: &SubscriptionAction) -> Result<()> {
     let wh = Warehouse::open(root)?;
     match action {
         SubscriptionAction::List { output } => {
             let subs = entitlements::load(&wh)?;
             let batch = entitlements::to_batch(&subs)?;
-            emit(output, &batch.schema(), &[batch])
+            output::emit(output, Rows::from_batches(batch.schema(), vec![batch])).await
         }
         SubscriptionAction::Add {
             kind,
@@ -219,33 +220,6 @@ fn read_query_file(path: &Path) -> Result<String> {
         std::io::ErrorKind::NotFound => Error::Usage(format!("{}: no such file", path.display())),
         _ => Error::io(path, e),
     })
-}
-
-/// Prints a result where `output` says.
-pub fn emit(
-    output: &OutputArgs,
-    schema: &datafusion::arrow::datatypes::SchemaRef,
-    batches: &[datafusion::arrow::array::RecordBatch],
-) -> Result<()> {
-    match &output.output {
-        Some(path) => {
-            let mut file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
-            format::write(&mut file, schema, batches, output.format)?;
-            file.flush().map_err(|e| Error::io(path, e))
-        }
-        None => {
-            if output.format == OutputFormat::Parquet && std::io::stdout().is_terminal() {
-                return Err(Error::Usage(
-                    "Parquet output is binary: give --output FILE or pipe it".into(),
-                ));
-            }
-            let stdout = std::io::stdout();
-            let mut lock = stdout.lock();
-            format::write(&mut lock, schema, batches, output.format)?;
-            lock.flush()
-                .map_err(|e| Error::Runtime(format!("cannot write the output: {e}")))
-        }
-    }
 }
 
 fn print_summary(s: &ingest::Summary) {

@@ -9,6 +9,9 @@ pub mod udf;
 
 use std::sync::Arc;
 
+use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
+
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::common::ParamValues;
@@ -32,6 +35,44 @@ use crate::warehouse::{Warehouse, schema};
 pub const MEMORY_ENV: &str = "SEATCOUNT_MEMORY_MB";
 /// The memory pool's size when [`MEMORY_ENV`] is unset.
 pub const DEFAULT_MEMORY_MB: usize = 4096;
+
+/// A query's result as it is computed: the schema first, then the batches, so a result larger
+/// than memory can be written out without being held whole.
+pub struct Rows<'a> {
+    /// The result's columns, known before the first row.
+    pub schema: SchemaRef,
+    /// The rows, in order.
+    pub batches: BoxStream<'a, Result<RecordBatch>>,
+}
+
+impl<'a> Rows<'a> {
+    /// A result already held whole.
+    pub fn from_batches(schema: SchemaRef, batches: Vec<RecordBatch>) -> Self {
+        Rows {
+            schema,
+            batches: futures::stream::iter(batches.into_iter().map(Ok)).boxed(),
+        }
+    }
+
+    /// Keeps `owner` (the engine whose views the query reads, with their memory reservation)
+    /// alive until the last batch has been read.
+    pub fn keeping<T: Send + 'a>(self, owner: T) -> Self {
+        Rows {
+            schema: self.schema,
+            batches: self
+                .batches
+                .inspect(move |_| {
+                    let _ = &owner;
+                })
+                .boxed(),
+        }
+    }
+
+    /// Reads every batch.
+    pub async fn collect(self) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+        Ok((self.schema, self.batches.try_collect().await?))
+    }
+}
 
 /// Splits `text` into statements; an empty text is a usage error.
 pub fn parse(text: &str) -> Result<Vec<Statement>> {
@@ -205,11 +246,20 @@ impl Engine {
 
     /// Runs every statement of `text` in order, returning the last one's result.
     pub async fn run_script(&self, text: &str) -> Result<(SchemaRef, Vec<RecordBatch>)> {
-        let mut last = None;
-        for statement in parse(text)? {
-            last = Some(self.run_statement(statement).await?);
+        self.stream_script(text).await?.collect().await
+    }
+
+    /// Runs every statement of `text` in order but the last, whose rows come as they are
+    /// computed.
+    pub async fn stream_script(&self, text: &str) -> Result<Rows<'static>> {
+        let mut statements = parse(text)?;
+        let last = statements
+            .pop()
+            .expect("parse gives at least one statement");
+        for statement in statements {
+            self.run_statement(statement).await?;
         }
-        Ok(last.expect("parse gives at least one statement"))
+        self.stream_statement(last).await
     }
 
     /// Plans and runs one parsed statement, collecting its result.
@@ -217,10 +267,21 @@ impl Engine {
         &self,
         statement: Statement,
     ) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+        self.stream_statement(statement).await?.collect().await
+    }
+
+    async fn stream_statement(&self, statement: Statement) -> Result<Rows<'static>> {
         let plan = self.ctx.state().statement_to_plan(statement).await?;
-        let df = self.ctx.execute_logical_plan(plan).await?;
-        let schema = Arc::new(df.schema().as_arrow().clone());
-        Ok((schema, df.collect().await?))
+        let stream = self
+            .ctx
+            .execute_logical_plan(plan)
+            .await?
+            .execute_stream()
+            .await?;
+        Ok(Rows {
+            schema: stream.schema(),
+            batches: stream.map_err(Error::from).boxed(),
+        })
     }
 
     /// The newest month with events, if any.

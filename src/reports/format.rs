@@ -37,64 +37,133 @@ fn format_options() -> FormatOptions<'static> {
         .with_timestamp_format(Some(TIME_FORMAT))
 }
 
-/// Writes `batches` to `out` in `format`.
-pub fn write(
-    out: &mut dyn Write,
-    schema: &SchemaRef,
-    batches: &[RecordBatch],
-    format: OutputFormat,
-) -> Result<()> {
-    match format {
-        OutputFormat::Table => write_table(out, schema, batches),
-        OutputFormat::Csv => {
-            // CSV has no nested values: lists and structs print as their display text.
-            let (schema, batches) =
-                with_text_columns(schema, batches, |dt| is_time(dt) || dt.is_nested())?;
-            if batches.is_empty() {
-                let header: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
-                writeln!(out, "{}", header.join(",")).map_err(stdout_error)?;
-                return Ok(());
-            }
-            let mut writer = datafusion::arrow::csv::WriterBuilder::new()
-                .with_header(true)
-                .build(&mut *out);
-            for b in &batches {
-                writer.write(b)?;
-            }
-            Ok(())
-        }
-        OutputFormat::Json => {
-            let (_, batches) = with_text_columns(schema, batches, is_time)?;
-            let mut writer = datafusion::arrow::json::ArrayWriter::new(&mut *out);
-            let refs: Vec<&RecordBatch> = batches.iter().collect();
-            writer.write_batches(&refs)?;
-            writer.finish()?;
-            if batches.iter().all(|b| b.num_rows() == 0) {
-                write!(out, "[]").map_err(stdout_error)?;
-            }
-            writeln!(out).map_err(stdout_error)
-        }
-        OutputFormat::Ndjson => {
-            let (_, batches) = with_text_columns(schema, batches, is_time)?;
-            let mut writer = datafusion::arrow::json::LineDelimitedWriter::new(&mut *out);
-            let refs: Vec<&RecordBatch> = batches.iter().collect();
-            writer.write_batches(&refs)?;
-            writer.finish()?;
-            Ok(())
-        }
-        OutputFormat::Parquet => {
-            let mut buf = Vec::new();
-            let mut writer = ArrowWriter::try_new(&mut buf, schema.clone(), None)?;
-            for b in batches {
-                writer.write(b)?;
-            }
-            writer.close()?;
-            out.write_all(&buf).map_err(stdout_error)
+/// Writes a result to `out` in one format as its batches arrive, so `sql` and reports print
+/// (or fill their `--output` file) while the query runs and never hold a large result whole.
+/// A table is the exception: it needs every row for its column widths.
+pub struct Writer<W: Write + Send> {
+    sink: Sink<W>,
+    schema: SchemaRef,
+    /// The schema the rows are written in: `schema` with [`Sink::textual`] columns as text.
+    text_schema: SchemaRef,
+    rows: usize,
+}
+
+enum Sink<W: Write + Send> {
+    Table(W, Vec<RecordBatch>),
+    Csv(datafusion::arrow::csv::Writer<W>),
+    Json(datafusion::arrow::json::ArrayWriter<W>),
+    Ndjson(datafusion::arrow::json::LineDelimitedWriter<W>),
+    Parquet(ArrowWriter<W>),
+}
+
+impl<W: Write + Send> Sink<W> {
+    /// The column types this sink prints as display text: CSV has no nested values (lists and
+    /// structs print as their display text), and CSV and JSON print timestamps as RFC 3339.
+    fn textual(&self) -> fn(&DataType) -> bool {
+        match self {
+            Sink::Csv(_) => |dt| is_time(dt) || dt.is_nested(),
+            Sink::Json(_) | Sink::Ndjson(_) => is_time,
+            Sink::Table(..) | Sink::Parquet(_) => |_| false,
         }
     }
 }
 
-fn stdout_error(e: std::io::Error) -> Error {
+impl<W: Write + Send> Writer<W> {
+    /// Starts a result of `schema` in `format` on `out`.
+    pub fn new(out: W, schema: &SchemaRef, format: OutputFormat) -> Result<Self> {
+        let sink = match format {
+            OutputFormat::Table => Sink::Table(out, Vec::new()),
+            OutputFormat::Csv => Sink::Csv(
+                datafusion::arrow::csv::WriterBuilder::new()
+                    .with_header(true)
+                    .build(out),
+            ),
+            OutputFormat::Json => Sink::Json(datafusion::arrow::json::ArrayWriter::new(out)),
+            OutputFormat::Ndjson => {
+                Sink::Ndjson(datafusion::arrow::json::LineDelimitedWriter::new(out))
+            }
+            OutputFormat::Parquet => Sink::Parquet(
+                ArrowWriter::try_new(out, schema.clone(), None).map_err(output_error)?,
+            ),
+        };
+        let text_schema = text_schema(schema, sink.textual());
+        Ok(Writer {
+            sink,
+            schema: schema.clone(),
+            text_schema,
+            rows: 0,
+        })
+    }
+
+    /// Writes one batch of the result.
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.rows += batch.num_rows();
+        let textual = self.sink.textual();
+        match &mut self.sink {
+            Sink::Table(_, batches) => {
+                batches.push(batch.clone());
+                Ok(())
+            }
+            Sink::Csv(w) => w.write(&as_text(&self.text_schema, batch, textual)?),
+            Sink::Json(w) => w.write(&as_text(&self.text_schema, batch, textual)?),
+            Sink::Ndjson(w) => w.write(&as_text(&self.text_schema, batch, textual)?),
+            Sink::Parquet(w) => return w.write(batch).map_err(output_error),
+        }
+        .map_err(output_error)
+    }
+
+    /// Ends the result (a CSV header, an empty JSON array or a Parquet footer even without
+    /// rows) and hands back the output.
+    pub fn finish(mut self) -> Result<W> {
+        if self.rows == 0 && matches!(self.sink, Sink::Csv(_)) {
+            // arrow writes the header with the first batch; without rows there was none.
+            let empty = RecordBatch::new_empty(self.text_schema.clone());
+            if let Sink::Csv(w) = &mut self.sink {
+                w.write(&empty).map_err(output_error)?;
+            }
+        }
+        let mut out = match self.sink {
+            Sink::Table(mut out, batches) => {
+                write_table(&mut out, &self.schema, &batches)?;
+                out
+            }
+            Sink::Csv(w) => w.into_inner(),
+            Sink::Json(mut w) => {
+                w.finish().map_err(output_error)?;
+                let mut out = w.into_inner();
+                if self.rows == 0 {
+                    write!(out, "[]").map_err(output_error)?;
+                }
+                writeln!(out).map_err(output_error)?;
+                out
+            }
+            Sink::Ndjson(mut w) => {
+                w.finish().map_err(output_error)?;
+                w.into_inner()
+            }
+            Sink::Parquet(w) => w.into_inner().map_err(output_error)?,
+        };
+        out.flush().map_err(output_error)?;
+        Ok(out)
+    }
+}
+
+/// Writes `batches` to `out` in `format`, for results already held whole.
+pub fn write(
+    out: &mut (dyn Write + Send),
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+    format: OutputFormat,
+) -> Result<()> {
+    let mut writer = Writer::new(out, schema, format)?;
+    for batch in batches {
+        writer.write(batch)?;
+    }
+    writer.finish().map(drop)
+}
+
+/// The error for output that cannot be written (a full disk, a closed pipe).
+pub fn output_error(e: impl std::fmt::Display) -> Error {
     Error::Runtime(format!("cannot write the output: {e}"))
 }
 
@@ -102,15 +171,10 @@ fn is_time(dt: &DataType) -> bool {
     matches!(dt, DataType::Timestamp(..))
 }
 
-/// Replaces the columns whose type matches `textual` by their display text (timestamps as
-/// RFC 3339 UTC), for formats that cannot carry those types as they are.
-fn with_text_columns(
-    schema: &SchemaRef,
-    batches: &[RecordBatch],
-    textual: fn(&DataType) -> bool,
-) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+/// `schema` with the columns whose type matches `textual` as text.
+fn text_schema(schema: &SchemaRef, textual: fn(&DataType) -> bool) -> SchemaRef {
     if !schema.fields().iter().any(|f| textual(f.data_type())) {
-        return Ok((schema.clone(), batches.to_vec()));
+        return schema.clone();
     }
     let fields: Vec<Field> = schema
         .fields()
@@ -123,40 +187,48 @@ fn with_text_columns(
             }
         })
         .collect();
-    let text_schema = Arc::new(Schema::new(fields));
-    let options = format_options();
-    let mut out = Vec::new();
-    for batch in batches {
-        let columns = batch
-            .columns()
-            .iter()
-            .map(|c| {
-                if !textual(c.data_type()) {
-                    return Ok(c.clone());
-                }
-                let formatter = ArrayFormatter::try_new(c.as_ref(), &options)?;
-                let values: StringArray = (0..c.len())
-                    .map(|i| {
-                        if c.is_null(i) {
-                            None
-                        } else {
-                            Some(formatter.value(i).to_string())
-                        }
-                    })
-                    .collect();
-                Ok(Arc::new(values) as ArrayRef)
-            })
-            .collect::<Result<Vec<_>>>()?;
-        out.push(RecordBatch::try_new(text_schema.clone(), columns)?);
+    Arc::new(Schema::new(fields))
+}
+
+/// `batch` in `text_schema`: the columns whose type matches `textual` replaced by their
+/// display text (timestamps as RFC 3339 UTC), for formats that cannot carry those types.
+fn as_text(
+    text_schema: &SchemaRef,
+    batch: &RecordBatch,
+    textual: fn(&DataType) -> bool,
+) -> Result<RecordBatch> {
+    if !batch.columns().iter().any(|c| textual(c.data_type())) {
+        return Ok(batch.clone());
     }
-    Ok((text_schema, out))
+    let options = format_options();
+    let columns = batch
+        .columns()
+        .iter()
+        .map(|c| {
+            if !textual(c.data_type()) {
+                return Ok(c.clone());
+            }
+            let formatter = ArrayFormatter::try_new(c.as_ref(), &options)?;
+            let values: StringArray = (0..c.len())
+                .map(|i| {
+                    if c.is_null(i) {
+                        None
+                    } else {
+                        Some(formatter.value(i).to_string())
+                    }
+                })
+                .collect();
+            Ok(Arc::new(values) as ArrayRef)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(RecordBatch::try_new(text_schema.clone(), columns)?)
 }
 
 fn is_numeric(dt: &DataType) -> bool {
     dt.is_numeric()
 }
 
-fn write_table(out: &mut dyn Write, schema: &SchemaRef, batches: &[RecordBatch]) -> Result<()> {
+fn write_table(out: &mut impl Write, schema: &SchemaRef, batches: &[RecordBatch]) -> Result<()> {
     let mut table = Table::new();
     table
         .load_preset(presets::UTF8_FULL_CONDENSED)
@@ -180,5 +252,5 @@ fn write_table(out: &mut dyn Write, schema: &SchemaRef, batches: &[RecordBatch])
             column.set_cell_alignment(CellAlignment::Right);
         }
     }
-    writeln!(out, "{table}").map_err(stdout_error)
+    writeln!(out, "{table}").map_err(output_error)
 }

@@ -10,9 +10,9 @@ use datafusion::arrow::datatypes::SchemaRef;
 
 use futures::{StreamExt, TryStreamExt};
 
-use crate::engine::Engine;
 use crate::engine::session::Session;
 use crate::engine::sql::{Params, REPORTS, SqlFile};
+use crate::engine::{Engine, Rows};
 use crate::error::{Error, Result};
 
 /// A canned report.
@@ -87,24 +87,30 @@ pub async fn months_with_data(engine: &Engine) -> Result<Vec<String>> {
     Ok(months)
 }
 
-/// How many months a report over every month computes at once. Two at once were 1.3x faster
-/// at 10M events but ran out of the 4 GiB pool at 100M, where one month needs most of it
-/// (BENCHMARKS.md items 16 and 20): the memory bound comes first. Months at once share one
-/// memory pool.
-const MONTHS_AT_ONCE: usize = 1;
-
 /// Runs `report` for `month` (default: the latest month with data) on `session`'s
-/// warehouse and configuration.
-///
-/// A monthly report runs on views scoped to its month. A report over every month (history)
-/// runs once per month, [`MONTHS_AT_ONCE`] months at a time, each on views scoped to that
-/// month, and its rows are concatenated in month order; so its SQL must order by month first.
-/// Either way memory follows the largest months, not the whole warehouse.
+/// warehouse and configuration, collecting its rows; see [`stream`].
 pub async fn run(
     session: &Session,
     report: Report,
     month: Option<&str>,
 ) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+    stream(session, report, month).await?.collect().await
+}
+
+/// Runs `report` for `month` (default: the latest month with data) on `session`'s
+/// warehouse and configuration; its rows come as they are computed.
+///
+/// A monthly report runs on views scoped to its month. A report over every month (history)
+/// runs once per month, each on views scoped to that month, one month after another, and its
+/// rows are concatenated in month order; so its SQL must order by month first. Either way
+/// memory follows the largest month, not the whole warehouse: two months at once were 1.3x
+/// faster at 10M events but ran out of the 4 GiB pool at 100M, where one month needs most of
+/// it (BENCHMARKS.md items 16 and 20).
+pub async fn stream<'a>(
+    session: &'a Session,
+    report: Report,
+    month: Option<&str>,
+) -> Result<Rows<'a>> {
     let months = months_with_data(&session.engine).await?;
     let latest = months.last().expect("months_with_data is never empty");
     let month = match month {
@@ -120,28 +126,25 @@ pub async fn run(
             m
         }
     };
-    let render = |m: &str| {
-        Params::from_config(&session.config)
-            .with_month(m)
-            .render(&report.file)
+    let one_month = move |m: String| async move {
+        let engine = session.scoped(&m).await?;
+        let text = Params::from_config(&session.config)
+            .with_month(&m)
+            .render(&report.file)?;
+        let rows = engine.stream_script(&text).await?;
+        Ok::<_, Error>(rows.keeping(engine))
     };
     if report.is_monthly() {
-        let engine = session.scoped(&month).await?;
-        return engine.run_script(&render(&month)?).await;
+        return one_month(month).await;
     }
-    let per_month = futures::stream::iter(months.iter().cloned())
-        .map(|m: String| async move {
-            let engine = session.scoped(&m).await?;
-            engine.run_script(&render(&m)?).await
-        })
-        .buffered(MONTHS_AT_ONCE)
-        .try_collect::<Vec<_>>()
-        .await?;
-    let mut schema = None;
-    let mut rows = Vec::new();
-    for (s, batches) in per_month {
-        schema.get_or_insert(s);
-        rows.extend(batches);
-    }
-    Ok((schema.expect("at least one month"), rows))
+    let mut months = months.into_iter();
+    let first = one_month(months.next().expect("months_with_data is never empty")).await?;
+    let rest = futures::stream::iter(months)
+        .then(one_month)
+        .map_ok(|rows| rows.batches)
+        .try_flatten();
+    Ok(Rows {
+        schema: first.schema,
+        batches: first.batches.chain(rest).boxed(),
+    })
 }

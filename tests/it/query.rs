@@ -229,6 +229,41 @@ fn output_to_a_file_leaves_stdout_empty() {
 }
 
 #[test]
+fn a_query_that_fails_leaves_the_output_file_as_it_was() {
+    let fx = sample();
+    let path = fx.dir.path().join("out.csv");
+    std::fs::write(&path, "yesterday's report\n").unwrap();
+    // The cast fails while rows are read, after the output was opened.
+    let out = fx
+        .cmd()
+        .args(["sql", "--format", "csv", "-o"])
+        .arg(&path)
+        .arg("SELECT CAST(app_id AS INT) AS n FROM events")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cast"));
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "yesterday's report\n"
+    );
+    let left: Vec<_> = std::fs::read_dir(fx.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n.to_string_lossy().contains("out.csv"))
+        .collect();
+    assert_eq!(left.len(), 1, "a partial file was left behind: {left:?}");
+    // A query that succeeds replaces it.
+    fx.cmd()
+        .args(["sql", "--format", "csv", "-o"])
+        .arg(&path)
+        .arg("SELECT 1 AS one")
+        .assert()
+        .success();
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "one\n1\n");
+}
+
+#[test]
 fn every_command_that_reads_refuses_a_missing_warehouse() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("nowhere");

@@ -233,22 +233,20 @@ impl Repl {
             Some(limit) if total > limit => head(batches, limit),
             _ => batches.to_vec(),
         };
-        let stdout = std::io::stdout();
-        let mut out = stdout.lock();
+        let mut out = std::io::stdout();
         format::write(&mut out, schema, &shown, self.format)?;
         if let Some(limit) = self.limit.filter(|l| total > *l) {
             writeln!(
                 out,
                 "({total} rows; the first {limit} shown, \\limit changes this)"
             )
-            .map_err(|e| Error::Runtime(format!("cannot write the output: {e}")))?;
+            .map_err(format::output_error)?;
         }
         if self.timing {
             writeln!(out, "Time: {:.3} ms", elapsed.as_secs_f64() * 1e3)
-                .map_err(|e| Error::Runtime(format!("cannot write the output: {e}")))?;
+                .map_err(format::output_error)?;
         }
-        out.flush()
-            .map_err(|e| Error::Runtime(format!("cannot write the output: {e}")))
+        out.flush().map_err(format::output_error)
     }
 }
 

@@ -174,7 +174,11 @@ fn keep(slot: &mut Option<String>, value: Option<&str>, heap: &mut usize) {
             *heap += v.len();
             *slot = Some(v.to_owned());
         }
-        (_, None) => *slot = None,
+        (_, None) => {
+            if let Some(old) = slot.take() {
+                *heap = heap.saturating_sub(old.capacity());
+            }
+        }
     }
 }
 
@@ -231,31 +235,18 @@ impl Groups {
         Ok(())
     }
 
-    fn values(&mut self, emit_to: EmitTo) -> ArrayRef {
-        let values = emit_to.take_needed(&mut self.value);
-        let mut out = StringBuilder::with_capacity(values.len(), 0);
-        for v in &values {
-            out.append_option(v.as_deref());
-        }
-        Arc::new(out.finish())
-    }
-
     fn take_state(&mut self, emit_to: EmitTo) -> Vec<ArrayRef> {
-        let value = self.values(emit_to);
-        let time = Int64Array::from(emit_to.take_needed(&mut self.time));
+        let values = emit_to.take_needed(&mut self.value);
         let ids = emit_to.take_needed(&mut self.id);
-        let mut id = StringBuilder::with_capacity(ids.len(), 0);
-        for v in &ids {
-            id.append_option(v.as_deref());
-        }
+        let time = Int64Array::from(emit_to.take_needed(&mut self.time));
         let seen = emit_to.take_needed(&mut self.seen);
+        self.heap = self.heap.saturating_sub(heap_of(&ids) + heap_of(&values));
         let mut seen_out = BooleanBuilder::with_capacity(seen.len());
         seen_out.append_slice(&seen);
-        self.heap = self.heap.saturating_sub(heap_of(&ids));
         vec![
-            value,
+            strings(&values),
             Arc::new(time),
-            Arc::new(id.finish()),
+            strings(&ids),
             Arc::new(seen_out.finish()),
         ]
     }
@@ -266,6 +257,14 @@ impl Groups {
             + self.time.capacity() * size_of::<Option<i64>>()
             + (self.id.capacity() + self.value.capacity()) * size_of::<Option<String>>()
     }
+}
+
+fn strings(values: &[Option<String>]) -> ArrayRef {
+    let mut out = StringBuilder::with_capacity(values.len(), heap_of(values));
+    for v in values {
+        out.append_option(v.as_deref());
+    }
+    Arc::new(out.finish())
 }
 
 fn heap_of(strings: &[Option<String>]) -> usize {
@@ -472,6 +471,38 @@ mod tests {
             let (latest, first_value) = both(&rows, &cuts, skip_partial);
             proptest::prop_assert_eq!(latest, first_value);
         }
+    }
+
+    /// The pool is told the bytes the groups hold, and when they are emitted or replaced by a
+    /// null, that they are gone; otherwise a long aggregation looks bigger than it is and
+    /// spills early.
+    #[test]
+    fn kept_strings_are_counted_until_emitted() {
+        let rows: Vec<Row> = vec![
+            (0, Some(1), Some("id-1".into()), Some("first value".into())),
+            (1, Some(1), Some("id-2".into()), Some("second value".into())),
+        ];
+        // The accumulator's inputs, in the order of latest(value, time, id).
+        let inputs = |b: RecordBatch| {
+            vec![
+                b.column(3).clone(),
+                b.column(1).clone(),
+                b.column(2).clone(),
+            ]
+        };
+        let mut groups = Groups::default();
+        groups
+            .update_batch(&inputs(batch(&rows)), &[0, 1], None, 2)
+            .unwrap();
+        assert!(groups.heap >= "id-1id-2first valuesecond value".len());
+        // A later row with a null id and value replaces group 1's strings.
+        let later: Vec<Row> = vec![(1, Some(2), None, None)];
+        groups
+            .update_batch(&inputs(batch(&later)), &[1], None, 2)
+            .unwrap();
+        assert_eq!(groups.heap, "id-1first value".len());
+        groups.state(EmitTo::All).unwrap();
+        assert_eq!(groups.heap, 0);
     }
 
     #[test]
