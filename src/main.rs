@@ -39,5 +39,8 @@ fn main() {
             e.exit_code()
         }
     };
+    // A failed query can leave tasks that hold the engine's spill directory; shutting the
+    // runtime down drops them, so the directory is removed before the process exits.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(10));
     std::process::exit(code);
 }

@@ -145,11 +145,16 @@ impl Fixture {
 
     /// Every file under the warehouse, relative, sorted.
     pub fn files(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        walk(&self.wh(), &self.wh(), &mut out);
-        out.sort();
-        out
+        files_under(&self.wh())
     }
+}
+
+/// Every file under `root`, relative, sorted.
+pub fn files_under(root: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    walk(root, root, &mut out);
+    out.sort();
+    out
 }
 
 fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {

@@ -459,4 +459,17 @@ fn held_views_past_their_share_of_the_pool_spill_and_give_the_same_report() {
             "{report}"
         );
     }
+    // Out of memory after spilling: a clear error, and no spill file left behind.
+    let scratch = tempfile::tempdir().unwrap();
+    let out = fx
+        .cmd()
+        .env("SEATCOUNT_MEMORY_MB", "2")
+        .env("TMPDIR", scratch.path())
+        .args(["report", "usage"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs more memory"));
+    let left = crate::common::files_under(scratch.path());
+    assert!(left.is_empty(), "spill files left in TMPDIR: {left:?}");
 }
