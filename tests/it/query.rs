@@ -261,6 +261,19 @@ fn a_query_that_fails_leaves_the_output_file_as_it_was() {
         .assert()
         .success();
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "one\n1\n");
+    // A path that is not a regular file (here the test's stdout pipe) is written in place.
+    fx.cmd()
+        .args([
+            "sql",
+            "--format",
+            "csv",
+            "-o",
+            "/dev/stdout",
+            "SELECT 2 AS two",
+        ])
+        .assert()
+        .success()
+        .stdout("two\n2\n");
 }
 
 #[test]
