@@ -3,6 +3,7 @@
 //! all run queries the same way.
 
 pub mod cached;
+pub mod compact;
 pub mod session;
 pub mod sql;
 pub mod udf;
@@ -16,6 +17,7 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::common::ParamValues;
 use datafusion::execution::SendableRecordBatchStream;
+use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::prelude::{DataFrame, ParquetReadOptions, SessionConfig, SessionContext};
 use datafusion::scalar::ScalarValue;
@@ -140,7 +142,13 @@ impl Engine {
         config.options_mut().execution.enable_migration_aggregate = false;
         apply_datafusion_env(&mut config)?;
         let held = cached::HeldMemory::new(&runtime);
-        let ctx = SessionContext::new_with_config_rt(config, runtime);
+        let state = SessionStateBuilder::new()
+            .with_config(config)
+            .with_runtime_env(runtime)
+            .with_default_features()
+            .with_physical_optimizer_rule(Arc::new(compact::CompactAggregates))
+            .build();
+        let ctx = SessionContext::new_with_state(state);
         udf::register(&ctx, settings);
         let engine = Engine { ctx, held };
         engine.register_events(wh).await?;
