@@ -140,7 +140,8 @@ async fn hold(
     let mut batches = Vec::new();
     let mut file = None;
     while let Some(batch) = stream.next().await {
-        let batch = batch?;
+        // Held whole, so charged for its rows only (see `compact`).
+        let batch = super::compact::compact(batch?)?;
         if file.is_none() && memory.try_hold(get_record_batch_memory_size(&batch)) {
             batches.push(batch);
             continue;

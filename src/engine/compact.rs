@@ -1,4 +1,4 @@
-//! Aggregate output copied into batches of its own before anything holds it.
+//! Batches copied to their own size before an operator holds them.
 //!
 //! DataFusion's hash aggregate builds its groups as one large batch and hands it out in slices
 //! of `batch_size` rows. Each slice keeps the whole batch's buffers alive, and the operators
@@ -7,11 +7,9 @@
 //! report was charged 353 MB, and a final sort over a few hundred MB of rows ran out of a
 //! 4 GiB pool (DataFusion issues #19679, #22526, #22757; BENCHMARKS.md items 25 and 27).
 //!
-//! [`CompactAggregates`] puts a [`CompactExec`] above every aggregate that emits final rows;
-//! it copies a batch whose buffers are far larger than its rows, and passes the rest through.
-//! The copy is made once per batch, while the large batch is still alive, so it costs time
-//! only; once every slice has been copied, the large batch is freed whole. Partial aggregates
-//! are left alone: their output goes to a hash repartition, which copies rows anyway.
+//! [`CompactHeldInputs`] puts a [`CompactExec`] before those operators, and held views call
+//! [`compact`] themselves. A batch whose buffers are far larger than its rows is copied; the
+//! rest pass through. Once every slice has been copied, the large batch is freed whole.
 
 use std::fmt;
 use std::sync::Arc;
@@ -24,7 +22,9 @@ use datafusion::error::Result;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
-use datafusion::physical_plan::aggregates::{AggregateExec, AggregateOutputMode};
+use datafusion::physical_plan::execution_plan::replace_children_if_necessary;
+use datafusion::physical_plan::joins::{HashJoinExec, NestedLoopJoinExec};
+use datafusion::physical_plan::sorts::sort::SortExec;
 use datafusion::physical_plan::spill::get_record_batch_memory_size;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties};
@@ -33,35 +33,59 @@ use futures::StreamExt;
 /// Below this much excess, a batch is passed through: copying it would save little.
 const SLACK_BYTES: usize = 1 << 20;
 
-/// The physical optimizer rule placing a [`CompactExec`] above every final aggregate.
+/// The physical optimizer rule placing a [`CompactExec`] before every operator that holds its
+/// input's batches: a sort, and the build side of a hash or nested-loop join.
+///
+/// Only there: a copy made for an operator that streams its input (a projection, a hash
+/// repartition, a join's probe side) is work without a saving (BENCHMARKS.md item 27).
 #[derive(Debug, Default)]
-pub struct CompactAggregates;
+pub struct CompactHeldInputs;
 
-impl PhysicalOptimizerRule for CompactAggregates {
+impl PhysicalOptimizerRule for CompactHeldInputs {
     fn optimize(
         &self,
         plan: Arc<dyn ExecutionPlan>,
         _config: &ConfigOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         plan.transform_up(|node| {
-            let emits_final_rows = node
-                .downcast_ref::<AggregateExec>()
-                .is_some_and(|agg| matches!(agg.mode().output_mode(), AggregateOutputMode::Final));
-            Ok(if emits_final_rows {
-                Transformed::yes(Arc::new(CompactExec::new(node)) as Arc<dyn ExecutionPlan>)
-            } else {
-                Transformed::no(node)
-            })
+            let held = held_inputs(&node);
+            if held.is_empty() {
+                return Ok(Transformed::no(node));
+            }
+            let children = node
+                .children()
+                .into_iter()
+                .enumerate()
+                .map(|(i, child)| {
+                    if held.contains(&i) && !child.is::<CompactExec>() {
+                        Arc::new(CompactExec::new(Arc::clone(child))) as Arc<dyn ExecutionPlan>
+                    } else {
+                        Arc::clone(child)
+                    }
+                })
+                .collect();
+            Ok(Transformed::yes(replace_children_if_necessary(
+                node, children,
+            )?))
         })
         .map(|t| t.data)
     }
 
     fn name(&self) -> &str {
-        "CompactAggregates"
+        "CompactHeldInputs"
     }
 
     fn schema_check(&self) -> bool {
         true
+    }
+}
+
+/// Which of `node`'s inputs it keeps in memory batch by batch.
+fn held_inputs(node: &Arc<dyn ExecutionPlan>) -> Vec<usize> {
+    if node.is::<SortExec>() || node.is::<HashJoinExec>() || node.is::<NestedLoopJoinExec>() {
+        vec![0]
+    } else {
+        vec![]
     }
 }
 

@@ -146,7 +146,7 @@ impl Engine {
             .with_config(config)
             .with_runtime_env(runtime)
             .with_default_features()
-            .with_physical_optimizer_rule(Arc::new(compact::CompactAggregates))
+            .with_physical_optimizer_rule(Arc::new(compact::CompactHeldInputs))
             .build();
         let ctx = SessionContext::new_with_state(state);
         udf::register(&ctx, settings);
