@@ -495,8 +495,8 @@ fn spilling_portfolio() -> Fixture {
 
 /// Aggregates hand out their groups as slices of one large batch, and an operator holding a
 /// slice is charged for the whole batch; the engine copies such slices before a sort or a join
-/// holds them (`engine::compact`). Without the copy, `users` with 256-row batches fails in a 32 MiB pool
-/// (it needs 40 to 64 MiB, checked by hand); with it, it needs 28 MiB.
+/// holds them (`engine::compact`). Without the copy, `users` with 256-row batches runs out of
+/// a 32 MiB pool (checked by disabling the rule; it then needs 64 MiB).
 #[test]
 fn aggregate_output_is_charged_for_its_rows_not_the_batch_it_was_cut_from() {
     let fx = spilling_portfolio();
