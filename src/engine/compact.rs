@@ -34,7 +34,7 @@ use futures::StreamExt;
 const SLACK_BYTES: usize = 1 << 20;
 
 /// The physical optimizer rule placing a [`CompactExec`] before every operator that holds its
-/// input's batches: a sort, and the build side of a hash or nested-loop join.
+/// input's batches: a sort without a limit, and the build side of a hash or nested-loop join.
 ///
 /// Only there: a copy made for an operator that streams its input (a projection, a hash
 /// repartition, a join's probe side) is work without a saving (BENCHMARKS.md item 27).
@@ -80,9 +80,13 @@ impl PhysicalOptimizerRule for CompactHeldInputs {
     }
 }
 
-/// Which of `node`'s inputs it keeps in memory batch by batch.
+/// Which of `node`'s inputs it keeps in memory batch by batch. A sort with a limit keeps only
+/// its best rows, in batches of its own.
 fn held_inputs(node: &Arc<dyn ExecutionPlan>) -> Vec<usize> {
-    if node.is::<SortExec>() || node.is::<HashJoinExec>() || node.is::<NestedLoopJoinExec>() {
+    let full_sort = node
+        .downcast_ref::<SortExec>()
+        .is_some_and(|sort| sort.fetch().is_none());
+    if full_sort || node.is::<HashJoinExec>() || node.is::<NestedLoopJoinExec>() {
         vec![0]
     } else {
         vec![]

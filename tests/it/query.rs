@@ -505,6 +505,12 @@ fn aggregate_output_is_charged_for_its_rows_not_the_batch_it_was_cut_from() {
         "EXPLAIN SELECT app_id, count(*) FROM events GROUP BY app_id ORDER BY app_id",
     ]);
     assert!(plan.contains("CompactExec"), "{plan}");
+    // A sort with a limit keeps only its best rows: nothing to copy.
+    let top = fx.csv(&[
+        "sql",
+        "EXPLAIN SELECT app_id, count(*) FROM events GROUP BY app_id ORDER BY app_id LIMIT 3",
+    ]);
+    assert!(!top.contains("CompactExec"), "{top}");
     let usual = fx.csv(&["report", "users"]);
     let mut small = fx.cmd();
     small
