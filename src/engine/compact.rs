@@ -23,7 +23,7 @@ use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::execution_plan::replace_children_if_necessary;
-use datafusion::physical_plan::joins::{HashJoinExec, NestedLoopJoinExec};
+use datafusion::physical_plan::joins::{CrossJoinExec, HashJoinExec, NestedLoopJoinExec};
 use datafusion::physical_plan::sorts::sort::SortExec;
 use datafusion::physical_plan::spill::get_record_batch_memory_size;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
@@ -34,7 +34,7 @@ use futures::StreamExt;
 const SLACK_BYTES: usize = 1 << 20;
 
 /// The physical optimizer rule placing a [`CompactExec`] before every operator that holds its
-/// input's batches: a sort without a limit, and the build side of a hash or nested-loop join.
+/// input's batches: a sort without a limit, and the build side of a join.
 ///
 /// Only there: a copy made for an operator that streams its input (a projection, a hash
 /// repartition, a join's probe side) is work without a saving (BENCHMARKS.md item 27).
@@ -48,22 +48,11 @@ impl PhysicalOptimizerRule for CompactHeldInputs {
         _config: &ConfigOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         plan.transform_up(|node| {
-            let held = held_inputs(&node);
-            if held.is_empty() {
+            let mut children: Vec<_> = node.children().into_iter().cloned().collect();
+            if !holds_first_input(&node) || children[0].is::<CompactExec>() {
                 return Ok(Transformed::no(node));
             }
-            let children = node
-                .children()
-                .into_iter()
-                .enumerate()
-                .map(|(i, child)| {
-                    if held.contains(&i) && !child.is::<CompactExec>() {
-                        Arc::new(CompactExec::new(Arc::clone(child))) as Arc<dyn ExecutionPlan>
-                    } else {
-                        Arc::clone(child)
-                    }
-                })
-                .collect();
+            children[0] = Arc::new(CompactExec::new(Arc::clone(&children[0])));
             Ok(Transformed::yes(replace_children_if_necessary(
                 node, children,
             )?))
@@ -80,17 +69,16 @@ impl PhysicalOptimizerRule for CompactHeldInputs {
     }
 }
 
-/// Which of `node`'s inputs it keeps in memory batch by batch. A sort with a limit keeps only
-/// its best rows, in batches of its own.
-fn held_inputs(node: &Arc<dyn ExecutionPlan>) -> Vec<usize> {
+/// Whether `node` keeps its first input in memory batch by batch: a sort (one with a limit
+/// keeps only its best rows, in batches of its own) or a join's build side.
+fn holds_first_input(node: &Arc<dyn ExecutionPlan>) -> bool {
     let full_sort = node
         .downcast_ref::<SortExec>()
         .is_some_and(|sort| sort.fetch().is_none());
-    if full_sort || node.is::<HashJoinExec>() || node.is::<NestedLoopJoinExec>() {
-        vec![0]
-    } else {
-        vec![]
-    }
+    full_sort
+        || node.is::<HashJoinExec>()
+        || node.is::<NestedLoopJoinExec>()
+        || node.is::<CrossJoinExec>()
 }
 
 /// Passes its input's batches on, copying those whose buffers are mostly rows they do not hold.
