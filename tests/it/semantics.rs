@@ -279,6 +279,29 @@ fn conflict_policies() {
     );
 }
 
+/// SPEC §4: an account's attributes are those of its latest counted event, so even when two
+/// events tie (same instant, no event id) they all come from one of them, whatever the order.
+#[test]
+fn an_account_takes_every_attribute_from_one_event_even_on_a_tie() {
+    let rows = [
+        // u: External with a partner address, Internal with a company address, at one instant.
+        ",2026-09-01T10:00:00Z,a,a-p,,,,u,,u@partner.com,External,,,",
+        ",2026-09-01T10:00:00Z,a,a-p,,,,u,,u@acme.com,Internal,,,",
+        // v: the same two events, given in the other order.
+        ",2026-09-01T10:00:00Z,a,a-p,,,,v,,v@acme.com,Internal,,,",
+        ",2026-09-01T10:00:00Z,a,a-p,,,,v,,v@partner.com,External,,,",
+    ];
+    let fx = portfolio(&rows, "", &[]);
+    let accounts: Vec<String> = fx
+        .rows("SELECT classification, email_domain FROM accounts ORDER BY identifier_key")
+        .iter()
+        .map(|r| format!("{}/{}", r["classification"], r["email_domain"]))
+        .collect();
+    // The tie goes to the greater classification (Internal), and its event's domain with it;
+    // taking each attribute's own greatest value would pair Internal with partner.com.
+    assert_eq!(accounts, [r#""Internal"/"acme.com""#; 2]);
+}
+
 #[test]
 fn latest_policy_takes_the_latest_account_and_internal_on_a_tie() {
     let rows = [

@@ -6,15 +6,22 @@
 //! that generic ordered aggregate compares sort keys row by row through a general comparator
 //! and cost as much as the whole grouping four times over (BENCHMARKS.md). Here a group keeps
 //! its best row's time, id and value, and most rows are settled by comparing one integer.
+//!
+//! The value may be a struct of text fields (`latest(struct(a, b), t, id)`), so that several
+//! attributes come from one and the same event, and a group keeps one time and one id for all
+//! of them: at 100M events an account's four attributes, each with its own time and id, took
+//! the accounts aggregate past the memory pool (BENCHMARKS.md item 28). Ties on time and id
+//! are then broken by the fields in order, each descending with NULL first, exactly as
+//! `first_value(... ORDER BY event_time DESC, event_id DESC NULLS LAST, a DESC, b DESC)`.
 
 use std::cmp::Ordering;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, BooleanBuilder, Int64Array, StringBuilder,
+    Array, ArrayRef, AsArray, BooleanArray, BooleanBuilder, Int64Array, StringBuilder, StructArray,
 };
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Int64Type};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Int64Type};
 use datafusion::common::{Result, ScalarValue, exec_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::utils::format_state_name;
@@ -44,8 +51,14 @@ impl AggregateUDFImpl for Latest {
     }
 
     fn return_type(&self, args: &[DataType]) -> Result<DataType> {
-        if !is_text(&args[0]) || !is_text(&args[2]) {
-            return exec_err!("latest takes a text value, a time and a text id");
+        let value_is_text = match &args[0] {
+            DataType::Struct(fields) => fields.iter().all(|f| is_text(f.data_type())),
+            other => is_text(other),
+        };
+        if !value_is_text || !is_text(&args[2]) {
+            return exec_err!(
+                "latest takes a text value (or a struct of text fields), a time and a text id"
+            );
         }
         if !matches!(
             args[1],
@@ -53,18 +66,21 @@ impl AggregateUDFImpl for Latest {
         ) {
             return exec_err!("latest orders by a timestamp, not {}", args[1]);
         }
-        Ok(DataType::Utf8)
+        Ok(match &args[0] {
+            DataType::Struct(fields) => DataType::Struct(text_fields(fields)),
+            _ => DataType::Utf8,
+        })
     }
 
-    fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(Single(Groups::default())))
+    fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        Ok(Box::new(Single(Groups::new(args.return_field.data_type()))))
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
         Ok(vec![
             Arc::new(Field::new(
                 format_state_name(args.name, "value"),
-                DataType::Utf8,
+                args.return_field.data_type().clone(),
                 true,
             )),
             Arc::new(Field::new(
@@ -91,10 +107,18 @@ impl AggregateUDFImpl for Latest {
 
     fn create_groups_accumulator(
         &self,
-        _args: AccumulatorArgs,
+        args: AccumulatorArgs,
     ) -> Result<Box<dyn GroupsAccumulator>> {
-        Ok(Box::new(Groups::default()))
+        Ok(Box::new(Groups::new(args.return_field.data_type())))
     }
+}
+
+/// A struct value's fields as they come out: every field a nullable `Utf8`.
+fn text_fields(fields: &Fields) -> Fields {
+    fields
+        .iter()
+        .map(|f| Field::new(f.name(), DataType::Utf8, true))
+        .collect()
 }
 
 fn is_text(t: &DataType) -> bool {
@@ -182,69 +206,125 @@ fn keep(slot: &mut Option<String>, value: Option<&str>, heap: &mut usize) {
     }
 }
 
-/// Every group's best row so far.
-#[derive(Debug, Default)]
+/// Every group's best row so far: its time, its id and each field of its value.
+#[derive(Debug)]
 struct Groups {
+    /// The struct's fields, or `None` for a plain text value.
+    fields: Option<Fields>,
     seen: Vec<bool>,
     time: Vec<Option<i64>>,
     id: Vec<Option<String>>,
-    value: Vec<Option<String>>,
+    /// One column per field of the value, a slot per group.
+    value: Vec<Vec<Option<String>>>,
     /// Bytes held by the kept strings, for the memory pool.
     heap: usize,
 }
 
 impl Groups {
+    /// Groups for values of type `value` (text, or a struct of text fields).
+    fn new(value: &DataType) -> Self {
+        let fields = match value {
+            DataType::Struct(fields) => Some(text_fields(fields)),
+            _ => None,
+        };
+        let columns = fields.as_ref().map_or(1, |f| f.len());
+        Groups {
+            fields,
+            seen: Vec::new(),
+            time: Vec::new(),
+            id: Vec::new(),
+            value: vec![Vec::new(); columns],
+            heap: 0,
+        }
+    }
+
     fn resize(&mut self, groups: usize) {
         self.seen.resize(groups, false);
         self.time.resize(groups, None);
         self.id.resize(groups, None);
-        self.value.resize(groups, None);
+        for column in &mut self.value {
+            column.resize(groups, None);
+        }
+    }
+
+    /// The text columns of a value array: its fields for a struct (a NULL struct reads as all
+    /// fields NULL), else the array itself.
+    fn columns<'a>(&self, value: &'a ArrayRef) -> Result<Vec<Text<'a>>> {
+        match value.data_type() {
+            DataType::Struct(_) => value.as_struct().columns().iter().map(Text::of).collect(),
+            _ => Ok(vec![Text::of(value)?]),
+        }
     }
 
     /// Offers rows (value, time, id), each to its group; `take(row)` says whether a row is
     /// offered at all (FILTER clauses, unseen partial states).
-    fn offer(
+    fn offer<'a>(
         &mut self,
-        value: &ArrayRef,
+        value: &'a ArrayRef,
         time: &ArrayRef,
         id: &ArrayRef,
         groups: &[usize],
         take: impl Fn(usize) -> bool,
     ) -> Result<()> {
-        let (value, id, time) = (Text::of(value)?, Text::of(id)?, times(time)?);
+        let (columns, id, time) = (self.columns(value)?, Text::of(id)?, times(time)?);
+        // A NULL struct reads as all its fields NULL; a text value's nulls are its own.
+        let struct_nulls = value.as_struct_opt().and_then(|s| s.nulls());
         for (row, &g) in groups.iter().enumerate() {
             if !take(row) {
                 continue;
             }
             let t = time.is_valid(row).then(|| time.value(row));
+            let present = struct_nulls.is_none_or(|n| n.is_valid(row));
+            let field = |c: &Text<'a>| if present { c.get(row) } else { None };
             let better = if !self.seen[g] {
                 true
             } else {
-                let order = desc_nulls_first(t, self.time[g])
-                    .then_with(|| desc_nulls_last(id.get(row), self.id[g].as_deref()))
-                    .then_with(|| desc_nulls_first(value.get(row), self.value[g].as_deref()));
+                let mut order = desc_nulls_first(t, self.time[g])
+                    .then_with(|| desc_nulls_last(id.get(row), self.id[g].as_deref()));
+                for (column, kept) in columns.iter().zip(&self.value) {
+                    order = order.then_with(|| desc_nulls_first(field(column), kept[g].as_deref()));
+                }
                 order == Ordering::Less
             };
             if better {
                 self.seen[g] = true;
                 self.time[g] = t;
                 keep(&mut self.id[g], id.get(row), &mut self.heap);
-                keep(&mut self.value[g], value.get(row), &mut self.heap);
+                for (column, kept) in columns.iter().zip(&mut self.value) {
+                    keep(&mut kept[g], field(column), &mut self.heap);
+                }
             }
         }
         Ok(())
     }
 
+    /// The value column out of per-field strings.
+    fn value_array(&self, columns: &[Vec<Option<String>>]) -> ArrayRef {
+        match &self.fields {
+            None => strings(&columns[0]),
+            Some(fields) => Arc::new(StructArray::new(
+                fields.clone(),
+                columns.iter().map(|c| strings(c)).collect(),
+                None,
+            )),
+        }
+    }
+
     fn take_state(&mut self, emit_to: EmitTo) -> Vec<ArrayRef> {
-        let values = emit_to.take_needed(&mut self.value);
+        let values: Vec<_> = self
+            .value
+            .iter_mut()
+            .map(|column| emit_to.take_needed(column))
+            .collect();
         let ids = emit_to.take_needed(&mut self.id);
         let time = Int64Array::from(emit_to.take_needed(&mut self.time));
         let seen = emit_to.take_needed(&mut self.seen);
-        self.heap = self.heap.saturating_sub(heap_of(&ids) + heap_of(&values));
+        let freed = heap_of(&ids) + values.iter().map(|c| heap_of(c)).sum::<usize>();
+        self.heap = self.heap.saturating_sub(freed);
         let mut seen_out = BooleanBuilder::with_capacity(seen.len());
         seen_out.append_slice(&seen);
         vec![
-            strings(&values),
+            self.value_array(&values),
             Arc::new(time),
             strings(&ids),
             Arc::new(seen_out.finish()),
@@ -252,10 +332,11 @@ impl Groups {
     }
 
     fn bytes(&self) -> usize {
+        let slots = self.id.capacity() + self.value.iter().map(Vec::capacity).sum::<usize>();
         self.heap
             + self.seen.capacity()
             + self.time.capacity() * size_of::<Option<i64>>()
-            + (self.id.capacity() + self.value.capacity()) * size_of::<Option<String>>()
+            + slots * size_of::<Option<String>>()
     }
 }
 
@@ -318,8 +399,12 @@ impl GroupsAccumulator for Groups {
     ) -> Result<Vec<ArrayRef>> {
         let take = filtered(opt_filter);
         let seen: BooleanArray = (0..values[0].len()).map(|row| Some(take(row))).collect();
+        let value_type = match &self.fields {
+            Some(fields) => DataType::Struct(fields.clone()),
+            None => DataType::Utf8,
+        };
         Ok(vec![
-            cast(&values[0], &DataType::Utf8)?,
+            cast(&values[0], &value_type)?,
             Arc::new(times(&values[1])?),
             cast(&values[2], &DataType::Utf8)?,
             Arc::new(seen),
@@ -339,8 +424,11 @@ impl Single {
     fn state_scalars(&mut self) -> Vec<ScalarValue> {
         self.0.resize(1);
         let g = &self.0;
+        let value: Vec<Vec<Option<String>>> = g.value.iter().map(|c| vec![c[0].clone()]).collect();
+        let value = ScalarValue::try_from_array(&g.value_array(&value), 0)
+            .expect("a one-row array has row 0");
         vec![
-            ScalarValue::Utf8(g.value[0].clone()),
+            value,
             ScalarValue::Int64(g.time[0]),
             ScalarValue::Utf8(g.id[0].clone()),
             ScalarValue::Boolean(Some(g.seen[0])),
@@ -407,9 +495,14 @@ mod tests {
         .unwrap()
     }
 
-    /// Both aggregates over `rows` cut into partitions at `cuts`; with `skip_partial`, every
+    /// Both queries over `rows` cut into partitions at `cuts`; with `skip_partial`, every
     /// partial aggregate is skipped so rows reach the final one as single-row states.
-    fn both(rows: &[Row], cuts: &[usize], skip_partial: bool) -> (Vec<String>, Vec<String>) {
+    fn both(
+        rows: &[Row],
+        cuts: &[usize],
+        skip_partial: bool,
+        queries: [&str; 2],
+    ) -> (Vec<String>, Vec<String>) {
         let mut config = SessionConfig::new().with_target_partitions(3);
         if skip_partial {
             let options = &mut config.options_mut().execution;
@@ -442,13 +535,7 @@ mod tests {
             out.sort();
             out
         };
-        (
-            run("SELECT g, latest(v, t, id) AS x FROM t GROUP BY g"),
-            run(
-                "SELECT g, first_value(v ORDER BY t DESC, id DESC NULLS LAST, v DESC) AS x \
-                 FROM t GROUP BY g",
-            ),
-        )
+        (run(queries[0]), run(queries[1]))
     }
 
     proptest::proptest! {
@@ -468,7 +555,41 @@ mod tests {
         ) {
             let mut cuts = cuts;
             cuts.sort();
-            let (latest, first_value) = both(&rows, &cuts, skip_partial);
+            let (latest, first_value) = both(&rows, &cuts, skip_partial, [
+                "SELECT g, latest(v, t, id) AS x FROM t GROUP BY g",
+                "SELECT g, first_value(v ORDER BY t DESC, id DESC NULLS LAST, v DESC) AS x \
+                 FROM t GROUP BY g",
+            ]);
+            proptest::prop_assert_eq!(latest, first_value);
+        }
+
+        /// A struct's fields come from one row, ties broken field by field; each character of
+        /// `v` is a field, `-` a NULL one.
+        #[test]
+        fn latest_of_a_struct_equals_the_ordered_first_value(
+            rows in proptest::collection::vec(
+                (
+                    0..4i32,
+                    proptest::option::weighted(0.8, 0..3i64),
+                    proptest::option::of("[a-c]"),
+                    proptest::option::of("[xy-][pq-]"),
+                ),
+                0..40,
+            ),
+            cuts in proptest::collection::vec(0..40usize, 0..3),
+            skip_partial: bool,
+        ) {
+            let mut cuts = cuts;
+            cuts.sort();
+            let (latest, first_value) = both(&rows, &cuts, skip_partial, [
+                "SELECT g, latest(s, t, id) AS x FROM (SELECT *, named_struct(\
+                 'a', nullif(substr(v, 1, 1), '-'), 'b', nullif(substr(v, 2, 1), '-')) AS s \
+                 FROM t) GROUP BY g",
+                "SELECT g, first_value(s ORDER BY t DESC, id DESC NULLS LAST, s['a'] DESC, \
+                 s['b'] DESC) AS x FROM (SELECT *, named_struct(\
+                 'a', nullif(substr(v, 1, 1), '-'), 'b', nullif(substr(v, 2, 1), '-')) AS s \
+                 FROM t) GROUP BY g",
+            ]);
             proptest::prop_assert_eq!(latest, first_value);
         }
     }
@@ -490,7 +611,7 @@ mod tests {
                 b.column(2).clone(),
             ]
         };
-        let mut groups = Groups::default();
+        let mut groups = Groups::new(&DataType::Utf8);
         groups
             .update_batch(&inputs(batch(&rows)), &[0, 1], None, 2)
             .unwrap();
@@ -529,6 +650,10 @@ mod tests {
         assert_eq!(
             value("SELECT latest(v, t, id) FROM t WHERE g = 1"),
             ScalarValue::Utf8(None)
+        );
+        assert_eq!(
+            value("SELECT latest(named_struct('v', v, 'id', id), t, id)['v'] FROM t"),
+            ScalarValue::Utf8(Some("latest".into()))
         );
     }
 }
