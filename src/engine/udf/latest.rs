@@ -12,7 +12,8 @@
 //! of them: at 100M events an account's four attributes, each with its own time and id, took
 //! the accounts aggregate past the memory pool (BENCHMARKS.md item 28). Ties on time and id
 //! are then broken by the fields in order, each descending with NULL first, exactly as
-//! `first_value(... ORDER BY event_time DESC, event_id DESC NULLS LAST, a DESC, b DESC)`.
+//! `first_value(... ORDER BY event_time DESC, event_id DESC NULLS LAST, a DESC, b DESC)`
+//! (a NULL struct counts as one whose fields are all NULL).
 
 use std::cmp::Ordering;
 use std::sync::Arc;
