@@ -84,9 +84,8 @@ fn clean_datafusion_message(e: &datafusion::error::DataFusionError) -> String {
     let inner = e.find_root();
     if let datafusion::error::DataFusionError::ResourcesExhausted(_) = inner {
         return format!(
-            "the query needs more memory than the engine may use; raise {} (MiB, default {}) or free disk space for spilling",
-            crate::engine::MEMORY_ENV,
-            crate::engine::DEFAULT_MEMORY_MB
+            "the query needs more memory than the engine may use; raise {} (MiB) or free disk space for spilling",
+            crate::engine::MEMORY_ENV
         );
     }
     let text = inner.to_string();

@@ -4,6 +4,7 @@
 
 pub mod cached;
 pub mod compact;
+pub mod memory;
 pub mod session;
 pub mod sql;
 pub mod udf;
@@ -32,11 +33,7 @@ use crate::error::{Error, Result};
 use crate::warehouse::entitlements::{self, Subscription};
 use crate::warehouse::{Warehouse, schema};
 
-/// Environment variable bounding the engine's memory, in MiB; past it, sorts and
-/// aggregations spill to disk.
-pub const MEMORY_ENV: &str = "SEATCOUNT_MEMORY_MB";
-/// The memory pool's size when [`MEMORY_ENV`] is unset.
-pub const DEFAULT_MEMORY_MB: usize = 4096;
+pub use memory::MEMORY_ENV;
 
 /// A query's result as it is computed: the schema first, then the batches, so a result larger
 /// than memory can be written out without being held whole.
@@ -113,14 +110,11 @@ pub struct Engine {
 
 impl Engine {
     /// A session over `wh` with the functions configured by `settings`, and a memory pool of
-    /// its own.
-    pub async fn open(wh: &Warehouse, settings: &udf::UdfSettings) -> Result<Self> {
-        let memory_mb = std::env::var(MEMORY_ENV)
-            .ok()
-            .and_then(|v| v.parse::<usize>().ok())
-            .unwrap_or(DEFAULT_MEMORY_MB);
+    /// its own of `pool_mb` MiB ([`memory::pool_mb`]).
+    pub async fn open(wh: &Warehouse, settings: &udf::UdfSettings, pool_mb: u64) -> Result<Self> {
+        let bytes = pool_mb.saturating_mul(1024 * 1024);
         let runtime = RuntimeEnvBuilder::new()
-            .with_memory_limit(memory_mb * 1024 * 1024, 1.0)
+            .with_memory_limit(usize::try_from(bytes).unwrap_or(usize::MAX), 1.0)
             .build_arc()?;
         Self::open_in(wh, settings, runtime).await
     }

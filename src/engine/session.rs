@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::config::Config;
 use crate::engine::Engine;
+use crate::engine::memory::{self, Workload};
 use crate::engine::udf::UdfSettings;
 use crate::error::Result;
 use crate::warehouse::Warehouse;
@@ -76,7 +77,8 @@ fn default_config_path(root: &Path) -> PathBuf {
 
 /// An engine over `wh` whose functions follow `config` (case, internal domains, key).
 pub async fn open_engine(wh: &Warehouse, config: &Config) -> Result<Engine> {
-    Engine::open(wh, &udf_settings(wh, config)?).await
+    let pool_mb = memory::pool_mb(Workload::Query)?;
+    Engine::open(wh, &udf_settings(wh, config)?, pool_mb).await
 }
 
 fn udf_settings(wh: &Warehouse, config: &Config) -> Result<UdfSettings> {

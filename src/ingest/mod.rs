@@ -27,6 +27,7 @@ use datafusion::scalar::ScalarValue;
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
 
+use crate::engine::memory::{self, Workload};
 use crate::engine::{Engine, sql, udf::UdfSettings};
 use crate::error::{Error, Result};
 use crate::warehouse::commit::{self, Journal, LedgerEntry, Move, StoredFile};
@@ -98,6 +99,7 @@ pub async fn ingest(
         Format::from_path(f)
     });
     let formats: Vec<Format> = formats.collect::<Result<_>>()?;
+    let pool_mb = memory::pool_mb(Workload::Ingest)?;
     let wh = Warehouse::open_or_create(root, algorithm)?;
     let _ingest_lock = lock::acquire(
         &wh.state_dir().join("ingest.lock"),
@@ -112,7 +114,7 @@ pub async fn ingest(
         key: Some(key),
         ..UdfSettings::default()
     };
-    let engine = Engine::open(&wh, &settings).await?;
+    let engine = Engine::open(&wh, &settings, pool_mb).await?;
     let ingest_id = new_ingest_id();
     let staging = Staging::create(&wh, &ingest_id)?;
     let mut known: HashSet<String> = commit::ledger(&wh)?.into_iter().map(|e| e.sha256).collect();

@@ -440,6 +440,86 @@ fn datafusion_settings_come_from_the_environment() {
     assert!(err.contains("DATAFUSION_EXECUTION_BATCH_SIZE"), "{err}");
 }
 
+/// Queries get half of the memory the process may use unless `SEATCOUNT_MEMORY_MB` says
+/// otherwise (read back through DataFusion's own setting); a value that is not a whole number
+/// of MiB is one line naming the variable, exit 2, for ingest as for queries.
+#[test]
+fn the_memory_pool_is_half_the_machine_unless_set() {
+    let fx = Fixture::sample();
+    let q = "SELECT value FROM information_schema.df_settings \
+             WHERE name = 'datafusion.runtime.memory_limit'";
+    let limit = |mb: Option<&str>| {
+        let mut cmd = fx.cmd();
+        if let Some(mb) = mb {
+            cmd.env("SEATCOUNT_MEMORY_MB", mb);
+        }
+        crate::common::csv(cmd, &["sql", q])
+    };
+    assert_eq!(limit(Some("1536")), "value\n1G\n");
+    assert_eq!(limit(Some("700")), "value\n700M\n");
+    if let Some(bytes) = memory_this_process_may_use() {
+        let half_gib = bytes / 2 / (1 << 30);
+        assert_eq!(limit(None), format!("value\n{half_gib}G\n"));
+    }
+
+    let raw = crate::common::sample_files();
+    for args in [
+        vec!["sql", "SELECT 1"],
+        vec!["ingest", raw[0].to_str().unwrap()],
+    ] {
+        let out = fx
+            .cmd()
+            .env("SEATCOUNT_MEMORY_MB", "4G")
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(err.contains("SEATCOUNT_MEMORY_MB: '4G'"), "{err}");
+    }
+    // Refused before anything is written: no warehouse appears.
+    let fresh = fx.dir.path().join("fresh");
+    let out = bare()
+        .arg("--warehouse")
+        .arg(&fresh)
+        .env("SEATCOUNT_MEMORY_MB", "0")
+        .arg("ingest")
+        .arg(&raw[0])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!fresh.exists());
+}
+
+/// MemTotal, or the control group's limit when lower, read from the kernel's files; `None`
+/// where they are absent (not Linux), or when the machine is small enough for the floor.
+fn memory_this_process_may_use() -> Option<u64> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let kib: u64 = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    let mut bytes = kib * 1024;
+    let cgroup = [
+        "/sys/fs/cgroup/memory.max",
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+    ];
+    for limit in cgroup
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+    {
+        if let Ok(limit) = limit.trim().parse::<u64>() {
+            bytes = bytes.min(limit);
+        }
+    }
+    (bytes >= 4 << 30).then_some(bytes)
+}
+
 /// The views a report holds take at most an eighth of the memory pool; past it their rows go to
 /// spill files and are read back from there, with the same report. A 32 MiB pool leaves them
 /// 4 MiB, and this portfolio's 24k accounts, at four 64-digit hashes each, take more (traced
