@@ -9,7 +9,23 @@ use clap::Parser;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// `mi_option_purge_delay` in mimalloc 3's `mimalloc.h`; the sys crate names no constant.
+const MI_OPTION_PURGE_DELAY: std::ffi::c_int = 15;
+
+/// mimalloc hands freed memory back to the kernel after a second, and a report that allocates
+/// the next batches' buffers then has the kernel zero fresh pages again: at 100M events a
+/// third of `history`'s CPU was the kernel's. Holding freed memory for the process's life
+/// keeps the pages it has (BENCHMARKS.md item 30). The memory pool still bounds what the
+/// engine uses; only the peak is kept. `MIMALLOC_PURGE_DELAY` still overrides.
+fn keep_freed_memory() {
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        // SAFETY: sets one integer option; mimalloc reads options atomically.
+        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) }
+    }
+}
+
 fn main() {
+    keep_freed_memory();
     // Internal errors must still read as one sentence, never a backtrace.
     std::panic::set_hook(Box::new(|info| {
         let message = info
@@ -43,4 +59,22 @@ fn main() {
     // runtime down drops them, so the directory is removed before the process exits.
     runtime.shutdown_timeout(std::time::Duration::from_secs(10));
     std::process::exit(code);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The option's number is mimalloc's, not ours: its default (1000 ms, in mimalloc 3's
+    /// `options.c`; its neighbours default to 1 and 0) must be what that number reads, so a
+    /// mimalloc that renumbers its options fails here.
+    #[test]
+    fn the_purge_delay_option_is_the_one_mimalloc_numbers_15() {
+        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
+            return;
+        }
+        // SAFETY: reads one integer option.
+        let delay = unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) };
+        assert_eq!(delay, 1000);
+    }
 }
