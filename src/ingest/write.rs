@@ -18,8 +18,9 @@ use crate::error::{Error, Result};
 /// What a file is for, which decides how hard it is compressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
-    /// Read once by de-duplication, then deleted: cheap LZ4 and small row groups, because
-    /// one is buffered per month until it is full.
+    /// Read once by de-duplication, then deleted: uncompressed (LZ4 barely shrank the hex
+    /// hashes and cost a tenth of ingest, BENCHMARKS.md item 31) and small row groups,
+    /// because one is buffered per month until it is full.
     Staging,
     /// Kept in the warehouse: zstd level 1, which shrinks the hex hashes as much as higher
     /// levels do at half the cost (measured in BENCHMARKS.md), and large row groups.
@@ -31,7 +32,7 @@ impl Purpose {
         let builder = WriterProperties::builder();
         let builder = match self {
             Purpose::Staging => builder
-                .set_compression(Compression::LZ4_RAW)
+                .set_compression(Compression::UNCOMPRESSED)
                 .set_dictionary_enabled(false)
                 .set_max_row_group_row_count(Some(1 << 17)),
             Purpose::Stored => builder
