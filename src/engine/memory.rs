@@ -7,16 +7,17 @@ use crate::error::{Error, Result};
 /// Environment variable bounding the engine's memory, in MiB, for every command; past it,
 /// sorts and aggregations spill to disk.
 pub const MEMORY_ENV: &str = "SEATCOUNT_MEMORY_MB";
-/// Ingest's pool when [`MEMORY_ENV`] is unset: ingest streams, so more would buy nothing, and
-/// its peak must stay under 4 GiB whatever the input.
-pub const INGEST_DEFAULT_MB: u64 = 4096;
+/// The most ingest's default pool takes: ingest streams, so more would buy nothing, and its
+/// peak must stay under 4 GiB whatever the input. Also the default for queries on a machine
+/// whose memory cannot be read.
+pub const INGEST_MAX_MB: u64 = 4096;
 /// The smallest default pool, for machines (or containers) with very little memory.
 const FLOOR_MB: u64 = 512;
 
 /// What the pool is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Workload {
-    /// Ingest: a fixed bound.
+    /// Ingest: half of the machine, at most [`INGEST_MAX_MB`].
     Ingest,
     /// Reports, `sql`, the REPL and the dashboard: half of the machine.
     Query,
@@ -46,17 +47,17 @@ fn invalid(text: &str) -> Error {
 }
 
 /// Half of `available` (what the process may use), never under [`FLOOR_MB`]; ingest's
-/// default is also capped at [`INGEST_DEFAULT_MB`]. Half leaves room for what the pool does
+/// default is also capped at [`INGEST_MAX_MB`]. Half leaves room for what the pool does
 /// not count (held batches being written, the page cache that serves the scans). When the
 /// machine's memory cannot be read, queries get ingest's default.
 pub fn default_mb(workload: Workload, available: Option<u64>) -> u64 {
     let half = match available {
         Some(bytes) => (bytes / 2 / (1024 * 1024)).max(FLOOR_MB),
-        None => INGEST_DEFAULT_MB,
+        None => INGEST_MAX_MB,
     };
     match workload {
         Workload::Query => half,
-        Workload::Ingest => half.min(INGEST_DEFAULT_MB),
+        Workload::Ingest => half.min(INGEST_MAX_MB),
     }
 }
 
@@ -90,7 +91,7 @@ mod tests {
     fn a_tiny_or_unknown_machine_still_gets_a_usable_pool() {
         assert_eq!(default_mb(Workload::Query, Some(GIB / 2)), FLOOR_MB);
         assert_eq!(default_mb(Workload::Ingest, Some(GIB / 2)), FLOOR_MB);
-        assert_eq!(default_mb(Workload::Query, None), INGEST_DEFAULT_MB);
+        assert_eq!(default_mb(Workload::Query, None), INGEST_MAX_MB);
     }
 
     #[test]

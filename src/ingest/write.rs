@@ -18,9 +18,9 @@ use crate::error::{Error, Result};
 /// What a file is for, which decides how hard it is compressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
-    /// Read once by de-duplication, then deleted: uncompressed (LZ4 barely shrank the hex
-    /// hashes and cost a tenth of ingest, BENCHMARKS.md item 31) and small row groups,
-    /// because one is buffered per month until it is full.
+    /// Read once by de-duplication, then deleted: uncompressed (LZ4 saved a quarter of the
+    /// bytes of hex hashes but cost a tenth of ingest's time, BENCHMARKS.md item 31) and small
+    /// row groups, because one is buffered per month until it is full.
     Staging,
     /// Kept in the warehouse: zstd level 1, which shrinks the hex hashes as much as higher
     /// levels do at half the cost (measured in BENCHMARKS.md), and large row groups.
