@@ -6,22 +6,26 @@
 //! memory between read and normalize, and in the quarantine when asked for.
 
 pub mod columns;
+pub mod months;
 pub mod quarantine;
 pub mod read;
 pub mod validate;
 pub mod write;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use datafusion::arrow::array::StringArray;
 use datafusion::arrow::array::{ArrayRef, AsArray, RecordBatch, new_null_array};
+use datafusion::arrow::array::{StringArray, UInt64Array};
 use datafusion::arrow::compute::kernels::cmp::eq;
-use datafusion::arrow::compute::{cast, filter_record_batch};
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::compute::{
+    cast, concat_batches, filter_record_batch, sort_to_indices, take_record_batch,
+};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, UInt64Type};
+use datafusion::datasource::MemTable;
 use datafusion::prelude::ParquetReadOptions;
 use datafusion::scalar::ScalarValue;
 use futures::StreamExt;
@@ -33,7 +37,8 @@ use crate::error::{Error, Result};
 use crate::warehouse::commit::{self, Journal, LedgerEntry, Move, StoredFile};
 use crate::warehouse::key::HashAlgorithm;
 use crate::warehouse::lock::{self, Mode};
-use crate::warehouse::{Warehouse, check, crash, make_dir, schema};
+use crate::warehouse::{Warehouse, crash, make_dir, schema};
+use months::Months;
 use quarantine::QuarantineWriter;
 use read::Format;
 use write::{ParquetSink, Purpose};
@@ -121,7 +126,9 @@ pub async fn ingest(
 
     let mut summary = Summary::default();
     let mut ledger = Vec::new();
-    let mut months: BTreeMap<String, ParquetSink> = BTreeMap::new();
+    // A quarter of the pool for the direct months' id sets; the rest is the engine's.
+    let id_budget = usize::try_from(pool_mb * 1024 * 1024 / 4).unwrap_or(usize::MAX);
+    let mut months = Months::new(&engine, &wh, &staging.dir, id_budget);
     let mut quarantine: Option<QuarantineWriter> = None;
     observer.start(
         files
@@ -194,7 +201,7 @@ pub async fn ingest(
             }
             entry.rows_accepted += checked.batch.num_rows() as u64;
             if checked.batch.num_rows() > 0 {
-                stage_chunk(&engine, &staging, &mut months, checked.batch).await?;
+                stage_chunk(&engine, &mut months, checked.batch).await?;
             }
         }
         summary.rows_read += entry.rows_read;
@@ -202,38 +209,47 @@ pub async fn ingest(
         ledger.push(entry);
         bytes_before += file_len;
     }
+    let months = months.finish()?;
     observer.finish_reading();
     crash::point("staged");
-    // De-duplication reads the stored events of these months: they must be whole.
-    check::events_intact(&wh, Some(&months.keys().cloned().collect()))?;
 
     let mut moves = Vec::new();
     let mut stored_files = Vec::new();
-    for (month, stage) in months {
-        let staged_path = stage.finish()?;
-        let accepted = count_rows(&staged_path)?;
-        let final_rel = PathBuf::from("_seatcount/staging")
-            .join(&ingest_id)
-            .join(format!("final-{month}.parquet"));
-        let stored =
-            dedup_month(&engine, &staged_path, &month, &wh.root().join(&final_rel)).await?;
-        summary.rows_duplicate += accepted - stored;
+    for (month, files) in months {
+        // The direct file first, then what de-duplicating the staged rows leaves.
+        let mut outputs: Vec<(PathBuf, u64)> = Vec::new();
+        outputs.extend(files.direct.clone().filter(|(_, rows)| *rows > 0));
+        if let Some(staged) = &files.staged {
+            let out = staging.dir.join(format!("final-{month}.parquet"));
+            let direct = files.direct.as_ref().map(|(path, _)| path.as_path());
+            let rows = dedup_month(&engine, staged, direct, &month, &out).await?;
+            if rows > 0 {
+                outputs.push((out, rows));
+            }
+        }
+        let stored: u64 = outputs.iter().map(|(_, rows)| rows).sum();
+        summary.rows_duplicate += files.accepted - stored;
         if stored > 0 {
             summary.rows_stored += stored;
             summary.months.push(month.clone());
-            let to = PathBuf::from(format!("events/month={month}/{ingest_id}.parquet"));
-            let final_path = wh.root().join(&final_rel);
+        }
+        for (n, (path, rows)) in outputs.into_iter().enumerate() {
+            let suffix = if n == 0 {
+                String::new()
+            } else {
+                format!("-{}", n + 1)
+            };
+            let to = PathBuf::from(format!("events/month={month}/{ingest_id}{suffix}.parquet"));
             stored_files.push(StoredFile {
                 path: to.clone(),
-                rows: stored,
-                bytes: fs::metadata(&final_path)
-                    .map_err(|e| Error::io(&final_path, e))?
-                    .len(),
+                rows,
+                bytes: fs::metadata(&path).map_err(|e| Error::io(&path, e))?.len(),
             });
-            moves.push(Move {
-                from: final_rel,
-                to,
-            });
+            let from = path
+                .strip_prefix(wh.root())
+                .expect("staging is under the warehouse")
+                .to_path_buf();
+            moves.push(Move { from, to });
         }
     }
     if let Some(q) = quarantine {
@@ -263,19 +279,14 @@ pub async fn ingest(
     Ok(summary)
 }
 
-/// Normalizes one validated chunk in SQL and appends its rows to their months' staging files.
-async fn stage_chunk(
-    engine: &Engine,
-    staging: &Staging,
-    months: &mut BTreeMap<String, ParquetSink>,
-    batch: RecordBatch,
-) -> Result<()> {
+/// Normalizes one validated chunk in SQL and hands its rows to their months.
+async fn stage_chunk(engine: &Engine, months: &mut Months<'_>, batch: RecordBatch) -> Result<()> {
     let ctx = engine.context();
     ctx.deregister_table("incoming")?;
     ctx.register_batch("incoming", batch)?;
     let (_, batches) = engine.collect(sql::INGEST_NORMALIZE, &[]).await?;
     ctx.deregister_table("incoming")?;
-    for batch in batches {
+    for batch in in_input_order(batches)? {
         let month_col = cast(
             batch
                 .column_by_name(schema::MONTH)
@@ -288,28 +299,38 @@ async fn stage_chunk(
             let mask = eq(month_col, &StringArray::new_scalar(month))?;
             let rows = filter_record_batch(&batch, &mask)?;
             let rows = conform(&rows, &staged_schema())?;
-            if !months.contains_key(month) {
-                let path = staging.dir.join(format!("staged-{month}.parquet"));
-                let sink = ParquetSink::create(&path, staged_schema(), Purpose::Staging)?;
-                months.insert(month.to_string(), sink);
-            }
-            months
-                .get_mut(month)
-                .expect("just inserted")
-                .write(rows)
-                .await?;
+            months.write(month, rows).await?;
         }
     }
     Ok(())
 }
 
-/// Runs `sql/ingest/dedup.sql` over one month's staged rows and writes the survivors.
-async fn dedup_month(engine: &Engine, staged: &Path, month: &str, out: &Path) -> Result<u64> {
+/// Runs `sql/ingest/dedup.sql` over one month's staged rows, after its `direct` file if any,
+/// and writes the survivors.
+async fn dedup_month(
+    engine: &Engine,
+    staged: &Path,
+    direct: Option<&Path>,
+    month: &str,
+    out: &Path,
+) -> Result<u64> {
     let ctx = engine.context();
     ctx.deregister_table("staged")?;
+    ctx.deregister_table("direct")?;
     let options = ParquetReadOptions::default();
     ctx.register_parquet("staged", staged.to_string_lossy().as_ref(), options)
         .await?;
+    match direct {
+        Some(path) => {
+            let options = ParquetReadOptions::default();
+            ctx.register_parquet("direct", path.to_string_lossy().as_ref(), options)
+                .await?
+        }
+        None => {
+            let empty = MemTable::try_new(schema::stored_schema(), vec![vec![]])?;
+            ctx.register_table("direct", Arc::new(empty))?;
+        }
+    }
     let mut stream = engine
         .stream(
             sql::INGEST_DEDUP,
@@ -325,7 +346,48 @@ async fn dedup_month(engine: &Engine, staged: &Path, month: &str, out: &Path) ->
     }
     writer.finish()?;
     ctx.deregister_table("staged")?;
+    ctx.deregister_table("direct")?;
     Ok(rows)
+}
+
+/// `batches` in input (`seq`) order. DataFusion may return a chunk's rows in slices from
+/// several partitions, out of order, and direct de-duplication keeps the first row of each
+/// event id as it arrives. Slices that are each in order are only put in order; anything else
+/// is sorted.
+fn in_input_order(mut batches: Vec<RecordBatch>) -> Result<Vec<RecordBatch>> {
+    batches.retain(|b| b.num_rows() > 0);
+    let seqs = batches
+        .iter()
+        .map(|b| {
+            let column = b.column_by_name("seq").expect("normalize.sql yields seq");
+            Ok(cast(column, &DataType::UInt64)?
+                .as_primitive::<UInt64Type>()
+                .clone())
+        })
+        .collect::<Result<Vec<UInt64Array>>>()?;
+    let mut order: Vec<usize> = (0..batches.len()).collect();
+    order.sort_by_key(|&i| seqs[i].value(0));
+    let mut last = None;
+    let sorted = order.iter().all(|&i| {
+        let values = seqs[i].values();
+        let ok = last.is_none_or(|l| l < values[0]) && values.windows(2).all(|w| w[0] < w[1]);
+        last = values.last().copied();
+        ok
+    });
+    if sorted {
+        let mut slots: Vec<Option<RecordBatch>> = batches.into_iter().map(Some).collect();
+        return Ok(order.iter().filter_map(|&i| slots[i].take()).collect());
+    }
+    let Some(first) = batches.first() else {
+        return Ok(batches);
+    };
+    let all = concat_batches(&first.schema(), &batches)?;
+    let seq = cast(
+        all.column_by_name("seq").expect("normalize.sql yields seq"),
+        &DataType::UInt64,
+    )?;
+    let indices = sort_to_indices(&seq, None, None)?;
+    Ok(vec![take_record_batch(&all, &indices)?])
 }
 
 /// `seq` plus the stored columns: what staging files hold before de-duplication.
@@ -351,16 +413,6 @@ pub fn conform(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
         })
         .collect::<Result<Vec<ArrayRef>>>()?;
     Ok(RecordBatch::try_new(schema.clone(), columns)?)
-}
-
-fn count_rows(path: &Path) -> Result<u64> {
-    if !path.exists() {
-        return Ok(0);
-    }
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let reader = datafusion::parquet::file::reader::SerializedFileReader::new(file)?;
-    use datafusion::parquet::file::reader::FileReader;
-    Ok(reader.metadata().file_metadata().num_rows() as u64)
 }
 
 /// This ingest's private directory under `_seatcount/staging/`; removed on drop unless the
@@ -434,4 +486,40 @@ fn file_sha256(path: &Path) -> Result<String> {
         hasher.update(&buf[..n]);
     }
     Ok(hex::encode(hasher.finalize()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seqs(values: &[u64]) -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![Field::new(
+            "seq",
+            DataType::UInt64,
+            false,
+        )]));
+        let column: ArrayRef = Arc::new(UInt64Array::from(values.to_vec()));
+        RecordBatch::try_new(schema, vec![column]).unwrap()
+    }
+
+    fn flat(batches: &[RecordBatch]) -> Vec<u64> {
+        let columns = batches
+            .iter()
+            .map(|b| b.column(0).as_primitive::<UInt64Type>());
+        columns.flat_map(|c| c.values().to_vec()).collect()
+    }
+
+    #[test]
+    fn slices_come_back_in_input_order_and_anything_else_is_sorted() {
+        let slices = vec![seqs(&[4, 5]), seqs(&[]), seqs(&[0, 1]), seqs(&[2, 3])];
+        let ordered = in_input_order(slices).unwrap();
+        assert_eq!(ordered.len(), 3, "contiguous slices are only reordered");
+        assert_eq!(flat(&ordered), vec![0, 1, 2, 3, 4, 5]);
+        let interleaved = vec![seqs(&[1, 4]), seqs(&[0, 3, 2])];
+        assert_eq!(
+            flat(&in_input_order(interleaved).unwrap()),
+            vec![0, 1, 2, 3, 4]
+        );
+        assert!(in_input_order(vec![]).unwrap().is_empty());
+    }
 }

@@ -407,3 +407,146 @@ fn pre_hashed_input_stands_in_for_clear_identifiers() {
          2026-09,external,,0,0,0\n2026-09,multi_app_internal,,0,1,1\n"
     );
 }
+
+/// Months are de-duplicated as their rows arrive while few are open (src/ingest/months.rs);
+/// a month closed early (a third month opened) stages its later rows, which are then
+/// de-duplicated against the stored events and the month's direct file. Either way the
+/// first row of each event id is the one kept, and every row without an id.
+#[test]
+fn a_month_closed_early_still_keeps_the_first_row_of_each_event_id() {
+    let fx = Fixture::new();
+    let row = |id: &str, day: &str, app: &str| {
+        format!("{id},2026-{day}T10:00:00Z,{app},e,production,ann,,,,,,")
+    };
+    let pre = fx.file(
+        "pre.csv",
+        &format!("{HEADER}\n{}\n", row("j0", "01-02", "first")),
+    );
+    fx.ingest(&[&pre]);
+    let a = [
+        row("j1", "01-03", "first"),
+        row("j1", "01-04", "later"),
+        row("j0", "01-05", "later"),
+        row("", "01-06", "first"),
+        row("f1", "02-03", "first"),
+        row("m1", "03-03", "first"),
+    ];
+    // January was closed when March opened: its rows here are staged.
+    let b = [
+        row("j1", "01-07", "later"),
+        row("j2", "01-08", "first"),
+        row("j2", "01-09", "later"),
+        row("j0", "01-10", "later"),
+        row("", "01-11", "first"),
+        row("f1", "02-04", "later"),
+    ];
+    let a = fx.file("a.csv", &format!("{HEADER}\n{}\n", a.join("\n")));
+    let b = fx.file("b.csv", &format!("{HEADER}\n{}\n", b.join("\n")));
+    let out = fx.ingest(&[&a, &b]);
+    assert!(out.contains("6 stored"), "{out}");
+    assert!(out.contains("6 duplicate"), "{out}");
+    assert_eq!(
+        fx.value("SELECT string_agg(coalesce(event_id, '-'), ',' ORDER BY event_time) FROM events"),
+        "j0,j1,-,j2,-,f1,m1"
+    );
+    assert_eq!(
+        fx.value("SELECT count(*) FROM events WHERE app_id = 'later'"),
+        "0"
+    );
+    let january = fx
+        .files()
+        .into_iter()
+        .filter(|f| f.contains("month=2026-01/"))
+        .count();
+    assert_eq!(
+        january, 3,
+        "the first ingest's file, the direct one and the staged one"
+    );
+}
+
+/// The id sets of open months take at most a quarter of ingest's pool; past it, months close
+/// and stage their later rows. A 1 MiB pool and the default one store the same events.
+#[test]
+fn a_small_pool_stages_more_and_stores_the_same_events() {
+    let usual = Fixture::new();
+    // Six files (a chunk each) of three months in turn, every id sent twice, the second time
+    // 2,000 rows later; long ids, so that a month's set outgrows a quarter of 1 MiB.
+    let mut files = Vec::new();
+    for part in 0..6u32 {
+        let mut text = String::from(HEADER);
+        for i in part * 1000..(part + 1) * 1000 {
+            let n = if i < 3000 { i } else { i - 2000 };
+            let month = 1 + n % 3;
+            let app = if i < 3000 || n >= 1000 {
+                "first"
+            } else {
+                "later"
+            };
+            text.push_str(&format!(
+                "\nevent-{n:0200},2026-0{month}-02T10:{:02}:00Z,{app},e,production,user{},,,,,,",
+                i % 60,
+                n % 97
+            ));
+        }
+        files.push(usual.file(&format!("part-{part}.csv"), &text));
+    }
+    let files: Vec<&std::path::Path> = files.iter().map(|f| f.as_path()).collect();
+    usual.ingest(&files);
+    let small = Fixture::new();
+    let out = small
+        .cmd()
+        .env("SEATCOUNT_MEMORY_MB", "1")
+        .arg("ingest")
+        .args(&files)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let export =
+        |fx: &Fixture| fx.csv(&["sql", "SELECT * FROM events ORDER BY event_id, event_time"]);
+    assert_eq!(export(&small), export(&usual));
+    assert_eq!(usual.value("SELECT count(*) FROM events"), "4000");
+    assert_eq!(
+        usual.value("SELECT count(*) FROM events WHERE app_id = 'later'"),
+        "0"
+    );
+    let staged = |fx: &Fixture| {
+        fx.files()
+            .iter()
+            .filter(|f| f.ends_with("-2.parquet"))
+            .count()
+    };
+    assert!(
+        staged(&small) > staged(&usual),
+        "the small pool staged more months: {:?} against {:?}",
+        small.files(),
+        usual.files()
+    );
+}
+
+/// A chunk comes back from the normalizing query in slices of 8,192 rows from two partitions,
+/// out of order; the first row of an event id in the file is still the one kept when the
+/// slice holding its repeat comes back first. Here every odd slice repeats the ids of the even
+/// one before it.
+#[test]
+fn the_first_row_of_an_id_wins_within_one_large_chunk() {
+    let fx = Fixture::new();
+    let slice = 8192u32;
+    let mut text = String::from(HEADER);
+    for i in 0..16 * slice {
+        let (block, offset) = (i / slice, i % slice);
+        let n = (block / 2) * slice + offset;
+        let app = if block % 2 == 0 { "first" } else { "later" };
+        text.push_str(&format!(
+            "\nev-{n},2026-05-02T10:{:02}:00Z,{app},e,production,u{},,,,,,",
+            i % 60,
+            n % 97
+        ));
+    }
+    let input = fx.file("large.csv", &text);
+    let out = fx.ingest(&[&input]);
+    assert!(out.contains(&format!("{} stored", 8 * slice)), "{out}");
+    assert_eq!(
+        fx.value("SELECT count(*) FROM events WHERE app_id = 'later'"),
+        "0"
+    );
+}

@@ -1,0 +1,277 @@
+//! Where each month's hashed rows go while the input is read.
+//!
+//! A month is first written **directly**: its rows are de-duplicated as they arrive, against
+//! a set of the event ids seen so far (loaded first with the ids the warehouse already holds
+//! for the month), and the survivors go straight to the month's stored file. The first row
+//! with an id is kept, which is the rule of `sql/ingest/dedup.sql` (smallest `seq`), since rows
+//! arrive in `seq` order. That saves writing every row to a staging file and reading it back
+//! (BENCHMARKS.md item 32).
+//!
+//! The sets grow with the distinct ids of every month the input touches, so they are bounded:
+//! at most [`OPEN_MONTHS`] months are direct at once, and their sets together stay within a
+//! budget. Past either, the month used longest ago is closed: its stored file is finished, and
+//! any later rows of that month are **staged** as before and de-duplicated at the end by
+//! `dedup.sql`, against the stored events and that direct file (whose rows all came first).
+//! Input sorted by time, as exports are, closes each month once it is over and stages nothing.
+
+use std::cell::Cell;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch};
+use datafusion::arrow::compute::kernels::boolean::{is_null, or};
+use datafusion::arrow::compute::{cast, filter_record_batch};
+use datafusion::arrow::datatypes::DataType;
+use datafusion::physical_expr_common::binary_map::{ArrowBytesMap, OutputType};
+use datafusion::scalar::ScalarValue;
+use futures::StreamExt;
+
+use crate::engine::Engine;
+use crate::error::Result;
+use crate::warehouse::{Warehouse, check, schema};
+
+use super::write::{ParquetSink, Purpose};
+use super::{conform, staged_schema};
+
+/// Months written directly at once. Each holds a stored file's row group in memory (about
+/// 200 MB at a million rows), so a few at most; two cover input sorted by time, where a
+/// month's last events and the next month's first ones are read together.
+pub const OPEN_MONTHS: usize = 2;
+
+/// The event ids one direct month has seen, each once.
+type IdSet = ArrowBytesMap<i32, ()>;
+
+/// What one month received, once the input is read.
+pub struct MonthFiles {
+    /// Rows routed to the month, duplicates included.
+    pub accepted: u64,
+    /// The directly written stored file and its rows, if the month was ever direct.
+    pub direct: Option<(PathBuf, u64)>,
+    /// The staged rows still to de-duplicate, if the month received any after closing.
+    pub staged: Option<PathBuf>,
+}
+
+struct Direct {
+    ids: IdSet,
+    sink: ParquetSink,
+    path: PathBuf,
+    rows: u64,
+    last_used: u64,
+}
+
+#[derive(Default)]
+struct Month {
+    accepted: u64,
+    direct: Option<Direct>,
+    closed: Option<(PathBuf, u64)>,
+    staged: Option<(ParquetSink, PathBuf)>,
+}
+
+/// Every month this ingest has touched, and where its rows go next.
+pub struct Months<'a> {
+    engine: &'a Engine,
+    wh: &'a Warehouse,
+    dir: PathBuf,
+    budget: usize,
+    clock: u64,
+    months: BTreeMap<String, Month>,
+}
+
+impl<'a> Months<'a> {
+    /// Months whose files go under `dir`, with `budget` bytes for the direct months' id sets.
+    pub fn new(engine: &'a Engine, wh: &'a Warehouse, dir: &Path, budget: usize) -> Self {
+        Months {
+            engine,
+            wh,
+            dir: dir.to_path_buf(),
+            budget,
+            clock: 0,
+            months: BTreeMap::new(),
+        }
+    }
+
+    /// Routes `rows` (staged schema: `seq` and the stored columns) of `month`.
+    pub async fn write(&mut self, month: &str, rows: RecordBatch) -> Result<()> {
+        self.clock += 1;
+        if !self.months.contains_key(month) {
+            let opened = self.open(month).await?;
+            self.months.insert(
+                month.to_string(),
+                Month {
+                    direct: opened,
+                    ..Month::default()
+                },
+            );
+        }
+        let clock = self.clock;
+        let entry = self.months.get_mut(month).expect("just inserted");
+        entry.accepted += rows.num_rows() as u64;
+        match entry.direct.as_mut() {
+            Some(direct) => {
+                direct.last_used = clock;
+                let kept = first_occurrences(&mut direct.ids, &rows)?;
+                let kept = conform(&kept, &schema::stored_schema())?;
+                direct.rows += kept.num_rows() as u64;
+                if kept.num_rows() > 0 {
+                    direct.sink.write(kept).await?;
+                }
+            }
+            None => {
+                if entry.staged.is_none() {
+                    let path = self.dir.join(format!("staged-{month}.parquet"));
+                    let sink = ParquetSink::create(&path, staged_schema(), Purpose::Staging)?;
+                    entry.staged = Some((sink, path));
+                }
+                let (sink, _) = entry.staged.as_mut().expect("just created");
+                sink.write(rows).await?;
+            }
+        }
+        self.keep_within_bounds()
+    }
+
+    /// The month's id set with the warehouse's ids for it, or `None` when those alone exceed
+    /// the budget (the month is then staged throughout, as before direct writing).
+    async fn open(&mut self, month: &str) -> Result<Option<Direct>> {
+        // The stored events of the month are read: they must be whole.
+        check::events_intact(self.wh, Some(&[month.to_string()].into_iter().collect()))?;
+        let mut ids = IdSet::new(OutputType::Utf8);
+        let mut stored = self
+            .engine
+            .stream(
+                "SELECT event_id FROM events WHERE month = $1 AND event_id IS NOT NULL",
+                &[ScalarValue::Utf8(Some(month.to_string()))],
+            )
+            .await?;
+        while let Some(batch) = stored.next().await {
+            let column = utf8(batch?.column(0))?;
+            ids.insert_if_new(&column, |_| {}, |_| {});
+            if ids.size() > self.budget {
+                return Ok(None);
+            }
+        }
+        let path = self.dir.join(format!("direct-{month}.parquet"));
+        let sink = ParquetSink::create(&path, schema::stored_schema(), Purpose::Stored)?;
+        Ok(Some(Direct {
+            ids,
+            sink,
+            path,
+            rows: 0,
+            last_used: self.clock,
+        }))
+    }
+
+    /// Closes the direct month used longest ago while there are too many, or their sets
+    /// outgrow the budget.
+    fn keep_within_bounds(&mut self) -> Result<()> {
+        loop {
+            let open = self.months.values().filter_map(|m| m.direct.as_ref());
+            let (count, bytes) = open.fold((0, 0), |(n, b), d| (n + 1, b + d.ids.size()));
+            if count <= OPEN_MONTHS && bytes <= self.budget {
+                return Ok(());
+            }
+            let oldest = self
+                .months
+                .values_mut()
+                .filter(|m| m.direct.is_some())
+                .min_by_key(|m| m.direct.as_ref().map(|d| d.last_used))
+                .expect("at least one month is open");
+            close(oldest)?;
+        }
+    }
+
+    /// Finishes every file and says, per month, what is left to do.
+    pub fn finish(self) -> Result<BTreeMap<String, MonthFiles>> {
+        let mut out = BTreeMap::new();
+        for (month, mut m) in self.months {
+            close(&mut m)?;
+            let staged = match m.staged {
+                Some((sink, path)) => {
+                    sink.finish()?;
+                    Some(path)
+                }
+                None => None,
+            };
+            out.insert(
+                month,
+                MonthFiles {
+                    accepted: m.accepted,
+                    direct: m.closed,
+                    staged,
+                },
+            );
+        }
+        Ok(out)
+    }
+}
+
+/// Ends a month's direct writing: its stored file is complete, its id set freed.
+fn close(month: &mut Month) -> Result<()> {
+    if let Some(direct) = month.direct.take() {
+        direct.sink.finish()?;
+        month.closed = Some((direct.path, direct.rows));
+    }
+    Ok(())
+}
+
+/// The rows of `batch` whose event id `ids` has not seen (adding those ids), and every row
+/// without an id.
+fn first_occurrences(ids: &mut IdSet, batch: &RecordBatch) -> Result<RecordBatch> {
+    let column = utf8(
+        batch
+            .column_by_name("event_id")
+            .expect("the staged schema has event_id"),
+    )?;
+    let fresh = Cell::new(false);
+    let mut seen_first = Vec::with_capacity(column.len());
+    ids.insert_if_new(
+        &column,
+        |_| fresh.set(true),
+        |()| seen_first.push(fresh.replace(false)),
+    );
+    let keep = or(&BooleanArray::from(seen_first), &is_null(&column)?)?;
+    Ok(filter_record_batch(batch, &keep)?)
+}
+
+fn utf8(column: &ArrayRef) -> Result<ArrayRef> {
+    Ok(match column.data_type() {
+        DataType::Utf8 => column.clone(),
+        _ => cast(column, &DataType::Utf8)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{AsArray, StringArray};
+    use datafusion::arrow::datatypes::{Field, Schema};
+    use std::sync::Arc;
+
+    fn batch(ids: &[Option<&str>]) -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![Field::new(
+            "event_id",
+            DataType::Utf8,
+            true,
+        )]));
+        RecordBatch::try_new(schema, vec![Arc::new(StringArray::from(ids.to_vec()))]).unwrap()
+    }
+
+    fn ids(batch: &RecordBatch) -> Vec<Option<String>> {
+        let c = batch.column(0).as_string::<i32>();
+        c.iter().map(|v| v.map(str::to_string)).collect()
+    }
+
+    #[test]
+    fn the_first_row_of_each_id_is_kept_across_batches_and_rows_without_one_always() {
+        let mut set = IdSet::new(OutputType::Utf8);
+        let first = batch(&[Some("a"), None, Some("b"), Some("a"), None]);
+        assert_eq!(
+            ids(&first_occurrences(&mut set, &first).unwrap()),
+            vec![Some("a".into()), None, Some("b".into()), None]
+        );
+        let second = batch(&[Some("b"), Some("c"), None, Some("c")]);
+        assert_eq!(
+            ids(&first_occurrences(&mut set, &second).unwrap()),
+            vec![Some("c".into()), None]
+        );
+    }
+}
