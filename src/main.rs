@@ -16,7 +16,9 @@ const MI_OPTION_PURGE_DELAY: std::ffi::c_int = 15;
 /// the next batches' buffers then has the kernel zero fresh pages again: at 100M events a
 /// third of `history`'s CPU was the kernel's. Holding freed memory for the process's life
 /// keeps the pages it has (BENCHMARKS.md item 30). The memory pool still bounds what the
-/// engine uses; only the peak is kept. `MIMALLOC_PURGE_DELAY` still overrides.
+/// engine uses; only the peak is kept. Ingest gains no time from it and would keep a
+/// gigabyte more at 100M events, so it keeps mimalloc's default. `MIMALLOC_PURGE_DELAY`
+/// still overrides.
 fn keep_freed_memory() {
     if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
         // SAFETY: sets one integer option; mimalloc reads options atomically.
@@ -25,7 +27,6 @@ fn keep_freed_memory() {
 }
 
 fn main() {
-    keep_freed_memory();
     // Internal errors must still read as one sentence, never a backtrace.
     std::panic::set_hook(Box::new(|info| {
         let message = info
@@ -38,6 +39,9 @@ fn main() {
         std::process::exit(1);
     }));
     let cli = seatcount::cli::Cli::parse();
+    if !matches!(cli.command, Some(seatcount::cli::Command::Ingest { .. })) {
+        keep_freed_memory();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

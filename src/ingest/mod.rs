@@ -1,8 +1,9 @@
 //! `seatcount ingest` (SPEC §1–2): raw login events in, hashed month partitions out.
 //!
 //! read (CSV/NDJSON/Parquet → raw chunks) → validate (types, presence; rejects) → normalize
-//! (SQL with the hashing functions, in memory) → stage (hashed Parquet per month, invisible)
-//! → dedup (SQL, event_id) → commit (journal + renames). Clear identifiers exist only in
+//! (SQL with the hashing functions, in memory) → per month, de-duplicate by event_id as rows
+//! arrive and write the stored file, or stage for `dedup.sql` when the month was closed early
+//! ([`months`]) → commit (journal + renames). Clear identifiers exist only in
 //! memory between read and normalize, and in the quarantine when asked for.
 
 pub mod columns;
