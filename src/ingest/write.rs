@@ -41,10 +41,19 @@ impl Purpose {
         };
         Ok(builder.build())
     }
-}
 
-/// Batches waiting for the writer thread; two keep it busy while bounding memory.
-const QUEUE: usize = 2;
+    /// Batches that may wait for the writer thread. A stored file takes a whole chunk's
+    /// normalized slices (a chunk comes back from the query as slices of 8,192 rows), so
+    /// reading and normalizing the next chunk overlaps compressing this one; with two, the
+    /// reader waited for the writer at every chunk (BENCHMARKS.md item 33). A staged file
+    /// keeps two: one month among many may be staging, and each holds its own queue.
+    fn queue(self) -> usize {
+        match self {
+            Purpose::Staging => 2,
+            Purpose::Stored => 2 * super::read::CHUNK_ROWS.div_ceil(8192),
+        }
+    }
+}
 
 /// A Parquet file being written by a background thread. Batches are handed over through a
 /// bounded queue, so a slow disk slows the producer instead of filling memory.
@@ -59,7 +68,7 @@ impl ParquetSink {
     pub fn create(path: &Path, schema: SchemaRef, purpose: Purpose) -> Result<Self> {
         let file = File::create(path).map_err(|e| Error::io(path, e))?;
         let mut writer = ArrowWriter::try_new(file, schema, Some(purpose.properties()?))?;
-        let (queue, mut batches) = mpsc::channel::<RecordBatch>(QUEUE);
+        let (queue, mut batches) = mpsc::channel::<RecordBatch>(purpose.queue());
         let thread_path = path.to_path_buf();
         let thread = std::thread::Builder::new()
             .name("parquet-writer".into())
