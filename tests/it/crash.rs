@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::Fixture;
+use crate::common::{Fixture, HEADER};
 
 /// What a reader sees, in one query (so one snapshot): the usage of every month and the
 /// stored events and distinct event ids per month.
@@ -71,13 +71,31 @@ fn a_killed_ingest_leaves_the_old_state_or_the_new_never_a_mix() {
     let raw = generate(&base, "raw", 11, 24_000);
     base.ingest(&[&raw.join("events-2026-01.parquet")]);
     let before = state(&base);
+    // Then April opens a third month, which closes February, so February's late rows are
+    // staged: February commits two files, and a crash can fall between their moves.
+    let april = base.file(
+        "april.csv",
+        &format!("{HEADER}\nlate-apr,2026-04-02T10:00:00Z,a,e,production,ann,,,,,,\n"),
+    );
+    let late = "late-feb,2026-02-10T10:00:00Z,a,e,production,ann,,,,,,";
+    let february = base.file("february.csv", &format!("{HEADER}\n{late}\n{late}\n"));
+    let inputs = [raw.as_path(), april.as_path(), february.as_path()];
 
     let clean = copy_of(&base.wh());
     let started = Instant::now();
-    clean.ingest(&[&raw]);
+    clean.ingest(&inputs);
     let clean_secs = started.elapsed();
     let after = state(&clean);
     assert_ne!(before, after);
+    let february_files = clean
+        .files()
+        .iter()
+        .filter(|f| f.contains("month=2026-02/"))
+        .count();
+    assert_eq!(
+        february_files, 2,
+        "the direct file and the staged rows' file"
+    );
 
     // Every step of the ingest and its commit. Before the journal is written the ingest never
     // happened; once it is, the next command finishes it.
@@ -93,7 +111,7 @@ fn a_killed_ingest_leaves_the_old_state_or_the_new_never_a_mix() {
             .cmd()
             .env("SEATCOUNT_CRASH_AT", point)
             .arg("ingest")
-            .arg(&raw)
+            .args(inputs)
             .output()
             .unwrap();
         assert_eq!(
@@ -102,7 +120,7 @@ fn a_killed_ingest_leaves_the_old_state_or_the_new_never_a_mix() {
             "{point}: the ingest was not stopped"
         );
         assert_eq!(&state(&fx), expected, "after a crash at {point}");
-        fx.ingest(&[&raw]);
+        fx.ingest(&inputs);
         assert_eq!(state(&fx), after, "re-ingest after a crash at {point}");
         assert_tidy(&fx);
     }
@@ -113,7 +131,7 @@ fn a_killed_ingest_leaves_the_old_state_or_the_new_never_a_mix() {
         let mut child = fx
             .std_cmd()
             .arg("ingest")
-            .arg(&raw)
+            .args(inputs)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -126,7 +144,7 @@ fn a_killed_ingest_leaves_the_old_state_or_the_new_never_a_mix() {
             seen == before || seen == after,
             "killed at {k}/6 of an ingest: a state that is neither before nor after:\n{seen}"
         );
-        fx.ingest(&[&raw]);
+        fx.ingest(&inputs);
         assert_eq!(state(&fx), after, "re-ingest after a kill at {k}/6");
         assert_tidy(&fx);
     }
