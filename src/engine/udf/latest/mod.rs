@@ -18,9 +18,12 @@
 use std::cmp::Ordering;
 use std::sync::Arc;
 
+mod rows;
+
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, BooleanBuilder, Int64Array, StringBuilder, StructArray,
+    Array, ArrayRef, AsArray, BooleanArray, Int64Array, StructArray, make_array,
 };
+use datafusion::arrow::buffer::NullBuffer;
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Int64Type};
 use datafusion::common::{Result, ScalarValue, exec_err};
@@ -29,6 +32,7 @@ use datafusion::logical_expr::utils::format_state_name;
 use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility,
 };
+use rows::{RowRef, Rows};
 
 /// The aggregate, ready to register.
 pub fn latest() -> AggregateUDF {
@@ -129,35 +133,6 @@ fn is_text(t: &DataType) -> bool {
     )
 }
 
-/// Any of Arrow's string layouts, read by row.
-enum Text<'a> {
-    Utf8(&'a datafusion::arrow::array::StringArray),
-    Large(&'a datafusion::arrow::array::LargeStringArray),
-    View(&'a datafusion::arrow::array::StringViewArray),
-    Null,
-}
-
-impl<'a> Text<'a> {
-    fn of(array: &'a ArrayRef) -> Result<Self> {
-        Ok(match array.data_type() {
-            DataType::Utf8 => Text::Utf8(array.as_string::<i32>()),
-            DataType::LargeUtf8 => Text::Large(array.as_string::<i64>()),
-            DataType::Utf8View => Text::View(array.as_string_view()),
-            DataType::Null => Text::Null,
-            other => return exec_err!("latest takes text, not {other}"),
-        })
-    }
-
-    fn get(&self, i: usize) -> Option<&'a str> {
-        match self {
-            Text::Utf8(a) => a.is_valid(i).then(|| a.value(i)),
-            Text::Large(a) => a.is_valid(i).then(|| a.value(i)),
-            Text::View(a) => a.is_valid(i).then(|| a.value(i)),
-            Text::Null => None,
-        }
-    }
-}
-
 /// Times as plain integers (a timestamp's unit is the same for every row of a column).
 fn times(array: &ArrayRef) -> Result<Int64Array> {
     Ok(cast(array, &DataType::Int64)?
@@ -186,39 +161,18 @@ fn desc_nulls_last(a: Option<&str>, b: Option<&str>) -> Ordering {
     }
 }
 
-/// Overwrites a kept string, reusing its buffer.
-fn keep(slot: &mut Option<String>, value: Option<&str>, heap: &mut usize) {
-    match (slot.as_mut(), value) {
-        (Some(buf), Some(v)) => {
-            let before = buf.capacity();
-            buf.clear();
-            buf.push_str(v);
-            *heap += buf.capacity() - before;
-        }
-        (None, Some(v)) => {
-            *heap += v.len();
-            *slot = Some(v.to_owned());
-        }
-        (_, None) => {
-            if let Some(old) = slot.take() {
-                *heap = heap.saturating_sub(old.capacity());
-            }
-        }
-    }
-}
-
-/// Every group's best row so far: its time, its id and each field of its value.
+/// Every group's best row so far: its time, and where the row is kept (its value's fields
+/// and its id, in [`Rows`]).
 #[derive(Debug)]
 struct Groups {
     /// The struct's fields, or `None` for a plain text value.
     fields: Option<Fields>,
-    seen: Vec<bool>,
+    /// The kept rows' columns: one per field of the value, then the id.
+    rows: Rows,
+    best: Vec<Option<RowRef>>,
     time: Vec<Option<i64>>,
-    id: Vec<Option<String>>,
-    /// One column per field of the value, a slot per group.
-    value: Vec<Vec<Option<String>>>,
-    /// Bytes held by the kept strings, for the memory pool.
-    heap: usize,
+    /// How many groups have a best row.
+    live: usize,
 }
 
 impl Groups {
@@ -231,126 +185,139 @@ impl Groups {
         let columns = fields.as_ref().map_or(1, |f| f.len());
         Groups {
             fields,
-            seen: Vec::new(),
+            rows: Rows::new(columns + 1),
+            best: Vec::new(),
             time: Vec::new(),
-            id: Vec::new(),
-            value: vec![Vec::new(); columns],
-            heap: 0,
+            live: 0,
         }
     }
 
     fn resize(&mut self, groups: usize) {
-        self.seen.resize(groups, false);
+        self.best.resize(groups, None);
         self.time.resize(groups, None);
-        self.id.resize(groups, None);
-        for column in &mut self.value {
-            column.resize(groups, None);
-        }
     }
 
-    /// The text columns of a value array: its fields for a struct (a NULL struct reads as all
-    /// fields NULL), else the array itself.
-    fn columns<'a>(&self, value: &'a ArrayRef) -> Result<Vec<Text<'a>>> {
-        match value.data_type() {
-            DataType::Struct(_) => value.as_struct().columns().iter().map(Text::of).collect(),
-            _ => Ok(vec![Text::of(value)?]),
-        }
+    /// The column of kept rows that holds the id (the value's columns come first).
+    fn id_column(&self) -> usize {
+        self.fields.as_ref().map_or(1, |f| f.len())
     }
 
     /// Offers rows (value, time, id), each to its group; `take(row)` says whether a row is
     /// offered at all (FILTER clauses, unseen partial states).
-    fn offer<'a>(
+    fn offer(
         &mut self,
-        value: &'a ArrayRef,
+        value: &ArrayRef,
         time: &ArrayRef,
         id: &ArrayRef,
         groups: &[usize],
         take: impl Fn(usize) -> bool,
     ) -> Result<()> {
-        let (columns, id, time) = (self.columns(value)?, Text::of(id)?, times(time)?);
-        // A NULL struct reads as all its fields NULL; a text value's nulls are its own.
-        let struct_nulls = value.as_struct_opt().and_then(|s| s.nulls());
+        let time = times(time)?;
+        let batch = self.rows.push(&kept_columns(value, id)?)?;
+        let mut used = false;
         for (row, &g) in groups.iter().enumerate() {
             if !take(row) {
                 continue;
             }
+            let here = (batch, row as u32);
             let t = time.is_valid(row).then(|| time.value(row));
-            let present = struct_nulls.is_none_or(|n| n.is_valid(row));
-            let field = |c: &Text<'a>| if present { c.get(row) } else { None };
-            let better = if !self.seen[g] {
-                true
-            } else {
-                let mut order = desc_nulls_first(t, self.time[g])
-                    .then_with(|| desc_nulls_last(id.get(row), self.id[g].as_deref()));
-                for (column, kept) in columns.iter().zip(&self.value) {
-                    order = order.then_with(|| desc_nulls_first(field(column), kept[g].as_deref()));
+            let better = match self.best[g] {
+                None => {
+                    self.live += 1;
+                    true
                 }
-                order == Ordering::Less
+                Some(kept) => self.order(here, t, kept, self.time[g]) == Ordering::Less,
             };
             if better {
-                self.seen[g] = true;
+                self.best[g] = Some(here);
                 self.time[g] = t;
-                keep(&mut self.id[g], id.get(row), &mut self.heap);
-                for (column, kept) in columns.iter().zip(&mut self.value) {
-                    keep(&mut kept[g], field(column), &mut self.heap);
-                }
+                used = true;
             }
         }
-        Ok(())
-    }
-
-    /// The value column out of per-field strings.
-    fn value_array(&self, columns: &[Vec<Option<String>>]) -> ArrayRef {
-        match &self.fields {
-            None => strings(&columns[0]),
-            Some(fields) => Arc::new(StructArray::new(
-                fields.clone(),
-                columns.iter().map(|c| strings(c)).collect(),
-                None,
-            )),
+        if used {
+            self.rows.compact_unless_small(&mut self.best, self.live)
+        } else {
+            self.rows.pop();
+            Ok(())
         }
     }
 
-    fn take_state(&mut self, emit_to: EmitTo) -> Vec<ArrayRef> {
-        let values: Vec<_> = self
-            .value
-            .iter_mut()
-            .map(|column| emit_to.take_needed(column))
-            .collect();
-        let ids = emit_to.take_needed(&mut self.id);
-        let time = Int64Array::from(emit_to.take_needed(&mut self.time));
-        let seen = emit_to.take_needed(&mut self.seen);
-        let freed = heap_of(&ids) + values.iter().map(|c| heap_of(c)).sum::<usize>();
-        self.heap = self.heap.saturating_sub(freed);
-        let mut seen_out = BooleanBuilder::with_capacity(seen.len());
-        seen_out.append_slice(&seen);
-        vec![
-            self.value_array(&values),
-            Arc::new(time),
-            strings(&ids),
-            Arc::new(seen_out.finish()),
-        ]
+    /// How kept row `a` at time `ta` orders against row `b` at `tb`, `Less` when `a` is the
+    /// later: time descending (NULL first), id descending (NULL last), then each field
+    /// descending (NULL first).
+    fn order(&self, a: RowRef, ta: Option<i64>, b: RowRef, tb: Option<i64>) -> Ordering {
+        let id = self.id_column();
+        let mut order = desc_nulls_first(ta, tb)
+            .then_with(|| desc_nulls_last(self.rows.text(a, id), self.rows.text(b, id)));
+        for c in 0..id {
+            order =
+                order.then_with(|| desc_nulls_first(self.rows.text(a, c), self.rows.text(b, c)));
+        }
+        order
+    }
+
+    /// The state (value, time, id, seen) of groups whose best rows are `best`.
+    fn state_of(&self, best: &[Option<RowRef>], time: &[Option<i64>]) -> Result<Vec<ArrayRef>> {
+        let mut columns = self.rows.gather(best)?;
+        let ids = columns.pop().expect("the kept rows end with the id");
+        let value = match &self.fields {
+            None => columns.swap_remove(0),
+            Some(fields) => Arc::new(StructArray::new(fields.clone(), columns, None)),
+        };
+        let seen: BooleanArray = best.iter().map(|r| Some(r.is_some())).collect();
+        Ok(vec![
+            value,
+            Arc::new(Int64Array::from(time.to_vec())),
+            ids,
+            Arc::new(seen),
+        ])
+    }
+
+    fn take_state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
+        let best = emit_to.take_needed(&mut self.best);
+        let time = emit_to.take_needed(&mut self.time);
+        let state = self.state_of(&best, &time)?;
+        self.live -= best.iter().flatten().count();
+        if self.best.is_empty() {
+            self.rows.clear();
+        } else {
+            self.rows.compact_unless_small(&mut self.best, self.live)?;
+        }
+        Ok(state)
     }
 
     fn bytes(&self) -> usize {
-        let slots = self.id.capacity() + self.value.iter().map(Vec::capacity).sum::<usize>();
-        self.heap
-            + self.seen.capacity()
+        self.rows.bytes()
+            + self.best.capacity() * size_of::<Option<RowRef>>()
             + self.time.capacity() * size_of::<Option<i64>>()
-            + slots * size_of::<Option<String>>()
     }
 }
 
-fn strings(values: &[Option<String>]) -> ArrayRef {
-    let mut out = StringBuilder::with_capacity(values.len(), heap_of(values));
-    for v in values {
-        out.append_option(v.as_deref());
-    }
-    Arc::new(out.finish())
+/// The columns a batch's rows are kept as: the value's fields (a NULL struct's fields read as
+/// NULL) or the value itself, then the id.
+fn kept_columns(value: &ArrayRef, id: &ArrayRef) -> Result<Vec<ArrayRef>> {
+    let mut columns = match value.as_struct_opt() {
+        Some(value) => value
+            .columns()
+            .iter()
+            .map(|field| nulled(field, value.nulls()))
+            .collect::<Result<Vec<_>>>()?,
+        None => vec![value.clone()],
+    };
+    columns.push(id.clone());
+    Ok(columns)
 }
 
-fn heap_of(strings: &[Option<String>]) -> usize {
-    strings.iter().flatten().map(String::capacity).sum()
+/// `column` with NULL wherever `nulls` says its row is NULL.
+fn nulled(column: &ArrayRef, nulls: Option<&NullBuffer>) -> Result<ArrayRef> {
+    match nulls {
+        Some(nulls) if column.data_type() != &DataType::Null => {
+            let data = column.to_data();
+            let nulls = NullBuffer::union(Some(nulls), data.nulls());
+            Ok(make_array(data.into_builder().nulls(nulls).build()?))
+        }
+        _ => Ok(column.clone()),
+    }
 }
 
 fn filtered(filter: Option<&BooleanArray>) -> impl Fn(usize) -> bool + '_ {
@@ -371,12 +338,11 @@ impl GroupsAccumulator for Groups {
     }
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
-        let state = self.take_state(emit_to);
-        Ok(state[0].clone())
+        Ok(self.take_state(emit_to)?.swap_remove(0))
     }
 
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
-        Ok(self.take_state(emit_to))
+        self.take_state(emit_to)
     }
 
     fn merge_batch(
@@ -422,18 +388,14 @@ impl GroupsAccumulator for Groups {
 struct Single(Groups);
 
 impl Single {
-    fn state_scalars(&mut self) -> Vec<ScalarValue> {
+    /// The one group's state, left in place (a window may ask again).
+    fn state_scalars(&mut self) -> Result<Vec<ScalarValue>> {
         self.0.resize(1);
         let g = &self.0;
-        let value: Vec<Vec<Option<String>>> = g.value.iter().map(|c| vec![c[0].clone()]).collect();
-        let value = ScalarValue::try_from_array(&g.value_array(&value), 0)
-            .expect("a one-row array has row 0");
-        vec![
-            value,
-            ScalarValue::Int64(g.time[0]),
-            ScalarValue::Utf8(g.id[0].clone()),
-            ScalarValue::Boolean(Some(g.seen[0])),
-        ]
+        g.state_of(&g.best, &g.time)?
+            .iter()
+            .map(|column| ScalarValue::try_from_array(column, 0))
+            .collect()
     }
 }
 
@@ -446,7 +408,7 @@ impl Accumulator for Single {
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        Ok(self.state_scalars().swap_remove(0))
+        Ok(self.state_scalars()?.swap_remove(0))
     }
 
     fn size(&self) -> usize {
@@ -454,7 +416,7 @@ impl Accumulator for Single {
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        Ok(self.state_scalars())
+        self.state_scalars()
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
@@ -579,36 +541,67 @@ mod tests {
         }
     }
 
-    /// The pool is told the bytes the groups hold, and when they are emitted or replaced by a
-    /// null, that they are gone; otherwise a long aggregation looks bigger than it is and
-    /// spills early.
+    /// The accumulator's inputs, in the order of latest(value, time, id).
+    fn inputs(b: RecordBatch) -> Vec<ArrayRef> {
+        vec![
+            b.column(3).clone(),
+            b.column(1).clone(),
+            b.column(2).clone(),
+        ]
+    }
+
+    /// The pool is told the bytes the kept rows hold, and when they are emitted, that they are
+    /// gone; a batch none of whose rows is kept is not held at all.
     #[test]
-    fn kept_strings_are_counted_until_emitted() {
+    fn kept_rows_are_counted_until_emitted() {
         let rows: Vec<Row> = vec![
-            (0, Some(1), Some("id-1".into()), Some("first value".into())),
-            (1, Some(1), Some("id-2".into()), Some("second value".into())),
+            (0, Some(2), Some("id-1".into()), Some("first value".into())),
+            (1, Some(2), Some("id-2".into()), Some("second value".into())),
         ];
-        // The accumulator's inputs, in the order of latest(value, time, id).
-        let inputs = |b: RecordBatch| {
-            vec![
-                b.column(3).clone(),
-                b.column(1).clone(),
-                b.column(2).clone(),
-            ]
-        };
         let mut groups = Groups::new(&DataType::Utf8);
         groups
             .update_batch(&inputs(batch(&rows)), &[0, 1], None, 2)
             .unwrap();
-        assert!(groups.heap >= "id-1id-2first valuesecond value".len());
-        // A later row with a null id and value replaces group 1's strings.
-        let later: Vec<Row> = vec![(1, Some(2), None, None)];
+        let held = groups.rows.bytes();
+        assert!(held >= "id-1id-2first valuesecond value".len());
+        // Earlier rows win nothing, so their batch is let go at once.
+        let earlier: Vec<Row> = vec![(1, Some(1), None, None)];
         groups
-            .update_batch(&inputs(batch(&later)), &[1], None, 2)
+            .update_batch(&inputs(batch(&earlier)), &[1], None, 2)
             .unwrap();
-        assert_eq!(groups.heap, "id-1first value".len());
+        assert_eq!(groups.rows.bytes(), held);
         groups.state(EmitTo::All).unwrap();
-        assert_eq!(groups.heap, 0);
+        assert_eq!(groups.rows.bytes(), 0);
+    }
+
+    /// Rows superseded batch after batch do not pile up: past twice the live rows (and some
+    /// slack) the store keeps only the rows groups point at, and the answers stay right.
+    #[test]
+    fn superseded_rows_are_let_go() {
+        let mut groups = Groups::new(&DataType::Utf8);
+        let per_batch = 1000;
+        for step in 0..200i64 {
+            let rows: Vec<Row> = (0..per_batch)
+                .map(|r| {
+                    (
+                        0,
+                        Some(step),
+                        Some(format!("id-{r}")),
+                        Some(format!("v{step}-{r}")),
+                    )
+                })
+                .collect();
+            let group_of: Vec<usize> = (0..per_batch as usize).map(|r| r % 10).collect();
+            groups
+                .update_batch(&inputs(batch(&rows)), &group_of, None, 10)
+                .unwrap();
+            assert!(groups.rows.rows() <= 2 * 10 + (1 << 16) + per_batch as usize);
+        }
+        let value = groups.evaluate(EmitTo::All).unwrap();
+        let value = value.as_string::<i32>();
+        // Group g's latest is the last step's row with the greatest id among r ≡ g (mod 10).
+        assert_eq!(value.value(0), "v199-990");
+        assert_eq!(value.value(9), "v199-999");
     }
 
     #[test]

@@ -1,0 +1,214 @@
+//! The input rows `latest` keeps, pointed at rather than copied.
+//!
+//! A group's best row used to be copied field by field into strings of its own: at 100M events
+//! a month's 5.6M accounts meant 28M small allocations and scattered copies, a third of the
+//! accounts aggregate's time (BENCHMARKS.md item 34). Here a group points at its best row in the
+//! batch that row came in, and the batch is kept as it came, so offering a row copies nothing;
+//! emitting gathers the rows pointed at with one `interleave` per column. When most kept rows
+//! are no longer pointed at, the live ones are gathered into one batch and the rest dropped, so
+//! what is kept stays within a small multiple of the groups.
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, LargeStringArray, StringArray, StringViewArray, new_null_array,
+};
+use datafusion::arrow::compute::{cast, interleave};
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::{Result, exec_err};
+
+/// Where a kept row is: (batch, row within it).
+pub type RowRef = (u32, u32);
+
+/// Kept rows beyond twice the live ones, before the store compacts itself.
+const SLACK_ROWS: usize = 1 << 16;
+
+/// A text column of any of Arrow's string layouts, read by row.
+#[derive(Debug, Clone)]
+enum Texts {
+    Utf8(StringArray),
+    Large(LargeStringArray),
+    View(StringViewArray),
+}
+
+impl Texts {
+    fn of(array: &ArrayRef) -> Result<Self> {
+        Ok(match array.data_type() {
+            DataType::Utf8 => Texts::Utf8(array.as_string::<i32>().clone()),
+            DataType::LargeUtf8 => Texts::Large(array.as_string::<i64>().clone()),
+            DataType::Utf8View => Texts::View(array.as_string_view().clone()),
+            other => return exec_err!("latest takes text, not {other}"),
+        })
+    }
+
+    fn get(&self, i: usize) -> Option<&str> {
+        match self {
+            Texts::Utf8(a) => a.is_valid(i).then(|| a.value(i)),
+            Texts::Large(a) => a.is_valid(i).then(|| a.value(i)),
+            Texts::View(a) => a.is_valid(i).then(|| a.value(i)),
+        }
+    }
+
+    fn array(&self) -> &dyn Array {
+        match self {
+            Texts::Utf8(a) => a,
+            Texts::Large(a) => a,
+            Texts::View(a) => a,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.array().len()
+    }
+}
+
+/// Batches of text columns, all of one shape, kept for the rows groups point at.
+#[derive(Debug)]
+pub struct Rows {
+    columns: usize,
+    batches: Vec<Vec<Texts>>,
+    /// Each column's type, fixed by the first batch, so every batch can be interleaved.
+    types: Vec<DataType>,
+    rows: usize,
+    bytes: usize,
+}
+
+impl Rows {
+    /// A store for batches of `columns` columns.
+    pub fn new(columns: usize) -> Self {
+        Rows {
+            columns,
+            batches: Vec::new(),
+            types: Vec::new(),
+            rows: 0,
+            bytes: 0,
+        }
+    }
+
+    /// Keeps a batch of columns (NULL-typed ones read as all-NULL text) and returns its number.
+    pub fn push(&mut self, columns: &[ArrayRef]) -> Result<u32> {
+        if self.types.is_empty() {
+            self.types = columns.iter().map(|c| text_type(c.data_type())).collect();
+        }
+        let batch = columns
+            .iter()
+            .zip(&self.types)
+            .map(|(column, to)| {
+                let column = if column.data_type() == to {
+                    column.clone()
+                } else {
+                    cast(column, to)?
+                };
+                Texts::of(&column)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.rows += batch.first().map_or(0, Texts::len);
+        self.bytes += batch
+            .iter()
+            .map(|c| c.array().get_array_memory_size())
+            .sum::<usize>();
+        self.batches.push(batch);
+        Ok((self.batches.len() - 1) as u32)
+    }
+
+    /// Forgets the batch pushed last, when no group points at any of its rows.
+    pub fn pop(&mut self) {
+        if let Some(batch) = self.batches.pop() {
+            self.rows -= batch.first().map_or(0, Texts::len);
+            self.bytes -= batch
+                .iter()
+                .map(|c| c.array().get_array_memory_size())
+                .sum::<usize>();
+        }
+    }
+
+    /// One column of a kept row.
+    pub fn text(&self, (batch, row): RowRef, column: usize) -> Option<&str> {
+        self.batches[batch as usize][column].get(row as usize)
+    }
+
+    /// How many rows are kept.
+    #[cfg(test)]
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// The bytes kept, for the memory pool.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Each column of the rows `refs` point at, as `Utf8`; `None` gives a NULL row.
+    pub fn gather(&self, refs: &[Option<RowRef>]) -> Result<Vec<ArrayRef>> {
+        self.interleaved(refs)?
+            .into_iter()
+            .map(|column| match column.data_type() {
+                DataType::Utf8 => Ok(column),
+                _ => Ok(cast(&column, &DataType::Utf8)?),
+            })
+            .collect()
+    }
+
+    /// When more than twice the `live` rows (plus some slack) are kept, gathers the live rows
+    /// into one batch, points `refs` at it and drops every other batch.
+    pub fn compact_unless_small(&mut self, refs: &mut [Option<RowRef>], live: usize) -> Result<()> {
+        if self.rows <= 2 * live + SLACK_ROWS {
+            return Ok(());
+        }
+        let live_refs: Vec<Option<RowRef>> = refs.iter().copied().filter(Option::is_some).collect();
+        let columns = self
+            .interleaved(&live_refs)?
+            .into_iter()
+            .map(|column| match column.data_type() {
+                // Gathered views still point into every old batch's buffers; copy them out.
+                DataType::Utf8View => std::sync::Arc::new(column.as_string_view().gc()) as ArrayRef,
+                _ => column,
+            })
+            .collect::<Vec<_>>();
+        self.clear();
+        let batch = self.push(&columns)?;
+        for (row, slot) in refs.iter_mut().filter(|r| r.is_some()).enumerate() {
+            *slot = Some((batch, row as u32));
+        }
+        Ok(())
+    }
+
+    /// Forgets every kept row (the column types stay).
+    pub fn clear(&mut self) {
+        self.batches.clear();
+        self.rows = 0;
+        self.bytes = 0;
+    }
+
+    /// The rows `refs` point at, in the kept types.
+    fn interleaved(&self, refs: &[Option<RowRef>]) -> Result<Vec<ArrayRef>> {
+        if self.types.is_empty() {
+            // Nothing was ever kept, so every group saw nothing.
+            return Ok(vec![
+                new_null_array(&DataType::Utf8, refs.len());
+                self.columns
+            ]);
+        }
+        // Source 0 is one NULL row of each column, for the groups that saw nothing.
+        let indices: Vec<(usize, usize)> = refs
+            .iter()
+            .map(|r| r.map_or((0, 0), |(b, row)| (b as usize + 1, row as usize)))
+            .collect();
+        self.types
+            .iter()
+            .enumerate()
+            .map(|(c, data_type)| {
+                let null = new_null_array(data_type, 1);
+                let mut sources: Vec<&dyn Array> = vec![null.as_ref()];
+                sources.extend(self.batches.iter().map(|b| b[c].array()));
+                Ok(interleave(&sources, &indices)?)
+            })
+            .collect()
+    }
+}
+
+/// The type a column is kept as: its own, or text for a column of NULLs.
+fn text_type(data_type: &DataType) -> DataType {
+    match data_type {
+        DataType::Null => DataType::Utf8,
+        other => other.clone(),
+    }
+}
