@@ -54,7 +54,7 @@ FROM pairwise;
 
 CREATE TABLE check_missing AS
 SELECT 3 AS ord, 'missing_named_user_identifier' AS "check",
-       count(DISTINCT person_id) AS affected_users,
+       count(DISTINCT person_key) AS affected_users,
        coalesce('accounts without a NamedUserIdentifier in apps: '
                 || string_agg(DISTINCT app_id, ',' ORDER BY app_id),
                 'every account has a NamedUserIdentifier') AS detail
@@ -70,13 +70,13 @@ WHERE month = {{month}} AND conflicting;
 
 CREATE TABLE check_outside AS
 SELECT 5 AS ord, 'internal_outside_domains' AS "check",
-       count(DISTINCT a.person_id) AS affected_users,
+       count(DISTINCT a.person_key) AS affected_users,
        CASE WHEN {{has_internal_domains}}
             THEN 'persons counted Internal whose e-mail domain is not an internal domain'
             ELSE 'no classification.internal_domains configured'
        END AS detail
 FROM account_persons a
-JOIN final_persons f ON f.month = a.month AND f.person_id = a.person_id
+JOIN final_persons f ON f.month = a.month AND f.person_key = a.person_key
 WHERE a.month = {{month}}
   AND {{has_internal_domains}}
   AND f.final_classification = 'Internal'

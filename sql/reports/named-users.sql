@@ -16,7 +16,7 @@ WITH environments AS (
 ),
 counted AS (
     SELECT c.app_id, c.environment_id, max(c.event_time) AS usage_extracted_on,
-           count(DISTINCT p.person_id) AS named_users
+           count(DISTINCT p.person_key) AS named_users
     FROM counted_events c
     JOIN account_persons p
       ON p.month = c.month AND p.app_id = c.app_id AND p.user_provider = c.user_provider

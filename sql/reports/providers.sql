@@ -6,10 +6,10 @@
 SELECT
     a.user_provider,
     a.tenant,
-    count(DISTINCT a.person_id) FILTER (WHERE f.final_classification = 'Internal') AS internal_users,
-    count(DISTINCT a.person_id) FILTER (WHERE f.final_classification = 'External') AS external_users
+    count(DISTINCT a.person_key) FILTER (WHERE f.final_classification = 'Internal') AS internal_users,
+    count(DISTINCT a.person_key) FILTER (WHERE f.final_classification = 'External') AS external_users
 FROM account_persons a
-JOIN final_persons f ON f.month = a.month AND f.person_id = a.person_id
+JOIN final_persons f ON f.month = a.month AND f.person_key = a.person_key
 WHERE a.month = {{month}}
 GROUP BY a.user_provider, a.tenant
 ORDER BY a.user_provider, a.tenant;

@@ -13,7 +13,7 @@ SELECT
     count(*) AS apps,
     array_to_string(array_sort(array_agg(pa.app_id)), ',') AS app_ids
 FROM final_persons f
-JOIN person_apps pa ON pa.month = f.month AND pa.person_id = f.person_id
+JOIN person_apps pa ON pa.month = f.month AND pa.person_key = f.person_key
 WHERE f.month = {{month}}
 GROUP BY f.person_id, f.final_classification
 ORDER BY f.person_id;

@@ -1,4 +1,5 @@
--- Persons per month and their classification (SPEC §4, `classification.conflict`).
+-- Persons per month and their classification (SPEC §4, `classification.conflict`), grouped by
+-- person_key (see 30_account_persons.sql); person_id is the one hash of that key.
 --
 -- A person whose accounts were classified differently in one month is resolved by the
 -- configured policy:
@@ -13,7 +14,8 @@
 CREATE VIEW persons AS
 SELECT
     month,
-    person_id,
+    max(person_id) AS person_id,
+    person_key,
     CASE {{conflict}}
         WHEN 'internal_wins' THEN CASE WHEN bool_and(classification = 'External') THEN 'External' ELSE 'Internal' END
         WHEN 'external_wins' THEN CASE WHEN bool_or(classification = 'External') THEN 'External' ELSE 'Internal' END
@@ -22,4 +24,4 @@ SELECT
     min(classification) <> max(classification) AS conflicting,
     max(last_event) AS last_event
 FROM account_persons
-GROUP BY month, person_id;
+GROUP BY month, person_key;

@@ -11,6 +11,7 @@ CREATE VIEW final_persons AS
 SELECT
     p.month,
     p.person_id,
+    p.person_key,
     p.classification,
     CASE WHEN p.classification = 'External' AND x.month IS NOT NULL THEN 'External' ELSE 'Internal' END
         AS final_classification
@@ -19,7 +20,7 @@ LEFT JOIN (
     SELECT DISTINCT month FROM valid_subscriptions WHERE subscription_type = 'external'
 ) x ON x.month = p.month;
 
--- The apps each person used in a month.
+-- The apps each person used in a month (by person_key; final_persons has the person's id).
 CREATE VIEW person_apps AS
-SELECT DISTINCT month, person_id, app_id
+SELECT DISTINCT month, person_key, app_id
 FROM account_persons;

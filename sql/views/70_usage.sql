@@ -19,7 +19,7 @@ entitled AS (
     GROUP BY month, subscription_type, coalesce(app_id, '')
 ),
 used AS (
-    SELECT month, subscription_type, coalesce(app_id, '') AS app_key, count(DISTINCT person_id) AS consumption
+    SELECT month, subscription_type, coalesce(app_id, '') AS app_key, count(DISTINCT person_key) AS consumption
     FROM consumption
     GROUP BY month, subscription_type, coalesce(app_id, '')
 )

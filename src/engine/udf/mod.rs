@@ -4,6 +4,7 @@
 mod classify;
 mod components;
 mod hash;
+mod key;
 mod latest;
 mod normalize;
 pub mod text;
@@ -46,6 +47,7 @@ pub fn functions(settings: &UdfSettings) -> Vec<ScalarUDF> {
         ScalarUDF::from(normalize::NormalizeEmail::new()),
         ScalarUDF::from(normalize::EmailDomain::new()),
         ScalarUDF::from(hash::HashIdentifier::new(settings.key.clone())),
+        ScalarUDF::from(key::HashNumber::new()),
         ScalarUDF::from(classify::ClassifyDomain::new(
             settings.internal_domains.clone(),
         )),
