@@ -43,11 +43,12 @@ use tokio::task::JoinSet;
 
 /// The share of the memory pool the held views of one engine may take together.
 ///
-/// Small, because the joins and aggregations that read the views cannot all spill: at 100M
-/// events a half share failed one month's usage report, an eighth took 67 s at 3.4 GiB peak,
-/// and spilling every row 64 s at 3.0 GiB; at 10M events the share made no measurable
-/// difference (BENCHMARKS.md item 21).
-pub const HELD_SHARE: f64 = 0.125;
+/// A minority, because the joins and aggregations that read the views cannot all spill: at
+/// 100M events with a 4 GiB pool a half share failed one month's usage report (BENCHMARKS.md
+/// item 21). A quarter holds a 100M month's views whole in the default pool (half of a 24 GiB
+/// machine), where an eighth spilled them every month and cost `history` a fifth of its time;
+/// with a 4 GiB pool it costs `usage` about 6% against an eighth (item 36).
+pub const HELD_SHARE: f64 = 0.25;
 
 /// What the held views of one engine have reserved, and how far they may go.
 #[derive(Debug)]
