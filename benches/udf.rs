@@ -8,7 +8,7 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
+use datafusion::arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
 use seatcount::engine::udf::{self, UdfSettings};
@@ -18,8 +18,9 @@ use tokio::runtime::Runtime;
 const ROWS: usize = 200_000;
 const BATCH: usize = 8192;
 
-/// A session with the functions registered over table `t(s, u)`: `s` an e-mail-like
-/// identifier, `u` a plain user name, and `g` a small group number.
+/// A session with the functions registered over table `t(s, u, g, h, t)`: `s` an e-mail-like
+/// identifier, `u` a plain user name, `g` a small group number, `h` a stored-style 64-hex
+/// hash and `t` an event time.
 fn session(rt: &Runtime) -> SessionContext {
     let emails: Vec<String> = (0..ROWS)
         .map(|i| match i % 3 {
@@ -30,10 +31,21 @@ fn session(rt: &Runtime) -> SessionContext {
         .collect();
     let names: Vec<String> = (0..ROWS).map(|i| format!("u{:07}", i % 70_000)).collect();
     let groups: Vec<String> = (0..ROWS).map(|i| format!("g{}", i % 16)).collect();
+    let hashes: Vec<String> = (0..ROWS)
+        .map(|i| {
+            format!(
+                "{:064x}",
+                (i as u128).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835)
+            )
+        })
+        .collect();
+    let times = Int64Array::from_iter_values((0..ROWS as i64).map(|i| i % 1000));
     let batch = RecordBatch::try_from_iter([
         ("s", Arc::new(StringArray::from(emails)) as ArrayRef),
         ("u", Arc::new(StringArray::from(names)) as ArrayRef),
         ("g", Arc::new(StringArray::from(groups)) as ArrayRef),
+        ("h", Arc::new(StringArray::from(hashes)) as ArrayRef),
+        ("t", Arc::new(times) as ArrayRef),
     ])
     .expect("batch");
     let chunks: Vec<RecordBatch> = (0..ROWS.div_ceil(BATCH))
@@ -77,6 +89,11 @@ fn functions(c: &mut Criterion) {
         (
             "connected_components",
             "SELECT g, cardinality(connected_components(s, u, normalize_email(s))) FROM t GROUP BY g",
+        ),
+        ("hash_key", "SELECT count(hash_key(h)) FROM t"),
+        (
+            "latest (70k groups)",
+            "SELECT count(x) FROM (SELECT latest(named_struct('s', s, 'h', h), t, s) AS x FROM t GROUP BY u)",
         ),
         (
             "ingest_identifier_chain",
