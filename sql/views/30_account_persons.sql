@@ -10,8 +10,8 @@
 --   smallest account name; the person is the SHA-256 of that name.
 --   An account in any other tenant is its own person per (user_provider, tenant, user name).
 -- The view is `accounts` with a person_id column, and person_key: the same person as a number
--- (`hash_key`, its first 126 bits), by which the later views group and join people, far faster
--- than by 64 characters (BENCHMARKS.md item 35).
+-- (`hash_key`, its first 126 bits), by which the later views group and join people: cheaper
+-- to hash, compare and hold than 64 characters (BENCHMARKS.md item 35).
 CREATE VIEW account_persons AS
 WITH named AS (
     SELECT *, concat_ws('/', app_id, user_provider, identifier_key) AS account
