@@ -182,10 +182,10 @@ impl Groups {
             DataType::Struct(fields) => Some(text_fields(fields)),
             _ => None,
         };
-        let columns = fields.as_ref().map_or(1, |f| f.len());
+        let values = value_columns(fields.as_ref());
         Groups {
             fields,
-            rows: Rows::new(columns + 1),
+            rows: Rows::new(values + 1),
             best: Vec::new(),
             time: Vec::new(),
             live: 0,
@@ -199,7 +199,7 @@ impl Groups {
 
     /// The column of kept rows that holds the id (the value's columns come first).
     fn id_column(&self) -> usize {
-        self.fields.as_ref().map_or(1, |f| f.len())
+        value_columns(self.fields.as_ref())
     }
 
     /// Offers rows (value, time, id), each to its group; `take(row)` says whether a row is
@@ -291,6 +291,11 @@ impl Groups {
             + self.best.capacity() * size_of::<Option<RowRef>>()
             + self.time.capacity() * size_of::<Option<i64>>()
     }
+}
+
+/// How many columns a value takes: a struct's fields, else one.
+fn value_columns(fields: Option<&Fields>) -> usize {
+    fields.map_or(1, |f| f.len())
 }
 
 /// The columns a batch's rows are kept as: the value's fields (a NULL struct's fields read as
