@@ -9,7 +9,9 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, AsArray, Decimal128Builder, StringArrayType};
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, Decimal128Array, Decimal128Builder, StringArrayType, new_null_array,
+};
 use datafusion::arrow::datatypes::{DECIMAL128_MAX_PRECISION, DataType};
 use datafusion::common::{Result, ScalarValue, exec_err};
 use datafusion::logical_expr::{
@@ -57,25 +59,20 @@ impl ScalarUDFImpl for HashNumber {
                 )))
             }
             ColumnarValue::Array(array) => {
-                let keys = match array.data_type() {
-                    DataType::Utf8 => keys(array.as_string::<i32>())?,
-                    DataType::LargeUtf8 => keys(array.as_string::<i64>())?,
-                    DataType::Utf8View => keys(array.as_string_view())?,
-                    DataType::Null => keys(
-                        datafusion::arrow::array::new_null_array(&DataType::Utf8, array.len())
-                            .as_string::<i32>(),
-                    )?,
+                let keys: ArrayRef = match array.data_type() {
+                    DataType::Utf8 => Arc::new(keys(array.as_string::<i32>())?),
+                    DataType::LargeUtf8 => Arc::new(keys(array.as_string::<i64>())?),
+                    DataType::Utf8View => Arc::new(keys(array.as_string_view())?),
+                    DataType::Null => new_null_array(&KEY_TYPE, array.len()),
                     other => return exec_err!("hash_key takes text, not {other}"),
                 };
-                Ok(ColumnarValue::Array(Arc::new(keys)))
+                Ok(ColumnarValue::Array(keys))
             }
         }
     }
 }
 
-fn keys<'a, A: StringArrayType<'a>>(
-    hashes: A,
-) -> Result<datafusion::arrow::array::Decimal128Array> {
+fn keys<'a, A: StringArrayType<'a>>(hashes: A) -> Result<Decimal128Array> {
     let mut out = Decimal128Builder::with_capacity(hashes.len());
     for hash in hashes.iter() {
         out.append_option(hash.map(key_of).transpose()?);
