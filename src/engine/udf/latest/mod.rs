@@ -609,6 +609,41 @@ mod tests {
         assert_eq!(value.value(9), "v199-999");
     }
 
+    /// A NULL struct's fields read as NULL even where its child arrays hold values, both when
+    /// it is later (its fields come out NULL) and when its fields break a tie (NULL first).
+    #[test]
+    fn a_null_struct_reads_as_null_fields() {
+        use datafusion::arrow::array::{StringArray, TimestampMicrosecondArray};
+        let field = Arc::new(Field::new("a", DataType::Utf8, true));
+        let fields = Fields::from(vec![field]);
+        let child: ArrayRef = Arc::new(StringArray::from(vec![Some("hidden"), Some("shown")]));
+        let value: ArrayRef = Arc::new(StructArray::new(
+            fields.clone(),
+            vec![child],
+            Some(NullBuffer::from(vec![false, true])),
+        ));
+        // Group 0: the NULL struct is later. Group 1: a tie on time and id, broken by the field.
+        let time: ArrayRef = Arc::new(TimestampMicrosecondArray::from(vec![2, 1]));
+        let id: ArrayRef = Arc::new(StringArray::from(vec![Some("x"), Some("x")]));
+        let mut groups = Groups::new(&DataType::Struct(fields));
+        groups
+            .update_batch(&[value.clone(), time, id.clone()], &[0, 0], None, 2)
+            .unwrap();
+        let tie: ArrayRef = Arc::new(TimestampMicrosecondArray::from(vec![5, 5]));
+        groups
+            .update_batch(&[value, tie, id], &[1, 1], None, 2)
+            .unwrap();
+        let out = groups.evaluate(EmitTo::All).unwrap();
+        let a = out.as_struct().column(0).as_string::<i32>().clone();
+        assert!(
+            a.is_null(0),
+            "the later NULL struct wins, and its field is NULL"
+        );
+        // Read as its hidden "hidden", the NULL struct would lose the tie to "shown"; as NULL
+        // it wins, since `a DESC` puts NULL first.
+        assert!(a.is_null(1), "on a tie the NULL struct sorts first");
+    }
+
     #[test]
     fn without_grouping_and_over_nothing() {
         let rows: Vec<Row> = vec![
