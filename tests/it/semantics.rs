@@ -200,6 +200,32 @@ fn users_lists_each_app_of_a_person_once_in_order() {
     assert_eq!(apps, ["1,b", "3,\"a,b,c\""], "{users}");
 }
 
+/// SPEC §8: `users` names each person by their hash. People are grouped by a number made
+/// from the hash (`person_key`), so this pins that the name printed is still the person's own
+/// full hash, the one `hash_identifier` gives for their normalized identifier.
+#[test]
+fn users_names_each_person_by_their_hash() {
+    let rows = [
+        // ann in two apps (a case variant in the second), bob in one.
+        "1,2026-09-01T10:00:00Z,a,a-p,,,,ann,,,,,,",
+        "2,2026-09-01T11:00:00Z,b,b-p,,,,ANN,,,,,,",
+        "3,2026-09-01T12:00:00Z,b,b-p,,,,bob,,,,,,",
+    ];
+    let fx = portfolio(&rows, "", &[]);
+    let hash = |name: &str| {
+        let csv = fx.csv(&["sql", &format!("SELECT hash_identifier('{name}') AS h")]);
+        csv.lines().nth(1).unwrap().to_string()
+    };
+    let mut expected = vec![
+        format!("{},Internal,2,\"a,b\"", hash("ann")),
+        format!("{},Internal,1,b", hash("bob")),
+    ];
+    expected.sort();
+    let users = report(&fx, "users", "2026-09");
+    let listed: Vec<&str> = users.lines().skip(1).collect();
+    assert_eq!(listed, expected, "{users}");
+}
+
 #[test]
 fn single_app_packs_count_per_person_and_app() {
     let rows = [
