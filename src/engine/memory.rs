@@ -46,7 +46,7 @@ fn invalid(text: &str) -> Error {
     ))
 }
 
-/// Half of `available` (what the process may use), never under [`FLOOR_MB`]; ingest's
+/// Half of `available` (what the process may use), never under `FLOOR_MB` (512 MiB); ingest's
 /// default is also capped at [`INGEST_MAX_MB`]. Half leaves room for what the pool does
 /// not count (held batches being written, the page cache that serves the scans). When the
 /// machine's memory cannot be read, queries get ingest's default.

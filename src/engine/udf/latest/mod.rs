@@ -5,7 +5,8 @@
 //! (NULL times and values sort first, as in DataFusion's default `nulls_max` ordering), but
 //! that generic ordered aggregate compares sort keys row by row through a general comparator
 //! and cost as much as the whole grouping four times over (BENCHMARKS.md). Here a group keeps
-//! its best row's time, id and value, and most rows are settled by comparing one integer.
+//! its best row's time and where that row is (its id and value stay in the batch they came in,
+//! see [`rows`]), and most rows are settled by comparing one integer.
 //!
 //! The value may be a struct of text fields (`latest(struct(a, b), t, id)`), so that several
 //! attributes come from one and the same event, and a group keeps one time and one id for all

@@ -100,11 +100,9 @@ impl Rows {
                 Texts::of(&column)
             })
             .collect::<Result<Vec<_>>>()?;
-        self.rows += batch.first().map_or(0, Texts::len);
-        self.bytes += batch
-            .iter()
-            .map(|c| c.array().get_array_memory_size())
-            .sum::<usize>();
+        let (rows, bytes) = size_of_batch(&batch);
+        self.rows += rows;
+        self.bytes += bytes;
         self.batches.push(batch);
         Ok((self.batches.len() - 1) as u32)
     }
@@ -112,11 +110,9 @@ impl Rows {
     /// Forgets the batch pushed last, when no group points at any of its rows.
     pub fn pop(&mut self) {
         if let Some(batch) = self.batches.pop() {
-            self.rows -= batch.first().map_or(0, Texts::len);
-            self.bytes -= batch
-                .iter()
-                .map(|c| c.array().get_array_memory_size())
-                .sum::<usize>();
+            let (rows, bytes) = size_of_batch(&batch);
+            self.rows -= rows;
+            self.bytes -= bytes;
         }
     }
 
@@ -203,6 +199,16 @@ impl Rows {
             })
             .collect()
     }
+}
+
+/// A kept batch's rows and the bytes its arrays hold.
+fn size_of_batch(batch: &[Texts]) -> (usize, usize) {
+    let rows = batch.first().map_or(0, Texts::len);
+    let bytes = batch
+        .iter()
+        .map(|c| c.array().get_array_memory_size())
+        .sum();
+    (rows, bytes)
 }
 
 /// The type a column is kept as: its own, or text for a column of NULLs.
