@@ -2,6 +2,7 @@
 //! names; an unknown key or a bad value is refused with a sentence naming it, because a
 //! typo in a licence rule must not silently fall back to a default.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::Deserialize;
@@ -9,71 +10,144 @@ use serde::Deserialize;
 use crate::engine::udf::CaseMode;
 use crate::error::{Error, Result};
 
-/// The whole configuration.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
+/// The resolved configuration: every key has its value, from the file or from the profile.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
+    /// `profile`: whose bill the defaults reproduce.
+    pub profile: Profile,
     /// `[identifiers]`.
     pub identifiers: Identifiers,
     /// `[dedup]`.
     pub dedup: Dedup,
+    /// `[counting]`.
+    pub counting: Counting,
     /// `[classification]`.
     pub classification: Classification,
+    /// `[waterfall]`.
+    pub waterfall: Waterfall,
 }
 
-/// How identifiers compare.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
+/// `profile`: a set of defaults, one per vendor (docs/semantics.md "Profiles").
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Profile {
+    /// Mendix's user metering.
+    #[default]
+    Mendix,
+    /// OutSystems' registered active users per environment.
+    Outsystems,
+}
+
+/// How identifiers are chosen and compared.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Identifiers {
-    /// `case`: insensitive (default) or sensitive.
+    /// `case`: exact, sensitive or insensitive.
     pub case: CaseMode,
+    /// `source`: which input column identifies an account.
+    pub source: IdentifierSource,
 }
 
-/// Which accounts are one person.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
+/// `identifiers.source`.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum IdentifierSource {
+    /// The NamedUserIdentifier when present, else the user name (Mendix).
+    NuiThenName,
+    /// The user name only.
+    Name,
+}
+
+/// Which accounts are one person, and where.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Dedup {
     /// `policy`.
     pub policy: DedupPolicy,
+    /// `scope`.
+    pub scope: DedupScope,
+    /// `default_tenants`: a user provider's default tenant, when not empty or `default`.
+    pub default_tenants: BTreeMap<String, String>,
 }
 
 /// `dedup.policy`.
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum DedupPolicy {
-    /// Mendix: NamedUserIdentifier, else user name.
-    #[default]
+    /// Mendix: equal identifiers are one person.
     Identifier,
-    /// OutSystems: shared user name or e-mail, transitively, within tenant `default`.
+    /// OutSystems 11.11.3 and later: shared user name or e-mail, transitively, within a
+    /// provider's default tenant.
     UsernameOrEmail,
+    /// OutSystems before 11.11.3: every (provider, tenant, user name) is its own person.
+    Account,
+}
+
+/// `dedup.scope`.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum DedupScope {
+    /// Persons are formed across every environment (Mendix).
+    Portfolio,
+    /// Persons are formed inside each environment; totals are sums (OutSystems).
+    Environment,
+}
+
+/// What makes an event count.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Counting {
+    /// `basis`.
+    pub basis: CountingBasis,
+}
+
+/// `counting.basis`.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum CountingBasis {
+    /// A person counts in a month with at least one active login (Mendix).
+    Logins,
+    /// An account counts when its latest production record of the month is active
+    /// (OutSystems' registered active users).
+    ActiveRecords,
 }
 
 /// Classification rules.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Classification {
     /// Ordered rules; the first that answers wins.
     pub rules: Vec<Rule>,
-    /// Roles that make an account External.
+    /// Roles that make an account External, unless its app has its own list.
     pub external_roles: Vec<String>,
-    /// E-mail domains that are Internal.
+    /// E-mail domains that are Internal, unless the environment has its own list.
     pub internal_domains: Vec<String>,
     /// A boolean SQL expression over stored columns: true External, false Internal.
     pub custom_sql: String,
     /// How a person's differently classified accounts resolve.
     pub conflict: Conflict,
+    /// `[classification.apps.<app_id>]`: per-app external roles.
+    pub apps: BTreeMap<String, Vec<String>>,
+    /// `[classification.environments.<environment_id>]`: per-environment internal domains.
+    pub environments: BTreeMap<String, Vec<String>>,
 }
 
-impl Default for Classification {
-    fn default() -> Self {
-        Classification {
-            rules: vec![Rule::Roles, Rule::Custom, Rule::Reported],
-            external_roles: Vec::new(),
-            internal_domains: Vec::new(),
-            custom_sql: String::new(),
-            conflict: Conflict::default(),
-        }
-    }
+/// The waterfall External → Single-App → Multi-App.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Waterfall {
+    /// `enabled`: false counts `internal` and `external` only, with no fall-through.
+    pub enabled: bool,
+    /// `mixed`: where a person who used apps with and without a pack counts.
+    pub mixed: Mixed,
+}
+
+/// `waterfall.mixed`.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Mixed {
+    /// Single-App users only: the vendor's documented sequence.
+    #[default]
+    SingleApp,
+    /// Multi-App only: one Multi-App seat covers every app.
+    MultiApp,
+    /// Against each pack and once as Multi-App.
+    Both,
 }
 
 /// One classification rule.
@@ -103,31 +177,194 @@ pub enum Conflict {
     Latest,
 }
 
-impl DedupPolicy {
-    /// The name used in the configuration and the SQL.
-    pub fn as_str(self) -> &'static str {
+/// The file as written: `None` is a key left to the profile.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct File {
+    profile: Profile,
+    identifiers: FileIdentifiers,
+    dedup: FileDedup,
+    counting: FileCounting,
+    classification: FileClassification,
+    waterfall: FileWaterfall,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct FileIdentifiers {
+    case: Option<CaseMode>,
+    source: Option<IdentifierSource>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct FileDedup {
+    policy: Option<DedupPolicy>,
+    scope: Option<DedupScope>,
+    default_tenants: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct FileCounting {
+    basis: Option<CountingBasis>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct FileClassification {
+    rules: Option<Vec<Rule>>,
+    external_roles: Vec<String>,
+    internal_domains: Vec<String>,
+    custom_sql: String,
+    conflict: Conflict,
+    apps: BTreeMap<String, FileApp>,
+    environments: BTreeMap<String, FileEnvironment>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct FileApp {
+    external_roles: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct FileEnvironment {
+    internal_domains: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct FileWaterfall {
+    enabled: Option<bool>,
+    mixed: Option<Mixed>,
+}
+
+impl Default for Config {
+    /// The Mendix profile with nothing configured.
+    fn default() -> Self {
+        Config::resolve(File::default()).expect("the empty file resolves")
+    }
+}
+
+macro_rules! names {
+    ($($ty:ident { $($variant:ident => $name:literal),+ $(,)? })+) => {$(
+        impl $ty {
+            /// The name used in the configuration and the SQL.
+            pub fn as_str(self) -> &'static str {
+                match self { $($ty::$variant => $name),+ }
+            }
+        }
+    )+};
+}
+
+names! {
+    Profile { Mendix => "mendix", Outsystems => "outsystems" }
+    IdentifierSource { NuiThenName => "nui_then_name", Name => "name" }
+    DedupPolicy { Identifier => "identifier", UsernameOrEmail => "username_or_email", Account => "account" }
+    DedupScope { Portfolio => "portfolio", Environment => "environment" }
+    CountingBasis { Logins => "logins", ActiveRecords => "active_records" }
+    Mixed { SingleApp => "single_app", MultiApp => "multi_app", Both => "both" }
+    Conflict { InternalWins => "internal_wins", ExternalWins => "external_wins", Latest => "latest" }
+}
+
+impl Profile {
+    /// The profile's rule order.
+    fn rules(self) -> Vec<Rule> {
         match self {
-            DedupPolicy::Identifier => "identifier",
-            DedupPolicy::UsernameOrEmail => "username_or_email",
+            Profile::Mendix => vec![Rule::Roles, Rule::Custom, Rule::Reported],
+            Profile::Outsystems => vec![Rule::Domains],
         }
     }
 }
 
-impl Conflict {
-    /// The name used in the configuration and the SQL.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Conflict::InternalWins => "internal_wins",
-            Conflict::ExternalWins => "external_wins",
-            Conflict::Latest => "latest",
-        }
-    }
+/// The Mendix profile's value, or OutSystems'.
+fn pick<T>(mendix: bool, mendix_value: T, outsystems_value: T) -> T {
+    if mendix { mendix_value } else { outsystems_value }
+}
+
+fn domains(list: Vec<String>) -> Vec<String> {
+    list.iter().map(|d| d.trim().to_lowercase()).collect()
 }
 
 impl Config {
+    /// Fills every key the file left out from its profile, and refuses a key the rest of
+    /// the configuration makes meaningless, since it would silently change nothing.
+    fn resolve(file: File) -> std::result::Result<Config, String> {
+        let p = file.profile;
+        let mendix = p == Profile::Mendix;
+        let waterfall_enabled = file.waterfall.enabled.unwrap_or(mendix);
+        if !waterfall_enabled && file.waterfall.mixed.is_some() {
+            return Err(
+                "waterfall.mixed has no effect with waterfall.enabled = false; remove one of them"
+                    .into(),
+            );
+        }
+        let policy = file.dedup.policy.unwrap_or(pick(mendix, 
+            DedupPolicy::Identifier,
+            DedupPolicy::UsernameOrEmail,
+        ));
+        if policy != DedupPolicy::UsernameOrEmail && file.dedup.default_tenants.is_some() {
+            return Err(format!(
+                "dedup.default_tenants has no effect with dedup.policy = \"{}\"; it applies to \"username_or_email\" only",
+                policy.as_str()
+            ));
+        }
+        let c = file.classification;
+        Ok(Config {
+            profile: p,
+            identifiers: Identifiers {
+                case: file
+                    .identifiers
+                    .case
+                    .unwrap_or(pick(mendix, CaseMode::Exact, CaseMode::Insensitive)),
+                source: file.identifiers.source.unwrap_or(pick(mendix, 
+                    IdentifierSource::NuiThenName,
+                    IdentifierSource::Name,
+                )),
+            },
+            dedup: Dedup {
+                policy,
+                scope: file
+                    .dedup
+                    .scope
+                    .unwrap_or(pick(mendix, DedupScope::Portfolio, DedupScope::Environment)),
+                default_tenants: file.dedup.default_tenants.unwrap_or_default(),
+            },
+            counting: Counting {
+                basis: file.counting.basis.unwrap_or(pick(mendix, 
+                    CountingBasis::Logins,
+                    CountingBasis::ActiveRecords,
+                )),
+            },
+            classification: Classification {
+                rules: c.rules.unwrap_or_else(|| p.rules()),
+                external_roles: c.external_roles,
+                internal_domains: domains(c.internal_domains),
+                custom_sql: c.custom_sql,
+                conflict: c.conflict,
+                apps: c
+                    .apps
+                    .into_iter()
+                    .map(|(app, rules)| (app, rules.external_roles))
+                    .collect(),
+                environments: c
+                    .environments
+                    .into_iter()
+                    .map(|(env, rules)| (env, domains(rules.internal_domains)))
+                    .collect(),
+            },
+            waterfall: Waterfall {
+                enabled: waterfall_enabled,
+                mixed: file.waterfall.mixed.unwrap_or_default(),
+            },
+        })
+    }
+
     /// Parses TOML text; `origin` names the file in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Config> {
-        let mut config: Config = toml::from_str(text).map_err(|e| {
+        let file: File = toml::from_str(text).map_err(|e| {
             let message = e.message().trim().to_string();
             let place = e
                 .span()
@@ -135,12 +372,8 @@ impl Config {
                 .unwrap_or_default();
             Error::Usage(format!("{origin}{place}: {message}"))
         })?;
-        config.classification.internal_domains = config
-            .classification
-            .internal_domains
-            .iter()
-            .map(|d| d.trim().to_lowercase())
-            .collect();
+        let config =
+            Config::resolve(file).map_err(|reason| Error::Usage(format!("{origin}: {reason}")))?;
         let custom = config.classification.custom_sql.trim();
         if !custom.is_empty() {
             check_expression(custom).map_err(|reason| {
@@ -183,15 +416,72 @@ mod tests {
     use super::*;
 
     #[test]
-    fn empty_file_is_the_spec_default() {
+    fn empty_file_is_the_mendix_profile() {
         let c = Config::parse("", "t").unwrap();
+        assert_eq!(c.profile, Profile::Mendix);
         assert_eq!(
             c.classification.rules,
             vec![Rule::Roles, Rule::Custom, Rule::Reported]
         );
         assert_eq!(c.dedup.policy, DedupPolicy::Identifier);
-        assert_eq!(c.identifiers.case, CaseMode::Insensitive);
+        assert_eq!(c.dedup.scope, DedupScope::Portfolio);
+        assert_eq!(c.identifiers.case, CaseMode::Exact);
+        assert_eq!(c.identifiers.source, IdentifierSource::NuiThenName);
+        assert_eq!(c.counting.basis, CountingBasis::Logins);
         assert_eq!(c.classification.conflict, Conflict::InternalWins);
+        assert!(c.waterfall.enabled);
+        assert_eq!(c.waterfall.mixed, Mixed::SingleApp);
+    }
+
+    #[test]
+    fn outsystems_profile_sets_its_defaults_and_keys_override_them() {
+        let c = Config::parse("profile = \"outsystems\"\n", "t").unwrap();
+        assert_eq!(c.identifiers.case, CaseMode::Insensitive);
+        assert_eq!(c.identifiers.source, IdentifierSource::Name);
+        assert_eq!(c.dedup.policy, DedupPolicy::UsernameOrEmail);
+        assert_eq!(c.dedup.scope, DedupScope::Environment);
+        assert_eq!(c.counting.basis, CountingBasis::ActiveRecords);
+        assert_eq!(c.classification.rules, vec![Rule::Domains]);
+        assert!(!c.waterfall.enabled);
+        let c = Config::parse(
+            "profile = \"outsystems\"\n[identifiers]\ncase = \"exact\"\n[dedup]\npolicy = \"account\"\n[waterfall]\nenabled = true\nmixed = \"both\"\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(c.identifiers.case, CaseMode::Exact);
+        assert_eq!(c.dedup.policy, DedupPolicy::Account);
+        assert_eq!(c.dedup.scope, DedupScope::Environment);
+        assert!(c.waterfall.enabled);
+        assert_eq!(c.waterfall.mixed, Mixed::Both);
+    }
+
+    #[test]
+    fn a_key_the_configuration_makes_meaningless_is_refused() {
+        let e = Config::parse(
+            "profile = \"outsystems\"\n[waterfall]\nmixed = \"both\"\n",
+            "seatcount.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("waterfall.mixed"), "{e}");
+        let e = Config::parse(
+            "[dedup]\ndefault_tenants = { P = \"Users\" }\n",
+            "seatcount.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("dedup.default_tenants"), "{e}");
+    }
+
+    #[test]
+    fn per_app_and_per_environment_lists_parse() {
+        let c = Config::parse(
+            "[classification.apps.crm]\nexternal_roles = [\"Customer\"]\n[classification.environments.env-7]\ninternal_domains = [\" X.com \"]\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(c.classification.apps["crm"], vec!["Customer"]);
+        assert_eq!(c.classification.environments["env-7"], vec!["x.com"]);
     }
 
     #[test]

@@ -7,10 +7,12 @@ Prints the usage rows (month, subscription_type, app_id, entitlement, consumptio
 over_usage) as CSV in the order of seatcount's `history` report, for every month or only
 MONTH, then one line `seconds=<s>` timing the query alone (connection set-up excluded).
 
-It is equivalent to seatcount under the benchmark's configuration only:
-    rules = ["reported", "domains"], internal_domains = ["acme.com", "acme-corp.com"],
-    identifiers.case = insensitive, dedup.policy = identifier, conflict = internal_wins.
-Generated identifiers are ASCII, so lower(trim(x)) is seatcount's NFKC normalization.
+It is equivalent to seatcount under the benchmark's configuration only: the Mendix profile
+(identifiers.case = exact, source = nui_then_name, dedup.policy = identifier, logins, the
+waterfall with mixed = single_app, subscriptions valid on the month's last day, no
+assignments.csv) with rules = ["reported", "domains"] and internal_domains = ["acme.com",
+"acme-corp.com"]. Generated identifiers are ASCII, so lower(trim(x)) is seatcount's NFKC
+normalization of e-mails.
 """
 
 import csv
@@ -35,8 +37,7 @@ counted AS (
     SELECT
         month, app_id, coalesce(user_provider, '') AS user_provider,
         coalesce(nullif(trim(tenant), ''), 'default') AS tenant, event_time, event_id,
-        coalesce(nullif(lower(trim(named_user_identifier)), ''), nullif(lower(trim(user_name)), ''))
-            AS identifier_key,
+        coalesce(nullif(named_user_identifier, ''), nullif(user_name, '')) AS identifier_key,
         coalesce(
             CASE lower(trim(user_type)) WHEN 'external' THEN 'External' WHEN 'internal' THEN 'Internal' END,
             CASE
@@ -77,8 +78,8 @@ subs AS (
     SELECT m.month, s.*
     FROM months m
     JOIN read_csv($entitlements, header = true, all_varchar = true) s
-      ON CAST(s.valid_from AS DATE) < CAST(m.month || '-01' AS DATE) + INTERVAL 1 MONTH
-     AND (s.valid_to IS NULL OR CAST(s.valid_to AS DATE) >= CAST(m.month || '-01' AS DATE))
+      ON CAST(s.valid_from AS DATE) <= last_day(CAST(m.month || '-01' AS DATE))
+     AND (s.valid_to IS NULL OR CAST(s.valid_to AS DATE) >= last_day(CAST(m.month || '-01' AS DATE)))
 ),
 packs AS (
     SELECT month, app_id, sum(CAST(quantity AS BIGINT)) AS entitlement
@@ -92,6 +93,12 @@ final AS (
     FROM persons p
 ),
 person_apps AS (SELECT DISTINCT month, person_id, app_id FROM accounts),
+-- waterfall.mixed = single_app: a person who used an app with a pack is Single-App only.
+pack_use AS (
+    SELECT pa.month, pa.person_id, bool_or(k.app_id IS NOT NULL) AS uses_pack
+    FROM person_apps pa LEFT JOIN packs k USING (month, app_id)
+    GROUP BY ALL
+),
 used AS (
     SELECT month, 'external' AS subscription_type, '' AS app_key, count(*) AS consumption
     FROM final WHERE external GROUP BY ALL
@@ -102,11 +109,10 @@ used AS (
     JOIN packs k USING (month, app_id)
     WHERE NOT f.external GROUP BY ALL
     UNION ALL
-    SELECT pa.month, 'multi_app_internal', '', count(DISTINCT pa.person_id)
-    FROM person_apps pa
-    JOIN final f USING (month, person_id)
-    ANTI JOIN packs k USING (month, app_id)
-    WHERE NOT f.external GROUP BY ALL
+    SELECT f.month, 'multi_app_internal', '', count(*)
+    FROM final f
+    JOIN pack_use u USING (month, person_id)
+    WHERE NOT f.external AND NOT u.uses_pack GROUP BY ALL
 ),
 lines AS (
     SELECT month, 'external' AS subscription_type, NULL AS app_id, 1 AS step FROM months

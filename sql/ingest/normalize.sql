@@ -4,11 +4,13 @@
 -- memory, and produces the stored event columns plus `month`. Only this query's output is
 -- written to disk, so every clear identifier is hashed here and dropped.
 --
--- Each identifier is stored in two normalized forms so `identifiers.case` can change
--- without re-ingesting: `*_hash` (NFKC, trimmed, lowercased) and `*_cs_hash` (NFKC, trimmed,
--- case kept). `identifier_exact_hash` hashes the identifier exactly as it came, so the
--- hygiene report can find people whose identifiers differ only by case or white space.
--- Pre-hashed input (`*_hash` columns) stands in for both forms.
+-- The user name and the NamedUserIdentifier are each stored in the three forms of
+-- `identifiers.case` (docs/semantics.md "Identifiers"), so the setting and
+-- `identifiers.source` can change without re-ingesting: `*_hash` (NFKC, trimmed,
+-- lowercased), `*_cs_hash` (NFKC, trimmed, case kept) and `*_exact_hash` (exactly as given;
+-- only the empty string is empty). Comparing the forms is how the hygiene report finds
+-- identifiers that differ only by case or white space. Pre-hashed input (`*_hash` columns)
+-- stands in for all three forms. Roles that are missing or empty are unknown: NULL.
 --
 -- Hashing is the cost of ingest, so each row hashes as few distinct strings as it can: the
 -- lowercased forms are hashed once (`hashed`), and another form reuses that hash whenever it
@@ -22,8 +24,9 @@ WITH forms AS (
         normalize_identifier(user_name, 'sensitive') AS name_cs,
         normalize_identifier(named_user_identifier, 'insensitive') AS nui_ci,
         normalize_identifier(named_user_identifier, 'sensitive') AS nui_cs,
-        normalize_email(email) AS email_normalized,
-        CASE WHEN trim(named_user_identifier) <> '' THEN named_user_identifier ELSE user_name END AS exact
+        normalize_identifier(user_name, 'exact') AS name_exact,
+        normalize_identifier(named_user_identifier, 'exact') AS nui_exact,
+        normalize_email(email) AS email_normalized
     FROM incoming
 ),
 hashed AS (
@@ -51,19 +54,19 @@ SELECT
         CASE WHEN name_cs = name_ci THEN name_ci_hash ELSE hash_identifier(name_cs) END,
         user_name_hash
     ) AS user_name_cs_hash,
+    coalesce(
+        CASE WHEN name_exact = name_ci THEN name_ci_hash ELSE hash_identifier(name_exact) END,
+        user_name_hash
+    ) AS user_name_exact_hash,
     coalesce(nui_ci_hash, named_user_identifier_hash) AS named_user_identifier_hash,
     coalesce(
         CASE WHEN nui_cs = nui_ci THEN nui_ci_hash ELSE hash_identifier(nui_cs) END,
         named_user_identifier_hash
     ) AS named_user_identifier_cs_hash,
     coalesce(
-        CASE
-            WHEN exact = coalesce(nui_ci, name_ci) THEN coalesce(nui_ci_hash, name_ci_hash)
-            ELSE hash_identifier(exact)
-        END,
-        named_user_identifier_hash,
-        user_name_hash
-    ) AS identifier_exact_hash,
+        CASE WHEN nui_exact = nui_ci THEN nui_ci_hash ELSE hash_identifier(nui_exact) END,
+        named_user_identifier_hash
+    ) AS named_user_identifier_exact_hash,
     coalesce(
         CASE WHEN email_normalized = name_ci THEN name_ci_hash ELSE hash_identifier(email_normalized) END,
         email_hash
@@ -71,7 +74,7 @@ SELECT
     coalesce(email_domain(email), lower(nullif(trim(email_domain_given), ''))) AS email_domain,
     email_domain(user_name) AS user_name_domain,
     user_type,
-    coalesce(roles, make_array()) AS roles,
+    CASE WHEN cardinality(roles) > 0 THEN roles END AS roles,
     coalesce(active, true) AS active,
     coalesce(anonymous, false) AS anonymous
 FROM hashed

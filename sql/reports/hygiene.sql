@@ -1,14 +1,23 @@
--- Findings that inflate the bill in one month: duplicates, missing identifiers, conflicts.
+-- Findings that inflate or blur the bill in one month, each with the persons or seats it
+-- affects.
 --
--- Always five rows, affected_users 0 when a check finds nothing:
---   case_or_space_variants       identifiers that differ only by case or white space (several
---                                spellings of one normalized identifier);
---   pairwise_identifiers         apps whose identifiers never match another app's for the same
---                                e-mail hash (per-app `sub`-style identifiers split people);
+-- Always seven rows, affected_users 0 when a check finds nothing:
+--   case_or_space_variants        identifiers that differ only by case or white space:
+--                                 affected_users is the seats that normalizing them at source
+--                                 would save under identifiers.case = exact (each extra
+--                                 spelling of one identifier is one more person there);
+--   pairwise_identifiers          persons (e-mail hashes) in apps whose identifiers never match
+--                                 another app's for the same e-mail (per-app `sub`-style
+--                                 identifiers split people);
 --   missing_named_user_identifier persons with an account identified by user name only;
---   conflicting_classification   persons whose accounts were classified differently;
---   internal_outside_domains     persons counted Internal whose e-mail domain is not one of
---                                classification.internal_domains (only when some are set).
+--   conflicting_classification    persons whose accounts were classified differently;
+--   unclassified                  counted persons for whom no rule answered (counted Internal,
+--                                 as the vendor does);
+--   internal_outside_domains      persons counted Internal with an account whose e-mail domain
+--                                 is not an internal domain of its environment (contractors
+--                                 are Internal by definition: review, not wrong);
+--   mixed_pack_users              internal persons who used an app with a pack and one without:
+--                                 the seats `waterfall.mixed` decides.
 --
 -- Each check is its own statement, kept as a one-row table, so the checks run one after
 -- another and each has the whole memory pool: in one plan, their joins and aggregates ran at
@@ -16,14 +25,23 @@
 
 CREATE TABLE check_variants AS
 SELECT 1 AS ord, 'case_or_space_variants' AS "check",
-       count(*) AS affected_users,
-       'identifiers spelled differently only by case or white space' AS detail
+       coalesce(sum(spellings - 1), 0) AS affected_users,
+       CASE {{case}}
+           WHEN 'insensitive' THEN 'identifiers spelled differently only by case or white space; identifiers.case = insensitive already counts each as one person'
+           ELSE 'identifiers spelled differently only by case or white space; each spelling is a person under identifiers.case = ' || {{case}} || ': normalizing them at source saves this many seats'
+       END AS detail
 FROM (
-    SELECT coalesce(named_user_identifier_hash, user_name_hash) AS normalized
-    FROM counted_events
-    WHERE month = {{month}}
-    GROUP BY coalesce(named_user_identifier_hash, user_name_hash)
-    HAVING count(DISTINCT identifier_exact_hash) > 1
+    SELECT count(DISTINCT exact) AS spellings
+    FROM (
+        SELECT CASE WHEN {{source}} = 'name' THEN user_name_hash
+                    ELSE coalesce(named_user_identifier_hash, user_name_hash) END AS normalized,
+               CASE WHEN {{source}} = 'name' THEN user_name_exact_hash
+                    ELSE coalesce(named_user_identifier_exact_hash, user_name_exact_hash) END AS exact
+        FROM counted_events
+        WHERE month = {{month}}
+    )
+    GROUP BY normalized
+    HAVING count(DISTINCT exact) > 1
 );
 
 CREATE TABLE check_pairwise AS
@@ -68,20 +86,37 @@ SELECT 4 AS ord, 'conflicting_classification' AS "check",
 FROM persons
 WHERE month = {{month}} AND conflicting;
 
+CREATE TABLE check_unclassified AS
+SELECT 5 AS ord, 'unclassified' AS "check",
+       count(*) AS affected_users,
+       'counted persons for whom no classification rule answered; counted Internal, as the vendor does' AS detail
+FROM persons
+WHERE month = {{month}} AND unclassified;
+
 CREATE TABLE check_outside AS
-SELECT 5 AS ord, 'internal_outside_domains' AS "check",
-       count(DISTINCT a.person_key) AS affected_users,
-       CASE WHEN {{has_internal_domains}}
-            THEN 'persons counted Internal whose e-mail domain is not an internal domain'
-            ELSE 'no classification.internal_domains configured'
+SELECT 6 AS ord, 'internal_outside_domains' AS "check",
+       count(DISTINCT a.person_key) FILTER (WHERE a.by_domains = 'External' AND f.final_classification = 'Internal')
+           AS affected_users,
+       CASE WHEN bool_or(a.by_domains IS NOT NULL)
+            THEN 'persons counted Internal whose e-mail domain is not an internal domain: review, contractors are Internal by definition'
+            ELSE 'no internal domains configured'
        END AS detail
 FROM account_persons a
 JOIN final_persons f ON f.month = a.month AND f.person_key = a.person_key
-WHERE a.month = {{month}}
-  AND {{has_internal_domains}}
-  AND f.final_classification = 'Internal'
-  AND a.email_domain IS NOT NULL
-  AND NOT array_has({{internal_domains}}, a.email_domain);
+WHERE a.month = {{month}};
+
+CREATE TABLE check_mixed AS
+SELECT 7 AS ord, 'mixed_pack_users' AS "check",
+       count(*) FILTER (WHERE {{waterfall_enabled}} AND final_classification = 'Internal' AND uses_pack AND uses_other)
+           AS affected_users,
+       CASE
+           WHEN NOT {{waterfall_enabled}} THEN 'the waterfall is off: no single-app packs'
+           WHEN {{mixed}} = 'single_app' THEN 'internal persons who used an app with a pack and one without; waterfall.mixed = single_app counts them on their packs only, multi_app would count them as Multi-App instead'
+           WHEN {{mixed}} = 'multi_app' THEN 'internal persons who used an app with a pack and one without; waterfall.mixed = multi_app counts them as Multi-App only, single_app would count them on their packs instead'
+           ELSE 'internal persons who used an app with a pack and one without; waterfall.mixed = both counts them on their packs and again as Multi-App'
+       END AS detail
+FROM final_persons
+WHERE month = {{month}};
 
 SELECT "check", CAST(affected_users AS BIGINT) AS affected_users, detail
 FROM (
@@ -89,6 +124,8 @@ FROM (
     UNION ALL SELECT * FROM check_pairwise
     UNION ALL SELECT * FROM check_missing
     UNION ALL SELECT * FROM check_conflicting
+    UNION ALL SELECT * FROM check_unclassified
     UNION ALL SELECT * FROM check_outside
+    UNION ALL SELECT * FROM check_mixed
 )
 ORDER BY ord;

@@ -15,14 +15,16 @@ WITH environments AS (
     GROUP BY app_id, environment_id
 ),
 counted AS (
-    SELECT c.app_id, c.environment_id, max(c.event_time) AS usage_extracted_on,
-           count(DISTINCT p.person_key) AS named_users
-    FROM counted_events c
-    JOIN account_persons p
-      ON p.month = c.month AND p.app_id = c.app_id AND p.user_provider = c.user_provider
-     AND p.tenant = c.tenant AND p.identifier_key = c.identifier_key
-    WHERE c.month = {{month}}
-    GROUP BY c.app_id, c.environment_id
+    SELECT app_id, environment_id, max(event_time) AS usage_extracted_on
+    FROM counted_events
+    WHERE month = {{month}}
+    GROUP BY app_id, environment_id
+),
+persons_there AS (
+    SELECT app_id, environment_id, count(DISTINCT person_key) AS named_users
+    FROM person_environments
+    WHERE month = {{month}}
+    GROUP BY app_id, environment_id
 )
 SELECT
     e.app_name,
@@ -31,7 +33,8 @@ SELECT
     e.environment_id,
     e.deployment_type,
     c.usage_extracted_on,
-    coalesce(c.named_users, 0) AS named_users
+    coalesce(n.named_users, 0) AS named_users
 FROM environments e
 LEFT JOIN counted c ON c.app_id = e.app_id AND c.environment_id = e.environment_id
+LEFT JOIN persons_there n ON n.app_id = e.app_id AND n.environment_id = e.environment_id
 ORDER BY e.app_id, e.environment_id;

@@ -1,15 +1,17 @@
--- Internal and external users per user provider and tenant in one month.
+-- Internal and external users per user provider and tenant inside each environment.
 --
--- Counts, per (user_provider, tenant), the distinct persons with a counted account there, by
--- their final classification after the waterfall (an External person without a valid External
--- subscription counts as internal). A person with accounts under two providers counts in both.
+-- Counts, per (production environment, user_provider, tenant), the distinct persons with a
+-- counted event there, by their classification before the waterfall: OutSystems'
+-- distribution per user provider. A person with accounts under two providers counts under
+-- each, and once in the environment's total (the `environments` report).
 SELECT
-    a.user_provider,
-    a.tenant,
-    count(DISTINCT a.person_key) FILTER (WHERE f.final_classification = 'Internal') AS internal_users,
-    count(DISTINCT a.person_key) FILTER (WHERE f.final_classification = 'External') AS external_users
-FROM account_persons a
-JOIN final_persons f ON f.month = a.month AND f.person_key = a.person_key
-WHERE a.month = {{month}}
-GROUP BY a.user_provider, a.tenant
-ORDER BY a.user_provider, a.tenant;
+    e.environment_id,
+    e.user_provider,
+    e.tenant,
+    count(DISTINCT e.person_key) FILTER (WHERE p.classification = 'Internal') AS internal_users,
+    count(DISTINCT e.person_key) FILTER (WHERE p.classification = 'External') AS external_users
+FROM person_environments e
+JOIN persons p ON p.month = e.month AND p.person_key = e.person_key
+WHERE e.month = {{month}}
+GROUP BY e.environment_id, e.user_provider, e.tenant
+ORDER BY e.environment_id, e.user_provider, e.tenant;

@@ -1,35 +1,97 @@
--- Counted events (SPEC §4): what licensing is computed from.
+-- Counted events (docs/semantics.md "Counted events", "Identifiers", "Classification"):
+-- what licensing is computed from.
 --
--- An event counts when it happened in production, by an active, non-anonymous user. Other
--- events stay queryable in `events` but count for nothing.
+-- Only production events can count, and never anonymous ones. Which of the rest count is
+-- `counting.basis`:
+--   logins          an event counts when its user is active;
+--   active_records  every event of an account counts when the account's latest production
+--                   event of the month (anonymous ones included) is active, so a user
+--                   deactivated before the month's last record does not count and a registered
+--                   active user with no login does. Ties on time go to the greatest event_id,
+--                   then to active.
+-- Other events stay queryable in `events` but count for nothing. An event whose identifier
+-- is empty under `identifiers.source` (no user name under `name`) belongs to no account and
+-- does not count.
 --
 -- Each counted event also carries what the later steps need:
---   identifier_key   the account's identifier: NamedUserIdentifier when present, else the user
---                    name, normalized (case per `identifiers.case`) and hashed;
---   name_key         the normalized user name's hash (the `username_or_email` policy);
---   by_<rule>        each classification rule's answer for this event ('External',
---                    'Internal', or NULL when the rule does not answer);
---   event_class      the first answer in the configured rule order, Internal when none.
+--   identifier_key    the account's identifier, chosen by `identifiers.source` (the
+--                     NamedUserIdentifier when present, else the user name; or the user name
+--                     only) in the `identifiers.case` form (exact, sensitive, insensitive);
+--   nui_key           the NamedUserIdentifier in that form (NULL when there is none);
+--   name_key          the user name in that form (the `username_or_email` and `account`
+--                     policies compare user names);
+--   scope_environment the environment under `dedup.scope = environment`, else '': persons
+--                     are formed inside it;
+--   by_<rule>         each classification rule's answer ('External', 'Internal', or NULL when
+--                     the rule does not answer);
+--   rule_class        the first answer in the configured rule order, NULL when none answered;
+--   event_class       rule_class, or Internal when no rule answered.
 --
--- {{placeholders}} are filled from seatcount.toml as SQL literals before the view is created.
+-- {{placeholders}} are filled from seatcount.toml as SQL literals before the view is created;
+-- per-app and per-environment lists arrive as a CASE over app_id or environment_id.
 -- {{month_scope}} is TRUE, or `month = 'YYYY-MM'` when a report about one month installs the
 -- views for that month only.
 CREATE VIEW counted_events AS
-SELECT
-    *,
-    coalesce({{rule_order}}, 'Internal') AS event_class
-FROM (
+WITH production AS (
     SELECT
         e.*,
-        CASE WHEN {{case_sensitive}}
-            THEN coalesce(e.named_user_identifier_cs_hash, e.user_name_cs_hash)
-            ELSE coalesce(e.named_user_identifier_hash, e.user_name_hash)
+        CASE {{case}}
+            WHEN 'exact' THEN
+                CASE WHEN {{source}} = 'name' THEN e.user_name_exact_hash
+                     ELSE coalesce(e.named_user_identifier_exact_hash, e.user_name_exact_hash) END
+            WHEN 'sensitive' THEN
+                CASE WHEN {{source}} = 'name' THEN e.user_name_cs_hash
+                     ELSE coalesce(e.named_user_identifier_cs_hash, e.user_name_cs_hash) END
+            ELSE
+                CASE WHEN {{source}} = 'name' THEN e.user_name_hash
+                     ELSE coalesce(e.named_user_identifier_hash, e.user_name_hash) END
         END AS identifier_key,
-        CASE WHEN {{case_sensitive}} THEN e.user_name_cs_hash ELSE e.user_name_hash END AS name_key,
-        -- roles: answers only when external_roles is configured; exact, case-sensitive match.
+        CASE {{case}}
+            WHEN 'exact' THEN e.named_user_identifier_exact_hash
+            WHEN 'sensitive' THEN e.named_user_identifier_cs_hash
+            ELSE e.named_user_identifier_hash
+        END AS nui_key,
+        CASE {{case}}
+            WHEN 'exact' THEN e.user_name_exact_hash
+            WHEN 'sensitive' THEN e.user_name_cs_hash
+            ELSE e.user_name_hash
+        END AS name_key,
+        CASE WHEN {{dedup_scope}} = 'environment' THEN e.environment_id ELSE '' END AS scope_environment
+    FROM events e
+    WHERE e.environment_type = 'production'
+      AND {{month_scope}}
+),
+-- active_records: whether each account's latest production event of the month is active.
+closing AS (
+    SELECT month, app_id, scope_environment, user_provider, tenant, identifier_key,
+           latest(CASE WHEN active THEN 'true' ELSE 'false' END, event_time, event_id) = 'true'
+               AS active_at_close
+    FROM production
+    WHERE {{counting_basis}} = 'active_records' AND identifier_key IS NOT NULL
+    GROUP BY month, app_id, scope_environment, user_provider, tenant, identifier_key
+),
+counted AS (
+    SELECT * FROM production
+    WHERE {{counting_basis}} = 'logins'
+      AND active AND NOT anonymous AND identifier_key IS NOT NULL
+
+    UNION ALL
+
+    SELECT p.* FROM production p
+    JOIN closing c
+      ON c.month = p.month AND c.app_id = p.app_id AND c.scope_environment = p.scope_environment
+     AND c.user_provider = p.user_provider AND c.tenant = p.tenant
+     AND c.identifier_key = p.identifier_key
+    WHERE {{counting_basis}} = 'active_records' AND c.active_at_close AND NOT p.anonymous
+),
+answered AS (
+    SELECT
+        *,
+        -- roles: answers when external roles are configured for the app (its own list, else
+        -- the global one) and the event's roles are known; exact, case-sensitive match.
         CASE
-            WHEN NOT {{has_external_roles}} THEN NULL
-            WHEN array_has_any(e.roles, {{external_roles}}) THEN 'External'
+            WHEN NOT {{has_external_roles}} OR roles IS NULL OR cardinality(roles) = 0 THEN NULL
+            WHEN array_has_any(roles, {{external_roles}}) THEN 'External'
             ELSE 'Internal'
         END AS by_roles,
         -- custom: the configured boolean expression; NULL does not answer.
@@ -37,19 +99,19 @@ FROM (
             WHEN true THEN 'External'
             WHEN false THEN 'Internal'
         END AS by_custom,
-        -- domains: the e-mail's domain, else the user name's if it is an address; no valid
-        -- address is Internal; only an exact match with a listed domain is Internal.
+        -- domains: answers when internal domains are configured for the environment (its own
+        -- list, else the global one): the e-mail's domain, else the user name's if it is an
+        -- address; no valid address is Internal; only an exact match is Internal, so a
+        -- subdomain is another domain.
         CASE
             WHEN NOT {{has_internal_domains}} THEN NULL
-            WHEN coalesce(e.email_domain, e.user_name_domain) IS NULL THEN 'Internal'
-            WHEN array_has({{internal_domains}}, coalesce(e.email_domain, e.user_name_domain)) THEN 'Internal'
+            WHEN coalesce(email_domain, user_name_domain) IS NULL THEN 'Internal'
+            WHEN array_has({{internal_domains}}, coalesce(email_domain, user_name_domain)) THEN 'Internal'
             ELSE 'External'
         END AS by_domains,
         -- reported: the user type the app itself set; empty does not answer.
-        e.user_type AS by_reported
-    FROM events e
-    WHERE e.environment_type = 'production'
-      AND e.active
-      AND NOT e.anonymous
-      AND {{month_scope}}
-);
+        user_type AS by_reported
+    FROM counted
+)
+SELECT *, coalesce(rule_class, 'Internal') AS event_class
+FROM (SELECT *, {{rule_order}} AS rule_class FROM answered);

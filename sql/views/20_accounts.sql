@@ -1,12 +1,15 @@
--- Accounts per month (SPEC §4): one user record of one app, keyed by
--- (app_id, user_provider, tenant, identifier_key).
+-- Accounts per month (docs/semantics.md "Accounts"): one user record of one app, keyed by
+-- (app_id, scope_environment, user_provider, tenant, identifier_key); scope_environment is the
+-- environment under `dedup.scope = environment` and '' otherwise.
 --
--- An account's attributes in a month are those of its latest counted event that month, all four
--- from that one event. Ties on event_time are broken by the greatest event_id (an event without
--- one comes last), then by the greatest attributes, compared in the order listed (classification,
--- name_key, email_hash, email_domain; NULL counts as greatest), so the result never depends on
--- the order rows were ingested in. Ingest keeps one event per event_id, so only events without
--- an id can tie.
+-- An account's attributes in a month are those of its latest counted event that month, all
+-- from that one event: its classification (rule_class, NULL when no rule answered, so the
+-- account counts Internal and is `unclassified`), what the domains rule said (for the
+-- hygiene report, even when `domains` is not in the rules), its user name, e-mail and e-mail
+-- domain, and its environment. Ties on event_time are broken by the greatest event_id (an
+-- event without one comes last), then by the greatest attributes, compared in the order
+-- listed (NULL counts as greatest), so the result never depends on the order rows were
+-- ingested in. Ingest keeps one event per event_id, so only events without an id can tie.
 --
 -- latest(value, event_time, event_id) is exactly
 --   first_value(value ORDER BY event_time DESC, event_id DESC NULLS LAST, <value's fields> DESC)
@@ -17,11 +20,15 @@ CREATE VIEW accounts AS
 SELECT
     month,
     app_id,
+    scope_environment,
     user_provider,
     tenant,
     identifier_key,
     last_event,
-    latest_event['classification'] AS classification,
+    coalesce(latest_event['rule_class'], 'Internal') AS classification,
+    latest_event['rule_class'] IS NULL AS unclassified,
+    latest_event['by_domains'] AS by_domains,
+    latest_event['environment_id'] AS environment_id,
     latest_event['name_key'] AS name_key,
     latest_event['email_hash'] AS email_hash,
     latest_event['email_domain'] AS email_domain,
@@ -30,13 +37,16 @@ FROM (
     SELECT
         month,
         app_id,
+        scope_environment,
         user_provider,
         tenant,
         identifier_key,
         max(event_time) AS last_event,
         latest(
             named_struct(
-                'classification', event_class,
+                'rule_class', rule_class,
+                'by_domains', by_domains,
+                'environment_id', environment_id,
                 'name_key', name_key,
                 'email_hash', email_hash,
                 'email_domain', coalesce(email_domain, user_name_domain)
@@ -44,7 +54,7 @@ FROM (
             event_time,
             event_id
         ) AS latest_event,
-        bool_and(named_user_identifier_hash IS NOT NULL) AS has_named_user_identifier
+        bool_and(nui_key IS NOT NULL) AS has_named_user_identifier
     FROM counted_events
-    GROUP BY month, app_id, user_provider, tenant, identifier_key
+    GROUP BY month, app_id, scope_environment, user_provider, tenant, identifier_key
 );

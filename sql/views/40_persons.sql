@@ -1,5 +1,7 @@
--- Persons per month and their classification (SPEC §4, `classification.conflict`), grouped by
--- person_key (see 30_account_persons.sql); person_id is the one hash of that key.
+-- Persons per month and their classification before the waterfall (docs/semantics.md
+-- "Classification", `classification.conflict`), grouped by person_key (see
+-- 30_account_persons.sql); person_id is the one hash of that key. A person is `unclassified`
+-- when no rule answered for any of their accounts.
 --
 -- A person whose accounts were classified differently in one month is resolved by the
 -- configured policy:
@@ -22,6 +24,7 @@ SELECT
         ELSE latest(classification, last_event, CAST(NULL AS VARCHAR))
     END AS classification,
     min(classification) <> max(classification) AS conflicting,
+    bool_and(unclassified) AS unclassified,
     max(last_event) AS last_event
 FROM account_persons
 GROUP BY month, person_key;

@@ -1,26 +1,36 @@
--- The waterfall (SPEC §4): External → Single-App Internal → Multi-App Internal, per month.
+-- The waterfall's decisions per person and month (docs/semantics.md "Waterfall").
 --
--- 1. A person classified External is an External user only when an External subscription is
---    valid that month; without one, they fall through and count as Internal.
--- 2. Each (internal person, app) pair where the app has a valid single-app pack counts once
---    against that pack.
--- 3. Each internal person with a counted event in any app without a valid pack counts once,
---    portfolio-wide, as Multi-App Internal. A person can therefore consume a single-app pack
---    and a multi-app seat in the same month.
+-- final_classification:
+--   waterfall on (`waterfall.enabled`, Mendix): a person classified External is External only
+--     when an External subscription counts for the month; without one they fall through and
+--     count as Internal.
+--   waterfall off (OutSystems): the classification itself; nothing falls through.
+-- uses_pack / uses_other: whether the person used an app whose assigned pack counts for the
+-- month, and an app without one. `consumption` reads them with `waterfall.mixed`; a person
+-- with both is a mixed pack user.
 CREATE VIEW final_persons AS
+WITH pack_use AS (
+    SELECT pa.month, pa.person_key,
+           bool_or(s.app_id IS NOT NULL) AS uses_pack,
+           bool_or(s.app_id IS NULL) AS uses_other
+    FROM person_apps pa
+    LEFT JOIN single_app_packs s ON s.month = pa.month AND s.app_id = pa.app_id
+    GROUP BY pa.month, pa.person_key
+)
 SELECT
     p.month,
     p.person_id,
     p.person_key,
     p.classification,
-    CASE WHEN p.classification = 'External' AND x.month IS NOT NULL THEN 'External' ELSE 'Internal' END
-        AS final_classification
+    CASE
+        WHEN NOT {{waterfall_enabled}} THEN p.classification
+        WHEN p.classification = 'External' AND x.month IS NOT NULL THEN 'External'
+        ELSE 'Internal'
+    END AS final_classification,
+    u.uses_pack,
+    u.uses_other
 FROM persons p
+JOIN pack_use u ON u.month = p.month AND u.person_key = p.person_key
 LEFT JOIN (
     SELECT DISTINCT month FROM valid_subscriptions WHERE subscription_type = 'external'
 ) x ON x.month = p.month;
-
--- The apps each person used in a month (by person_key; final_persons has the person's id).
-CREATE VIEW person_apps AS
-SELECT DISTINCT month, person_key, app_id
-FROM account_persons;

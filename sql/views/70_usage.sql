@@ -1,21 +1,26 @@
--- Consumption against entitlement per month (SPEC §4, §8 `usage`).
+-- Consumption against entitlement per month (docs/semantics.md "Reports").
 --
--- Every month has a row for external and one for multi_app_internal, and one per app with a
--- valid single-app pack, even when nothing was consumed. entitlement is the sum of the valid
--- subscriptions' quantities of that type (of that app for single-app packs); over_usage is
--- what consumption exceeds it by, never negative. Over-usage is reported, not enforced.
+-- Waterfall on: every month has a row for external and one for multi_app_internal, one per
+-- app with a single-app pack that counts for the month (several packs on one app summed),
+-- and one with an empty app_id for counting packs assigned to no app. `internal`
+-- subscriptions have no row.
+-- Waterfall off: a row for external and one for internal, and none for pack types.
+-- Rows exist with consumption 0 too. entitlement is the sum of the quantities of the
+-- subscriptions of that type (and app) that count for the month; over_usage is what
+-- consumption exceeds it by, never negative. Over-usage is reported, not enforced.
 CREATE VIEW usage AS
 WITH lines AS (
     SELECT month, 'external' AS subscription_type, CAST(NULL AS VARCHAR) AS app_id, 1 AS step FROM months
     UNION ALL
-    SELECT month, 'single_app_internal', app_id, 2 FROM single_app_packs
+    SELECT month, 'single_app_internal', app_id, 2 FROM single_app_packs WHERE {{waterfall_enabled}}
     UNION ALL
-    SELECT month, 'multi_app_internal', CAST(NULL AS VARCHAR), 3 FROM months
+    SELECT month, 'multi_app_internal', CAST(NULL AS VARCHAR), 3 FROM months WHERE {{waterfall_enabled}}
+    UNION ALL
+    SELECT month, 'internal', CAST(NULL AS VARCHAR), 2 FROM months WHERE NOT {{waterfall_enabled}}
 ),
 entitled AS (
     SELECT month, subscription_type, coalesce(app_id, '') AS app_key, sum(quantity) AS entitlement
     FROM valid_subscriptions
-    WHERE subscription_type <> 'single_app_internal' OR app_id IS NOT NULL
     GROUP BY month, subscription_type, coalesce(app_id, '')
 ),
 used AS (

@@ -159,12 +159,15 @@ pub enum SubscriptionAction {
         #[arg(long)]
         id: Option<String>,
     },
-    /// Assign a single_app_internal subscription to an app.
+    /// Assign a single_app_internal subscription to an app from a date (assignments.csv).
     Assign {
         /// The subscription's id.
         id: String,
         /// The app's app_id.
         app: String,
+        /// The first day the pack serves the app (YYYY-MM-DD); default: today (UTC).
+        #[arg(long, value_name = "DATE")]
+        from: Option<chrono::NaiveDate>,
     },
 }
 

@@ -15,7 +15,8 @@ use crate::error::{Error, Result};
 use crate::generate;
 use crate::ingest;
 use crate::reports::{self, dashboard};
-use crate::warehouse::entitlements::{self, SubscriptionType};
+use crate::warehouse::assignments;
+use crate::warehouse::entitlements;
 use crate::warehouse::key::HashAlgorithm;
 use crate::warehouse::{Warehouse, commit};
 pub use args::{Cli, Command, HashArg, OutputArgs, QuarantineAction, SubscriptionAction};
@@ -187,22 +188,17 @@ async fn subscriptions(root: &Path, action: &SubscriptionAction) -> Result<()> {
             println!("added subscription {added}");
             Ok(())
         }
-        SubscriptionAction::Assign { id, app } => {
-            entitlements::update(&wh, |subs| {
-                let sub = subs
-                    .iter_mut()
-                    .find(|s| &s.id == id)
-                    .ok_or_else(|| Error::Usage(format!("there is no subscription {id}")))?;
-                if sub.kind != SubscriptionType::SingleAppInternal {
-                    return Err(Error::Usage(format!(
-                        "{id} is a {} subscription; only single_app_internal subscriptions are assigned to an app",
-                        sub.kind.as_str()
-                    )));
-                }
-                sub.app_id = Some(app.clone());
-                Ok(())
-            })?;
-            println!("assigned {id} to {app}");
+        SubscriptionAction::Assign { id, app, from } => {
+            let from = from.unwrap_or_else(|| chrono::Utc::now().date_naive());
+            assignments::add(
+                &wh,
+                &assignments::Assignment {
+                    subscription_id: id.clone(),
+                    app_id: app.clone(),
+                    assigned_from: from,
+                },
+            )?;
+            println!("assigned {id} to {app} from {from}");
             Ok(())
         }
     }

@@ -30,6 +30,7 @@ use datafusion::sql::parser::{DFParser, Statement};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::warehouse::assignments::{self, Assignment};
 use crate::warehouse::entitlements::{self, Subscription};
 use crate::warehouse::{Warehouse, schema};
 
@@ -171,8 +172,8 @@ impl Engine {
         &self.ctx
     }
 
-    /// Creates the metering views of `sql/views/` for `config` over `subscriptions`, so
-    /// reports and ad-hoc SQL see the same semantics.
+    /// Creates the metering views of `sql/views/` for `config` over `subscriptions` and their
+    /// `assignments`, so reports and ad-hoc SQL see the same semantics.
     ///
     /// With `scope`, the views cover that month only, and the costly views read more than once
     /// ([`sql::MATERIALIZED_VIEWS`]) are computed at most once, when a query first needs them,
@@ -181,6 +182,7 @@ impl Engine {
         &self,
         config: &Config,
         subscriptions: &[Subscription],
+        assignments: &[Assignment],
         scope: Option<&str>,
     ) -> Result<()> {
         let table = MemTable::try_new(
@@ -188,6 +190,11 @@ impl Engine {
             vec![vec![entitlements::to_batch(subscriptions)?]],
         )?;
         self.ctx.register_table("subscriptions", Arc::new(table))?;
+        let table = MemTable::try_new(
+            assignments::schema(),
+            vec![vec![assignments::to_batch(assignments)?]],
+        )?;
+        self.ctx.register_table("assignments", Arc::new(table))?;
         self.check_custom_sql(config).await?;
         let mut params = sql::Params::from_config(config);
         if let Some(month) = scope {

@@ -10,6 +10,7 @@ use crate::engine::memory::{self, Workload};
 use crate::engine::udf::UdfSettings;
 use crate::error::Result;
 use crate::warehouse::Warehouse;
+use crate::warehouse::assignments::{self, Assignment};
 use crate::warehouse::entitlements::{self, Subscription};
 
 /// Everything a query needs, opened once.
@@ -22,6 +23,8 @@ pub struct Session {
     pub engine: Engine,
     /// The subscriptions, as loaded and validated.
     pub subscriptions: Vec<Subscription>,
+    /// The dated assignments of single-app packs, as loaded and validated.
+    pub assignments: Vec<Assignment>,
 }
 
 impl Session {
@@ -30,15 +33,17 @@ impl Session {
         let warehouse = Warehouse::open(root)?;
         let config = load_config(root, config_file)?;
         let subscriptions = entitlements::load(&warehouse)?;
+        let assignments = assignments::load(&warehouse, &subscriptions)?;
         let engine = open_engine(&warehouse, &config).await?;
         engine
-            .install_semantics(&config, &subscriptions, None)
+            .install_semantics(&config, &subscriptions, &assignments, None)
             .await?;
         Ok(Session {
             warehouse,
             config,
             engine,
             subscriptions,
+            assignments,
         })
     }
 
@@ -56,7 +61,12 @@ impl Session {
         )
         .await?;
         engine
-            .install_semantics(&self.config, &self.subscriptions, Some(month))
+            .install_semantics(
+                &self.config,
+                &self.subscriptions,
+                &self.assignments,
+                Some(month),
+            )
             .await?;
         Ok(engine)
     }

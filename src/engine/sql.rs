@@ -35,6 +35,7 @@ pub const VIEWS: &[SqlFile] = &[
     sql_file!("views/10_counted_events.sql"),
     sql_file!("views/20_accounts.sql"),
     sql_file!("views/30_account_persons.sql"),
+    sql_file!("views/35_person_apps.sql"),
     sql_file!("views/40_persons.sql"),
     sql_file!("views/50_subscriptions.sql"),
     sql_file!("views/60_final_persons.sql"),
@@ -53,6 +54,7 @@ pub const REPORTS: &[(&str, SqlFile)] = &[
     ("named-users", sql_file!("reports/named-users.sql")),
     ("usage", sql_file!("reports/usage.sql")),
     ("history", sql_file!("reports/history.sql")),
+    ("environments", sql_file!("reports/environments.sql")),
     ("providers", sql_file!("reports/providers.sql")),
     ("users", sql_file!("reports/users.sql")),
     ("hygiene", sql_file!("reports/hygiene.sql")),
@@ -75,27 +77,52 @@ impl SqlFile {
 pub struct Params(BTreeMap<&'static str, String>);
 
 impl Params {
-    /// The placeholders every semantic file may use, from the configuration.
+    /// The placeholders every semantic file may use, from the configuration. Per-app and
+    /// per-environment lists become a `CASE` over the event's `app_id` or `environment_id`;
+    /// a list that is present but empty means the rule does not answer there.
     pub fn from_config(config: &Config) -> Params {
         let c = &config.classification;
         let mut p = Params::default();
-        p.set(
-            "case_sensitive",
-            bool_literal(config.identifiers.case == crate::engine::udf::CaseMode::Sensitive),
-        );
+        p.set("case", quote(config.identifiers.case.as_str()));
+        p.set("source", quote(config.identifiers.source.as_str()));
         p.set("dedup_policy", quote(config.dedup.policy.as_str()));
+        p.set("dedup_scope", quote(config.dedup.scope.as_str()));
+        p.set("counting_basis", quote(config.counting.basis.as_str()));
+        p.set("waterfall_enabled", bool_literal(config.waterfall.enabled));
+        p.set("mixed", quote(config.waterfall.mixed.as_str()));
         p.set("month_scope", "TRUE".to_string());
         p.set("conflict", quote(c.conflict.as_str()));
         p.set(
             "has_external_roles",
-            bool_literal(!c.external_roles.is_empty()),
+            by_key("app_id", &c.apps, &c.external_roles, |l| {
+                bool_literal(!l.is_empty())
+            }),
         );
-        p.set("external_roles", text_array(&c.external_roles));
+        p.set(
+            "external_roles",
+            by_key("app_id", &c.apps, &c.external_roles, |l| text_array(l)),
+        );
         p.set(
             "has_internal_domains",
-            bool_literal(!c.internal_domains.is_empty()),
+            by_key("environment_id", &c.environments, &c.internal_domains, |l| {
+                bool_literal(!l.is_empty())
+            }),
         );
-        p.set("internal_domains", text_array(&c.internal_domains));
+        p.set(
+            "internal_domains",
+            by_key("environment_id", &c.environments, &c.internal_domains, |l| {
+                text_array(l)
+            }),
+        );
+        let mut tenant = String::from("(CASE user_provider");
+        for (provider, default) in &config.dedup.default_tenants {
+            tenant.push_str(&format!(" WHEN {} THEN {}", quote(provider), quote(default)));
+        }
+        tenant.push_str(" ELSE 'default' END) = tenant");
+        if config.dedup.default_tenants.is_empty() {
+            tenant = "tenant = 'default'".to_string();
+        }
+        p.set("is_default_tenant", tenant);
         p.set(
             "custom_sql",
             if c.custom_sql.trim().is_empty() {
@@ -116,10 +143,10 @@ impl Params {
             .collect();
         p.set(
             "rule_order",
-            if order.is_empty() {
-                "CAST(NULL AS VARCHAR)".to_string()
-            } else {
-                order.join(", ")
+            match order.len() {
+                0 => "CAST(NULL AS VARCHAR)".to_string(),
+                1 => order[0].to_string(),
+                _ => format!("coalesce({})", order.join(", ")),
             },
         );
         p
@@ -176,6 +203,24 @@ impl Params {
         out.push_str(rest);
         Ok(out)
     }
+}
+
+/// `literal(global)`, or a `CASE` over `column` when some keys have lists of their own.
+fn by_key(
+    column: &str,
+    lists: &BTreeMap<String, Vec<String>>,
+    global: &[String],
+    literal: impl Fn(&[String]) -> String,
+) -> String {
+    if lists.is_empty() {
+        return literal(global);
+    }
+    let mut out = format!("CASE {column}");
+    for (key, list) in lists {
+        out.push_str(&format!(" WHEN {} THEN {}", quote(key), literal(list)));
+    }
+    out.push_str(&format!(" ELSE {} END", literal(global)));
+    out
 }
 
 fn line_is_comment(rendered: &str) -> bool {

@@ -23,7 +23,7 @@ pub const COLUMNS: [&str; 6] = [
     "app_id",
 ];
 
-/// The three kinds of subscription.
+/// The kinds of subscription (docs/semantics.md "Subscriptions").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 #[value(rename_all = "snake_case")]
 pub enum SubscriptionType {
@@ -33,6 +33,8 @@ pub enum SubscriptionType {
     SingleAppInternal,
     /// Internal users of any app (the default bucket).
     MultiAppInternal,
+    /// Internal users when the waterfall is off (OutSystems).
+    Internal,
 }
 
 impl SubscriptionType {
@@ -42,6 +44,7 @@ impl SubscriptionType {
             SubscriptionType::External => "external",
             SubscriptionType::SingleAppInternal => "single_app_internal",
             SubscriptionType::MultiAppInternal => "multi_app_internal",
+            SubscriptionType::Internal => "internal",
         }
     }
 
@@ -50,6 +53,7 @@ impl SubscriptionType {
             SubscriptionType::External,
             SubscriptionType::SingleAppInternal,
             SubscriptionType::MultiAppInternal,
+            SubscriptionType::Internal,
         ]
         .into_iter()
         .find(|t| t.as_str() == s)
@@ -69,7 +73,8 @@ pub struct Subscription {
     pub valid_from: NaiveDate,
     /// Last valid day; `None` is open-ended.
     pub valid_to: Option<NaiveDate>,
-    /// The app a single-app pack is assigned to.
+    /// The app a single-app pack is assigned to from `valid_from`; later assignments are in
+    /// `assignments.csv` ([`super::assignments`]).
     pub app_id: Option<String>,
 }
 
@@ -121,7 +126,7 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Vec<Subscription>> {
                 line,
                 COLUMNS[1],
                 format!(
-                    "{:?} is not external, single_app_internal or multi_app_internal",
+                    "{:?} is not external, single_app_internal, multi_app_internal or internal",
                     field(1)
                 ),
             )
@@ -232,10 +237,15 @@ pub fn schema() -> SchemaRef {
     ]))
 }
 
+/// Days since 1970-01-01: Arrow's `Date32`.
+pub fn day_number(d: NaiveDate) -> i32 {
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
+    (d - epoch).num_days() as i32
+}
+
 /// The subscriptions as one Arrow batch of [`schema`].
 pub fn to_batch(subs: &[Subscription]) -> Result<RecordBatch> {
-    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
-    let day = |d: NaiveDate| (d - epoch).num_days() as i32;
+    let day = day_number;
     let columns: Vec<ArrayRef> = vec![
         Arc::new(StringArray::from_iter_values(
             subs.iter().map(|s| s.id.as_str()),

@@ -11,6 +11,7 @@
 //!                                              ingested files, locks, commit journal, staging
 //! ```
 
+pub mod assignments;
 pub mod check;
 pub mod commit;
 pub mod crash;
@@ -34,8 +35,10 @@ pub const WAREHOUSE_ENV: &str = "SEATCOUNT_WAREHOUSE";
 /// The warehouse used when neither `--warehouse` nor `SEATCOUNT_WAREHOUSE` is given: the
 /// shipped sample in a clone of the repository.
 pub const DEFAULT_WAREHOUSE: &str = "data/warehouse";
-/// Version of the on-disk layout written by this build.
-pub const FORMAT_VERSION: u32 = 1;
+/// Version of the on-disk layout written by this build. Format 2 stores each identifier's
+/// exact form and unknown roles as NULL (docs/semantics.md "Stored forms"); format 1 warehouses cannot be read
+/// as format 2, because the exact forms were never stored.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Facts fixed when the warehouse is created, kept in `_seatcount/warehouse.json`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -75,6 +78,13 @@ impl Warehouse {
                 meta_path.display()
             ))
         })?;
+        if meta.format < FORMAT_VERSION {
+            return Err(Error::Usage(format!(
+                "{} was written by an older seatcount (format {}) that did not store the identifiers' exact forms; ingest its raw files into a new warehouse",
+                root.display(),
+                meta.format
+            )));
+        }
         if meta.format > FORMAT_VERSION {
             return Err(Error::Runtime(format!(
                 "{} was written by a newer seatcount (format {}); this build reads format {FORMAT_VERSION}",
@@ -178,6 +188,11 @@ impl Warehouse {
     /// The subscriptions table.
     pub fn entitlements_path(&self) -> PathBuf {
         self.root.join("entitlements.csv")
+    }
+
+    /// The dated assignments of single-app packs to apps.
+    pub fn assignments_path(&self) -> PathBuf {
+        self.root.join("assignments.csv")
     }
 
     /// The key this warehouse hashes with, checked against its fingerprint. `None` when

@@ -59,7 +59,7 @@ impl Fixture {
         let fx = Fixture::new();
         let files = sample_files();
         fx.ingest(&files.iter().map(PathBuf::as_path).collect::<Vec<_>>());
-        for name in ["seatcount.toml", "entitlements.csv"] {
+        for name in ["seatcount.toml", "entitlements.csv", "assignments.csv"] {
             std::fs::copy(repo().join("data/warehouse").join(name), fx.wh().join(name))
                 .expect("copy sample configuration");
         }

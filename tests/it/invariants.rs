@@ -110,3 +110,54 @@ proptest! {
         prop_assert_eq!(over, "0");
     }
 }
+
+/// `sql QUERY` under the configuration `toml` (written beside the warehouse): one value.
+fn value_under(fx: &Fixture, name: &str, toml: &str, sql: &str) -> i64 {
+    let config = fx.file(name, toml);
+    let out = fx
+        .cmd()
+        .arg("--config")
+        .arg(&config)
+        .args(["sql", "--format", "csv", sql])
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    text.lines().nth(1).unwrap_or("0").parse().unwrap_or(0)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 4, ..ProptestConfig::default() })]
+
+    /// Readings that count more never count less: `waterfall.mixed = both` holds at least the
+    /// seats of `single_app` and of `multi_app` (docs/semantics.md "Waterfall"), and `exact`
+    /// identifiers make at least as many persons as `insensitive` ones.
+    #[test]
+    fn the_wider_readings_count_at_least_as_much(
+        events in proptest::collection::vec(event(), 5..40),
+    ) {
+        let mut events: Vec<String> = events.iter().enumerate().map(|(i, e)| format!("ev{i}{e}")).collect();
+        events.push("anchor,2026-09-02T09:00:00Z,app0,app0-p,production,anchor,,,,,,".to_string());
+        let fx = Fixture::new();
+        setup(&fx);
+        // app1's pack, so that people who used app1 and another app are mixed pack users.
+        let file = fx.file("all.csv", &format!("{HEADER}\n{}\n", events.join("\n")));
+        fx.ingest(&[&file]);
+        let seats = "SELECT coalesce(sum(consumption), 0) FROM usage \
+                     WHERE subscription_type IN ('single_app_internal', 'multi_app_internal')";
+        let mixed = |reading: &str| {
+            value_under(&fx, &format!("{reading}.toml"), &format!("[waterfall]\nmixed = \"{reading}\"\n"), seats)
+        };
+        let both = mixed("both");
+        prop_assert!(both >= mixed("single_app"));
+        prop_assert!(both >= mixed("multi_app"));
+        let persons = "SELECT count(*) FROM persons";
+        let exact = value_under(&fx, "exact.toml", "[identifiers]\ncase = \"exact\"\n", persons);
+        let insensitive = value_under(&fx, "insensitive.toml", "[identifiers]\ncase = \"insensitive\"\n", persons);
+        prop_assert!(exact >= insensitive);
+    }
+}

@@ -598,13 +598,31 @@ fn subscriptions_are_added_assigned_and_listed_by_command() {
         ])
         .assert()
         .success();
-    // Before assignment the pack counts for no app.
+    // Before assignment the pack counts for no app: its own row with an empty app_id.
     assert_eq!(
         usage(&fx, "2026-09"),
-        ["external=0/2", "multi_app_internal=1/0"]
+        [
+            "external=0/2",
+            "single_app_internal=0/3",
+            "multi_app_internal=1/0"
+        ]
     );
     fx.cmd()
-        .args(["subscriptions", "assign", "sub-1", "a"])
+        .args(["subscriptions", "assign", "sub-1", "a", "--from", "2026-09-01"])
+        .assert()
+        .success()
+        .stdout("assigned sub-1 to a from 2026-09-01\n");
+    assert_eq!(
+        usage(&fx, "2026-09"),
+        [
+            "external=0/2",
+            "single_app_internal:a=1/3",
+            "multi_app_internal=0/0"
+        ]
+    );
+    // Moving the pack from October never rewrites September.
+    fx.cmd()
+        .args(["subscriptions", "assign", "sub-1", "b", "--from", "2026-10-01"])
         .assert()
         .success();
     assert_eq!(
@@ -615,6 +633,19 @@ fn subscriptions_are_added_assigned_and_listed_by_command() {
             "multi_app_internal=0/0"
         ]
     );
+    assert_eq!(
+        std::fs::read_to_string(fx.wh().join("assignments.csv")).unwrap(),
+        "subscription_id,app_id,assigned_from\nsub-1,a,2026-09-01\nsub-1,b,2026-10-01\n"
+    );
+    // Without --from the assignment starts today.
+    fx.cmd()
+        .args(["subscriptions", "assign", "sub-1", "c"])
+        .assert()
+        .success()
+        .stdout(format!(
+            "assigned sub-1 to c from {}\n",
+            chrono::Utc::now().date_naive()
+        ));
     let out = fx
         .cmd()
         .args(["subscriptions", "assign", "sub-2", "a"])
@@ -646,7 +677,7 @@ fn subscriptions_are_added_assigned_and_listed_by_command() {
     assert_eq!(
         String::from_utf8(list.stdout).unwrap(),
         "subscription_id,subscription_type,quantity,valid_from,valid_to,app_id\n\
-         sub-1,single_app_internal,3,2026-09-01,,a\n\
+         sub-1,single_app_internal,3,2026-09-01,,\n\
          sub-2,external,2,2026-01-01,2026-12-31,\n"
     );
 }

@@ -6,6 +6,7 @@
 //!   so bad rows give its error and `statement error` can match it);
 //! - `CONFIG`, then TOML: replaces `seatcount.toml`;
 //! - `ENTITLEMENTS`, then CSV lines without header: replaces `entitlements.csv`;
+//! - `ASSIGNMENTS`, then CSV lines without header: replaces `assignments.csv`;
 //! - `REPORT name YYYY-MM`: runs a canned report.
 //!
 //! The warehouse makes its own random key, so files compare hashes, never print them.
@@ -101,6 +102,10 @@ impl AsyncDB for SeatcountDb {
                 format!(
                     "subscription_id,subscription_type,quantity,valid_from,valid_to,app_id\n{body}\n"
                 ),
+            )),
+            ["ASSIGNMENTS"] => Ok(self.replace(
+                "assignments.csv",
+                format!("subscription_id,app_id,assigned_from\n{body}\n"),
             )),
             ["REPORT", name, month] => {
                 let report = reports::find(name)?;

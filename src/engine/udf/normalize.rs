@@ -9,7 +9,7 @@ use datafusion::logical_expr::{
 use super::text::{self, CaseMode, Scratch};
 use super::{map_strings, scalar_str};
 
-/// `normalize_identifier(s [, 'sensitive' | 'insensitive'])`: the session's
+/// `normalize_identifier(s [, 'exact' | 'sensitive' | 'insensitive'])`: the session's
 /// `identifiers.case` unless the second argument overrides it (ingest stores both forms so
 /// the setting can change without re-ingesting).
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -47,7 +47,7 @@ impl ScalarUDFImpl for NormalizeIdentifier {
                     Some(case) => case,
                     None => {
                         return exec_err!(
-                            "normalize_identifier's second argument must be 'sensitive' or 'insensitive'"
+                            "normalize_identifier's second argument must be 'exact', 'sensitive' or 'insensitive'"
                         );
                     }
                 }

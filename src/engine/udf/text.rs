@@ -3,24 +3,37 @@
 
 use unicode_normalization::UnicodeNormalization;
 
-/// Whether identifiers keep their case (`identifiers.case`, SPEC §6).
+/// How identifiers compare (`identifiers.case`, docs/semantics.md "Identifiers").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CaseMode {
-    /// Lowercase after NFKC and trimming: `JDoe` and `jdoe` are one person (the default).
+    /// The value as given: `Bob`, `bob` and `bob ` are three people, as Mendix counts them
+    /// (its identifiers are hashed at source). The Mendix profile's default.
     #[default]
-    Insensitive,
-    /// Strict Mendix: `JDoe` and `jdoe` are two people.
+    Exact,
+    /// NFKC and trimmed, case kept: `JDoe` and `jdoe` are two people.
     Sensitive,
+    /// Lowercase after NFKC and trimming: `JDoe` and `jdoe` are one person (OutSystems).
+    Insensitive,
 }
 
 impl CaseMode {
+    /// The name used in the configuration and in SQL.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaseMode::Exact => "exact",
+            CaseMode::Sensitive => "sensitive",
+            CaseMode::Insensitive => "insensitive",
+        }
+    }
+
     /// Parses the SQL spelling used as the optional second argument of
     /// `normalize_identifier`.
     pub fn parse(s: &str) -> Option<Self> {
         match s.trim().to_ascii_lowercase().as_str() {
             "insensitive" => Some(CaseMode::Insensitive),
             "sensitive" => Some(CaseMode::Sensitive),
+            "exact" => Some(CaseMode::Exact),
             _ => None,
         }
     }
@@ -32,8 +45,9 @@ pub struct Scratch {
     nfkc: String,
 }
 
-/// NFKC, trim Unicode white space, then lowercase unless `case` is sensitive. Writes the
-/// result into `out` and returns false when it is empty (SQL NULL).
+/// NFKC, trim Unicode white space, then lowercase unless `case` is sensitive; under `exact`
+/// the value as given. Writes the result into `out` and returns false when it is empty (SQL
+/// NULL).
 pub fn normalize_identifier(
     s: &str,
     case: CaseMode,
@@ -41,7 +55,9 @@ pub fn normalize_identifier(
     out: &mut String,
 ) -> bool {
     out.clear();
-    if s.is_ascii() {
+    if case == CaseMode::Exact {
+        out.push_str(s);
+    } else if s.is_ascii() {
         // ASCII is already in NFKC; skip the decomposition machinery.
         out.push_str(s.trim());
         if case == CaseMode::Insensitive {
@@ -53,7 +69,7 @@ pub fn normalize_identifier(
         let trimmed = scratch.nfkc.trim();
         match case {
             CaseMode::Insensitive => out.extend(trimmed.chars().flat_map(char::to_lowercase)),
-            CaseMode::Sensitive => out.push_str(trimmed),
+            CaseMode::Sensitive | CaseMode::Exact => out.push_str(trimmed),
         }
     }
     !out.is_empty()
@@ -164,6 +180,9 @@ mod tests {
     #[test]
     fn identifier_empty_is_null() {
         assert_eq!(ident("", CaseMode::Insensitive), None);
+        assert_eq!(ident("", CaseMode::Exact), None);
+        assert_eq!(ident(" Bob ", CaseMode::Exact).as_deref(), Some(" Bob "));
+        assert_eq!(ident("ＪＤｏｅ", CaseMode::Exact).as_deref(), Some("ＪＤｏｅ"));
         assert_eq!(ident(" \t\u{3000} ", CaseMode::Insensitive), None);
     }
 
