@@ -281,7 +281,11 @@ impl Profile {
 
 /// The Mendix profile's value, or OutSystems'.
 fn pick<T>(mendix: bool, mendix_value: T, outsystems_value: T) -> T {
-    if mendix { mendix_value } else { outsystems_value }
+    if mendix {
+        mendix_value
+    } else {
+        outsystems_value
+    }
 }
 
 fn domains(list: Vec<String>) -> Vec<String> {
@@ -301,7 +305,8 @@ impl Config {
                     .into(),
             );
         }
-        let policy = file.dedup.policy.unwrap_or(pick(mendix, 
+        let policy = file.dedup.policy.unwrap_or(pick(
+            mendix,
             DedupPolicy::Identifier,
             DedupPolicy::UsernameOrEmail,
         ));
@@ -315,25 +320,29 @@ impl Config {
         Ok(Config {
             profile: p,
             identifiers: Identifiers {
-                case: file
-                    .identifiers
-                    .case
-                    .unwrap_or(pick(mendix, CaseMode::Exact, CaseMode::Insensitive)),
-                source: file.identifiers.source.unwrap_or(pick(mendix, 
+                case: file.identifiers.case.unwrap_or(pick(
+                    mendix,
+                    CaseMode::Exact,
+                    CaseMode::Insensitive,
+                )),
+                source: file.identifiers.source.unwrap_or(pick(
+                    mendix,
                     IdentifierSource::NuiThenName,
                     IdentifierSource::Name,
                 )),
             },
             dedup: Dedup {
                 policy,
-                scope: file
-                    .dedup
-                    .scope
-                    .unwrap_or(pick(mendix, DedupScope::Portfolio, DedupScope::Environment)),
+                scope: file.dedup.scope.unwrap_or(pick(
+                    mendix,
+                    DedupScope::Portfolio,
+                    DedupScope::Environment,
+                )),
                 default_tenants: file.dedup.default_tenants.unwrap_or_default(),
             },
             counting: Counting {
-                basis: file.counting.basis.unwrap_or(pick(mendix, 
+                basis: file.counting.basis.unwrap_or(pick(
+                    mendix,
                     CountingBasis::Logins,
                     CountingBasis::ActiveRecords,
                 )),

@@ -100,23 +100,33 @@ impl Params {
         );
         p.set(
             "external_roles",
-            by_key("app_id", &c.apps, &c.external_roles, |l| text_array(l)),
+            by_key("app_id", &c.apps, &c.external_roles, text_array),
         );
         p.set(
             "has_internal_domains",
-            by_key("environment_id", &c.environments, &c.internal_domains, |l| {
-                bool_literal(!l.is_empty())
-            }),
+            by_key(
+                "environment_id",
+                &c.environments,
+                &c.internal_domains,
+                |l| bool_literal(!l.is_empty()),
+            ),
         );
         p.set(
             "internal_domains",
-            by_key("environment_id", &c.environments, &c.internal_domains, |l| {
-                text_array(l)
-            }),
+            by_key(
+                "environment_id",
+                &c.environments,
+                &c.internal_domains,
+                text_array,
+            ),
         );
         let mut tenant = String::from("(CASE user_provider");
         for (provider, default) in &config.dedup.default_tenants {
-            tenant.push_str(&format!(" WHEN {} THEN {}", quote(provider), quote(default)));
+            tenant.push_str(&format!(
+                " WHEN {} THEN {}",
+                quote(provider),
+                quote(default)
+            ));
         }
         tenant.push_str(" ELSE 'default' END) = tenant");
         if config.dedup.default_tenants.is_empty() {

@@ -169,7 +169,9 @@ pub fn to_batch(assignments: &[Assignment]) -> Result<RecordBatch> {
             assignments.iter().map(|a| a.app_id.as_str()),
         )),
         Arc::new(Date32Array::from_iter_values(
-            assignments.iter().map(|a| entitlements::day_number(a.assigned_from)),
+            assignments
+                .iter()
+                .map(|a| entitlements::day_number(a.assigned_from)),
         )),
     ];
     Ok(RecordBatch::try_new(schema(), columns)?)

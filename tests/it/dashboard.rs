@@ -129,11 +129,11 @@ fn the_dashboard_renders_the_reports_numbers_in_a_browser() {
             "{kind}"
         );
     }
-    // The sample's October: 2 of 5 external shows as text in its card.
+    // The sample's October: 3 of 5 external shows as text in its card.
     let card = &dom[dom.find("card-external").unwrap()..];
     let card = &card[..card.find("card-single_app_internal").unwrap()];
     assert!(
-        card.contains(">2</span>") && card.contains(">5</small>"),
+        card.contains(">3</span>") && card.contains(">5</small>"),
         "{card}"
     );
 
@@ -189,8 +189,8 @@ fn the_dashboard_renders_the_reports_numbers_in_a_browser() {
         );
     }
     let hygiene = report_rows(&fx, &["report", "hygiene"]);
-    assert_eq!(hygiene.len(), 5);
-    assert_eq!(dom.matches("data-testid=\"hygiene-row\"").count(), 5);
+    assert_eq!(hygiene.len(), 7);
+    assert_eq!(dom.matches("data-testid=\"hygiene-row\"").count(), 7);
 
     // And it paints: a screenshot is a real PNG of some size.
     let shot = fx.dir.path().join("dashboard.png");
@@ -221,4 +221,29 @@ fn the_dashboard_of_an_empty_warehouse_is_a_clear_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no events yet"), "{err}");
     assert!(!fx.dir.path().join("x.html").exists());
+}
+
+#[test]
+fn the_dashboard_follows_the_outsystems_reading() {
+    // With the waterfall off, usage has external and internal rows only: the page shows a
+    // card for each, internal 8 of 10 (the sample's OutSystems worked example), and none for
+    // the pack types.
+    let fx = Fixture::sample();
+    let config = crate::common::repo().join("data/outsystems.toml");
+    let page = fx.dir.path().join("outsystems.html");
+    fx.cmd()
+        .arg("--config")
+        .arg(&config)
+        .args(["dashboard", "--output"])
+        .arg(&page)
+        .assert()
+        .success();
+    let profile = tempfile::tempdir().unwrap();
+    let dom = headless(&page, profile.path(), &["--dump-dom"]);
+    assert!(dom.contains("data-rendered=\"true\""), "{dom}");
+    let card = "data-testid=\"card-internal\"";
+    assert_eq!(attr_after(&dom, card, "data-consumption"), "8");
+    assert_eq!(attr_after(&dom, card, "data-entitlement"), "10");
+    assert!(!dom.contains("card-single_app_internal"), "{dom}");
+    assert!(!dom.contains("card-multi_app_internal"), "{dom}");
 }

@@ -109,7 +109,7 @@ fn a_directory_gets_one_parquet_file_per_month_that_ingests() {
     assert!(
         n(
             "SELECT count(*) FROM (SELECT user_name_hash FROM events GROUP BY user_name_hash \
-               HAVING count(DISTINCT identifier_exact_hash) > 1)"
+               HAVING count(DISTINCT user_name_exact_hash) > 1)"
         ) > 0
     );
     // Apps with per-app identifiers: the same e-mail, never the same identifier elsewhere.

@@ -83,7 +83,7 @@ fn empty_results_still_have_a_header() {
 #[test]
 fn queries_from_a_flag_a_file_and_stdin() {
     let fx = sample();
-    let expected = "n\n28\n";
+    let expected = "n\n30\n";
     let out = fx
         .cmd()
         .args([

@@ -96,7 +96,12 @@ fn username_or_email_merges_transitively_within_the_default_tenant() {
         // F: tenant t2, same provider and name as D, another app → the same person as D.
         "6,2026-09-05T10:00:00Z,app2,e2,,p1,t2,ann,,,,,,",
     ];
-    let fx = portfolio(&rows, "[dedup]\npolicy = \"username_or_email\"\n", &[]);
+    // User names compare lowercased here, as OutSystems compares them.
+    let fx = portfolio(
+        &rows,
+        "[identifiers]\ncase = \"insensitive\"\n[dedup]\npolicy = \"username_or_email\"\n",
+        &[],
+    );
     // Persons: {A,B,C}, {D,F}, {E} = 3.
     assert_eq!(
         usage(&fx, "2026-09"),
@@ -112,15 +117,25 @@ fn username_or_email_merges_transitively_within_the_default_tenant() {
     // {A,B,C} used 3 apps, {D,F} 2, {E} 1.
     assert_eq!(apps, ["1", "2", "3"]);
     let providers = report(&fx, "providers", "2026-09");
+    // Per environment: {A,B,C} in e1 (p1), e2 (p2), e3 (p3); {D,F} in e1 and e2 (p1, t2);
+    // {E} in e1 (p2, t2).
     assert_eq!(
         providers,
-        "user_provider,tenant,internal_users,external_users\n\
-         p1,default,1,0\np1,t2,1,0\np2,default,1,0\np2,t2,1,0\np3,default,1,0\n"
+        "environment_id,user_provider,tenant,internal_users,external_users\n\
+         e1,p1,default,1,0\ne1,p1,t2,1,0\ne1,p2,t2,1,0\ne2,p1,t2,1,0\ne2,p2,default,1,0\n\
+         e3,p3,default,1,0\n"
     );
 
-    // The same events under the default identifier policy: identifiers are user names
-    // (no NamedUserIdentifier), normalized: ann, ann.b = 2 persons across all tenants.
-    configure(&fx, "", &[]);
+    // Under the exact default, C's ' ANN.B ' is not B's ann.b: {A,B}, {C}, {D,F}, {E} = 4.
+    configure(&fx, "[dedup]\npolicy = \"username_or_email\"\n", &[]);
+    assert_eq!(
+        usage(&fx, "2026-09"),
+        ["external=0/0", "multi_app_internal=4/0"]
+    );
+
+    // The same events under the identifier policy, lowercased: identifiers are user names
+    // (no NamedUserIdentifier): ann, ann.b = 2 persons across all tenants.
+    configure(&fx, "[identifiers]\ncase = \"insensitive\"\n", &[]);
     assert_eq!(
         usage(&fx, "2026-09"),
         ["external=0/0", "multi_app_internal=2/0"]
@@ -135,11 +150,17 @@ fn named_user_identifier_falls_back_to_the_user_name_and_case_is_configurable() 
         "2,2026-09-01T10:00:00Z,app2,e2,,,,u2,x@y.com,,,,,",
         // No NUI: the user name 'X@y.COM' is the identifier, and normalizes the same.
         "3,2026-09-01T10:00:00Z,app3,e3,,,,X@y.COM,,,,,,",
-        // Empty NUI counts as absent.
+        // A NUI of white space: a value under exact, absent once trimmed.
         "4,2026-09-01T10:00:00Z,app3,e3,,,,zed,   ,,,,,",
     ];
     let fx = portfolio(&rows, "", &[]);
+    // Exact (the default): ' X@Y.com ', 'x@y.com', 'X@y.COM', '   ' = 4.
+    assert_eq!(
+        usage(&fx, "2026-09"),
+        ["external=0/0", "multi_app_internal=4/0"]
+    );
     // Insensitive: {1,2,3} and zed = 2.
+    configure(&fx, "[identifiers]\ncase = \"insensitive\"\n", &[]);
     assert_eq!(
         usage(&fx, "2026-09"),
         ["external=0/0", "multi_app_internal=2/0"]
@@ -211,7 +232,8 @@ fn users_names_each_person_by_their_hash() {
         "2,2026-09-01T11:00:00Z,b,b-p,,,,ANN,,,,,,",
         "3,2026-09-01T12:00:00Z,b,b-p,,,,bob,,,,,,",
     ];
-    let fx = portfolio(&rows, "", &[]);
+    // Lowercased, so that ann's two spellings are one person whose hash is ann's.
+    let fx = portfolio(&rows, "[identifiers]\ncase = \"insensitive\"\n", &[]);
     let hash = |name: &str| {
         let csv = fx.csv(&["sql", &format!("SELECT hash_identifier('{name}') AS h")]);
         csv.lines().nth(1).unwrap().to_string()
@@ -231,7 +253,8 @@ fn single_app_packs_count_per_person_and_app() {
     let rows = [
         // solo uses only the packed app p.
         "1,2026-09-01T10:00:00Z,p,p-prod,,,,solo,,,,,,",
-        // both uses p and q (no pack): one seat in p's pack and one multi-app seat.
+        // both uses p and q (no pack): under waterfall.mixed = single_app (the default), a
+        // seat in p's pack only.
         "2,2026-09-01T10:00:00Z,p,p-prod,,,,both,,,,,,",
         "3,2026-09-02T10:00:00Z,q,q-prod,,,,both,,,,,,",
         // other uses q only.
@@ -251,7 +274,8 @@ fn single_app_packs_count_per_person_and_app() {
             "m2,multi_app_internal,1,2026-06-01,,",
         ],
     );
-    // p: solo, both = 2 against 1 → over by 1. r: 0/2. Multi-app: both, other = 2 against 2.
+    // p: solo, both = 2 against 1 → over by 1. r: 0/2. The unassigned pack: 0/5, on a row
+    // with an empty app_id. Multi-app: other = 1 against 2.
     let csv = report(&fx, "usage", "2026-09");
     assert_eq!(
         csv,
@@ -259,7 +283,8 @@ fn single_app_packs_count_per_person_and_app() {
          2026-09,external,,0,0,0\n\
          2026-09,single_app_internal,p,1,2,1\n\
          2026-09,single_app_internal,r,2,0,0\n\
-         2026-09,multi_app_internal,,2,2,0\n"
+         2026-09,single_app_internal,,5,0,0\n\
+         2026-09,multi_app_internal,,2,1,0\n"
     );
 }
 
@@ -446,9 +471,14 @@ fn only_production_active_named_events_count_and_months_are_utc() {
 #[test]
 fn subscription_validity_edges() {
     let rows = ["1,2026-09-15T10:00:00Z,a,a-p,,,,u,,,External,,,"];
+    // A subscription counts when it is valid on the month's last day (30 September).
     let cases = [
-        // Ends on the first day of the month: valid.
-        ("x,external,1,2026-01-01,2026-09-01,", 1),
+        // Ends on the last day of the month: valid.
+        ("x,external,1,2026-01-01,2026-09-30,", 1),
+        // Ends the day before the last: not valid, though valid for most of the month.
+        ("x,external,1,2026-01-01,2026-09-29,", 0),
+        // Ends on the first day of the month: not valid.
+        ("x,external,1,2026-01-01,2026-09-01,", 0),
         // Starts on the last day of the month: valid.
         ("x,external,1,2026-09-30,,", 1),
         // Ended the day before the month: not valid.
@@ -486,9 +516,11 @@ fn hygiene_finds_what_inflates_the_bill() {
         // Internal by default but at a domain that is not internal.
         "5,2026-09-01T10:00:00Z,a,a-p,,,,cy,cy@other.org,cy@other.org,,,,",
     ];
+    // Lowercased identifiers, so that ann's spellings are one person and the pairwise check
+    // compares normalized identifiers.
     let fx = portfolio(
         &rows,
-        "[classification]\ninternal_domains = [\"corp.com\"]\n",
+        "[identifiers]\ncase = \"insensitive\"\n[classification]\ninternal_domains = [\"corp.com\"]\n",
         &[],
     );
     let h = report(&fx, "hygiene", "2026-09");
@@ -501,8 +533,9 @@ fn hygiene_finds_what_inflates_the_bill() {
         })
         .collect();
     let get = |check: &str| rows.iter().find(|r| r.0 == check).unwrap().1.clone();
-    assert_eq!(rows.len(), 5);
-    assert_eq!(get("case_or_space_variants"), "1");
+    assert_eq!(rows.len(), 7);
+    // ann is spelled 'Ann', 'ann ' and 'ann': two spellings beyond the first.
+    assert_eq!(get("case_or_space_variants"), "2");
     // bo@corp.com is shared by c and d, whose identifiers never match (a and b share ann's
     // e-mail with equal identifiers, so they are not pairwise): one e-mail in each of c and d.
     assert_eq!(get("pairwise_identifiers"), "2");
@@ -511,6 +544,10 @@ fn hygiene_finds_what_inflates_the_bill() {
     assert_eq!(get("missing_named_user_identifier"), "1");
     assert_eq!(get("conflicting_classification"), "0");
     assert_eq!(get("internal_outside_domains"), "1");
+    // No rule answers for anyone (no roles, custom rule or user type configured or given):
+    // ann, sub-111, sub-222, sub-333 (dee), sub-9 (zed) and cy = 6.
+    assert_eq!(get("unclassified"), "6");
+    assert_eq!(get("mixed_pack_users"), "0");
 }
 
 #[test]
@@ -608,7 +645,14 @@ fn subscriptions_are_added_assigned_and_listed_by_command() {
         ]
     );
     fx.cmd()
-        .args(["subscriptions", "assign", "sub-1", "a", "--from", "2026-09-01"])
+        .args([
+            "subscriptions",
+            "assign",
+            "sub-1",
+            "a",
+            "--from",
+            "2026-09-01",
+        ])
         .assert()
         .success()
         .stdout("assigned sub-1 to a from 2026-09-01\n");
@@ -622,7 +666,14 @@ fn subscriptions_are_added_assigned_and_listed_by_command() {
     );
     // Moving the pack from October never rewrites September.
     fx.cmd()
-        .args(["subscriptions", "assign", "sub-1", "b", "--from", "2026-10-01"])
+        .args([
+            "subscriptions",
+            "assign",
+            "sub-1",
+            "b",
+            "--from",
+            "2026-10-01",
+        ])
         .assert()
         .success();
     assert_eq!(

@@ -12,13 +12,22 @@ fn warehouse() -> Fixture {
 fn normalize_identifier_applies_nfkc_unicode_trim_and_case() {
     let fx = warehouse();
     // Full-width letters fold under NFKC; U+3000 and U+00A0 are Unicode white space.
+    let insensitive = |s: &str| {
+        fx.value(&format!(
+            "SELECT normalize_identifier('{s}', 'insensitive')"
+        ))
+    };
+    assert_eq!(insensitive("\u{3000} ＢＯＢ\u{00a0}"), "bob");
+    assert_eq!(insensitive("  Ålice "), "ålice");
+    assert_eq!(insensitive("ﬁona"), "fiona");
+    assert_eq!(insensitive(" \t "), "null");
+    // The default mode is the configuration's: exact under the Mendix profile, where only
+    // the empty string is empty.
     assert_eq!(
         fx.value("SELECT normalize_identifier('\u{3000} ＢＯＢ\u{00a0}')"),
-        "bob"
+        "\u{3000} ＢＯＢ\u{00a0}"
     );
-    assert_eq!(fx.value("SELECT normalize_identifier('  Ålice ')"), "ålice");
-    assert_eq!(fx.value("SELECT normalize_identifier('ﬁona')"), "fiona");
-    assert_eq!(fx.value("SELECT normalize_identifier(' \t ')"), "null");
+    assert_eq!(fx.value("SELECT normalize_identifier(' \t ')"), " \t ");
     assert_eq!(fx.value("SELECT normalize_identifier('')"), "null");
     assert_eq!(fx.value("SELECT normalize_identifier(NULL)"), "null");
     assert_eq!(
@@ -27,7 +36,7 @@ fn normalize_identifier_applies_nfkc_unicode_trim_and_case() {
     );
     // Over a column, not only literals.
     assert_eq!(
-        fx.value("SELECT string_agg(normalize_identifier(x), ',') FROM (VALUES (' A'), ('b '), (NULL)) t(x)"),
+        fx.value("SELECT string_agg(normalize_identifier(x, 'insensitive'), ',') FROM (VALUES (' A'), ('b '), (NULL)) t(x)"),
         "a,b"
     );
 }

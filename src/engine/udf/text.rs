@@ -182,7 +182,10 @@ mod tests {
         assert_eq!(ident("", CaseMode::Insensitive), None);
         assert_eq!(ident("", CaseMode::Exact), None);
         assert_eq!(ident(" Bob ", CaseMode::Exact).as_deref(), Some(" Bob "));
-        assert_eq!(ident("ＪＤｏｅ", CaseMode::Exact).as_deref(), Some("ＪＤｏｅ"));
+        assert_eq!(
+            ident("ＪＤｏｅ", CaseMode::Exact).as_deref(),
+            Some("ＪＤｏｅ")
+        );
         assert_eq!(ident(" \t\u{3000} ", CaseMode::Insensitive), None);
     }
 
