@@ -28,32 +28,34 @@
 --   event_class       rule_class, or Internal when no rule answered.
 --
 -- {{placeholders}} are filled from seatcount.toml as SQL literals before the view is created;
--- per-app and per-environment lists arrive as a CASE over app_id or environment_id.
+-- per-app and per-environment lists arrive as a CASE over app_id or environment_id. Choices
+-- are written `CASE WHEN {{key}} = 'value'`, which the planner folds to the one branch the
+-- configuration takes, so a query reads only the stored columns that branch needs.
 -- {{month_scope}} is TRUE, or `month = 'YYYY-MM'` when a report about one month installs the
 -- views for that month only.
 CREATE VIEW counted_events AS
 WITH production AS (
     SELECT
         e.*,
-        CASE {{case}}
-            WHEN 'exact' THEN
+        CASE
+            WHEN {{case}} = 'exact' THEN
                 CASE WHEN {{source}} = 'name' THEN e.user_name_exact_hash
                      ELSE coalesce(e.named_user_identifier_exact_hash, e.user_name_exact_hash) END
-            WHEN 'sensitive' THEN
+            WHEN {{case}} = 'sensitive' THEN
                 CASE WHEN {{source}} = 'name' THEN e.user_name_cs_hash
                      ELSE coalesce(e.named_user_identifier_cs_hash, e.user_name_cs_hash) END
             ELSE
                 CASE WHEN {{source}} = 'name' THEN e.user_name_hash
                      ELSE coalesce(e.named_user_identifier_hash, e.user_name_hash) END
         END AS identifier_key,
-        CASE {{case}}
-            WHEN 'exact' THEN e.named_user_identifier_exact_hash
-            WHEN 'sensitive' THEN e.named_user_identifier_cs_hash
+        CASE
+            WHEN {{case}} = 'exact' THEN e.named_user_identifier_exact_hash
+            WHEN {{case}} = 'sensitive' THEN e.named_user_identifier_cs_hash
             ELSE e.named_user_identifier_hash
         END AS nui_key,
-        CASE {{case}}
-            WHEN 'exact' THEN e.user_name_exact_hash
-            WHEN 'sensitive' THEN e.user_name_cs_hash
+        CASE
+            WHEN {{case}} = 'exact' THEN e.user_name_exact_hash
+            WHEN {{case}} = 'sensitive' THEN e.user_name_cs_hash
             ELSE e.user_name_hash
         END AS name_key,
         CASE WHEN {{dedup_scope}} = 'environment' THEN e.environment_id ELSE '' END AS scope_environment

@@ -10,17 +10,18 @@
 --   latest                   the classification of the account with the latest counted event
 --                            (on a tie, Internal).
 --
--- `latest(x, t, NULL)` is `first_value(x ORDER BY t DESC, x DESC)` (see 20_accounts.sql). The
--- CASE on the policy is not folded before aggregation, so every branch is computed: each must be
--- a cheap aggregate, and the generic ordered first_value cost more than the rest together.
+-- `latest(x, t, NULL)` is `first_value(x ORDER BY t DESC, x DESC)` (see 20_accounts.sql): on a
+-- tie 'Internal' sorts after 'External' and wins. The policy is written `CASE WHEN
+-- {{conflict}} = '...'`, which the planner folds, so only the configured policy's aggregate
+-- is computed.
 CREATE VIEW persons AS
 SELECT
     month,
     max(person_id) AS person_id,
     person_key,
-    CASE {{conflict}}
-        WHEN 'internal_wins' THEN CASE WHEN bool_and(classification = 'External') THEN 'External' ELSE 'Internal' END
-        WHEN 'external_wins' THEN CASE WHEN bool_or(classification = 'External') THEN 'External' ELSE 'Internal' END
+    CASE
+        WHEN {{conflict}} = 'internal_wins' THEN CASE WHEN bool_and(classification = 'External') THEN 'External' ELSE 'Internal' END
+        WHEN {{conflict}} = 'external_wins' THEN CASE WHEN bool_or(classification = 'External') THEN 'External' ELSE 'Internal' END
         ELSE latest(classification, last_event, CAST(NULL AS VARCHAR))
     END AS classification,
     min(classification) <> max(classification) AS conflicting,

@@ -112,7 +112,12 @@ impl CachedView {
                 .with_compression_type(state.config_options().execution.spill_compression);
                 let mut tasks = JoinSet::new();
                 for stream in execute_stream_partitioned(plan, state.task_ctx())? {
-                    tasks.spawn(hold(stream, self.memory.clone(), spills.clone()));
+                    tasks.spawn(hold(
+                        stream,
+                        self.schema.clone(),
+                        self.memory.clone(),
+                        spills.clone(),
+                    ));
                 }
                 tasks
                     .join_all()
@@ -133,8 +138,13 @@ struct HeldPartition {
 }
 
 /// Drains `stream`, holding batches while `memory` allows and spilling the rest, in order.
+///
+/// Batches are re-labelled with the view's logical `schema`: the physical plan may know a
+/// column cannot be NULL where the view's schema says it may be, and a scan of the spilled
+/// rows must declare exactly the view's schema.
 async fn hold(
     mut stream: SendableRecordBatchStream,
+    schema: SchemaRef,
     memory: Arc<HeldMemory>,
     spills: SpillManager,
 ) -> Result<HeldPartition> {
@@ -142,7 +152,7 @@ async fn hold(
     let mut file = None;
     while let Some(batch) = stream.next().await {
         // Held whole, so charged for its rows only (see `compact`).
-        let batch = super::compact::compact(batch?)?;
+        let batch = super::compact::compact(batch?)?.with_schema(schema.clone())?;
         if file.is_none() && memory.try_hold(get_record_batch_memory_size(&batch)) {
             batches.push(batch);
             continue;
@@ -158,7 +168,7 @@ async fn hold(
         None => None,
     };
     Ok(HeldPartition {
-        schema: stream.schema(),
+        schema,
         batches,
         spilled,
     })
