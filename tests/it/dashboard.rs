@@ -247,3 +247,29 @@ fn the_dashboard_follows_the_outsystems_reading() {
     assert!(!dom.contains("card-single_app_internal"), "{dom}");
     assert!(!dom.contains("card-multi_app_internal"), "{dom}");
 }
+
+#[test]
+fn the_dashboard_under_its_default_bare_name_succeeds() {
+    // `seatcount dashboard` writes usage.html in the working directory: a path whose parent
+    // is "". It used to write the file and then exit 1 syncing the directory "".
+    let fx = Fixture::sample();
+    let mut cmd = fx.cmd();
+    cmd.current_dir(fx.dir.path()).arg("dashboard");
+    cmd.assert().success();
+    assert!(fx.dir.path().join("usage.html").exists());
+    let mut cmd = fx.cmd();
+    cmd.current_dir(fx.dir.path()).args([
+        "report",
+        "usage",
+        "--format",
+        "csv",
+        "--output",
+        "usage.csv",
+    ]);
+    cmd.assert().success();
+    assert!(
+        std::fs::read_to_string(fx.dir.path().join("usage.csv"))
+            .unwrap()
+            .starts_with("month,")
+    );
+}
