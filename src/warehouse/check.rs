@@ -75,25 +75,30 @@ pub fn scan_events(wh: &Warehouse) -> Result<Vec<StoredFile>> {
         .collect()
 }
 
-/// `events/month=*/*.parquet` (the files the engine reads), relative to the root, with sizes.
+/// Every file under `events/`, at any depth, whose name ends in `.parquet`, relative to the
+/// root, with sizes. This is at least every file the engine's listing reads (it takes any
+/// name ending in `.parquet`, `.parquet` itself included, and, with a setting, files in
+/// subdirectories), so no file can be counted without being checked first.
 fn event_files(wh: &Warehouse) -> Result<Vec<(PathBuf, u64)>> {
-    let events = wh.events_dir();
     let mut files = Vec::new();
-    let Ok(months) = fs::read_dir(&events) else {
-        return Ok(files);
-    };
-    for month in months {
-        let month = month.map_err(|e| Error::io(&events, e))?.path();
-        if !month.is_dir() {
+    let mut dirs = vec![wh.events_dir()];
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = fs::read_dir(&dir) else {
             continue;
-        }
-        for entry in fs::read_dir(&month).map_err(|e| Error::io(&month, e))? {
-            let entry = entry.map_err(|e| Error::io(&month, e))?;
+        };
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io(&dir, e))?;
             let path = entry.path();
-            if path.extension().is_some_and(|e| e == "parquet") && path.is_file() {
-                let bytes = entry.metadata().map_err(|e| Error::io(&path, e))?.len();
+            let meta = fs::metadata(&path).map_err(|e| Error::io(&path, e))?;
+            if meta.is_dir() {
+                dirs.push(path);
+            } else if path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_none_or(|n| n.ends_with(".parquet"))
+            {
                 let relative = path.strip_prefix(wh.root()).expect("under the root");
-                files.push((relative.to_path_buf(), bytes));
+                files.push((relative.to_path_buf(), meta.len()));
             }
         }
     }

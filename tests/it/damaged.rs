@@ -189,3 +189,26 @@ fn a_format_1_warehouse_is_refused_with_how_to_rebuild_it() {
         );
     }
 }
+
+#[test]
+fn a_forged_file_named_dot_parquet_is_refused_not_counted() {
+    // The attack: `sql "COPY (...) TO '<wh>/events/month=2026-10/.parquet'"` wrote a file the
+    // reader counted (every name ending in .parquet) while the check skipped it (no file
+    // extension). Copies of a stored file under such names, and in a subdirectory, must each
+    // stop the report with a sentence naming the file.
+    for forged in [
+        "events/month=2026-10/.parquet",
+        "events/month=2026-10/sub/x.parquet",
+    ] {
+        let fx = Fixture::sample();
+        let stored = events_file(&fx, "2026-10");
+        let target = fx.wh().join(forged);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(stored, &target).unwrap();
+        fails(
+            &fx,
+            &["report", "usage"],
+            &["seatcount did not write this file", forged],
+        );
+    }
+}
