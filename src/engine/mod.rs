@@ -9,6 +9,7 @@ pub mod session;
 pub mod sql;
 pub mod udf;
 
+use std::path::Path;
 use std::sync::Arc;
 
 use futures::stream::BoxStream;
@@ -102,6 +103,20 @@ fn apply_datafusion_env(config: &mut SessionConfig) -> Result<()> {
     Ok(())
 }
 
+/// `path` as a `file://` URL, the form in which DataFusion takes a path literally: given as
+/// a plain path, `[`, `*` and `?` in it would be read as a glob (a warehouse under
+/// `paths/brack[1]` would match no file, and look empty). A directory's URL ends in `/`.
+pub fn literal_url(path: &Path) -> Result<String> {
+    let full = path.canonicalize().map_err(|e| Error::io(path, e))?;
+    let url = if full.is_dir() {
+        url::Url::from_directory_path(&full)
+    } else {
+        url::Url::from_file_path(&full)
+    };
+    url.map(String::from)
+        .map_err(|()| Error::Runtime(format!("{}: not a local path", full.display())))
+}
+
 /// A session bound to one warehouse.
 pub struct Engine {
     ctx: SessionContext,
@@ -157,13 +172,9 @@ impl Engine {
         let options = ParquetReadOptions::default()
             .table_partition_cols(vec![(schema::MONTH.to_string(), DataType::Utf8)])
             .schema(&file_schema);
-        let url = format!(
-            "{}/",
-            dir.canonicalize()
-                .map_err(|e| crate::error::Error::io(&dir, e))?
-                .display()
-        );
-        self.ctx.register_parquet("events", &url, options).await?;
+        self.ctx
+            .register_parquet("events", &literal_url(&dir)?, options)
+            .await?;
         Ok(())
     }
 

@@ -33,7 +33,7 @@ use futures::StreamExt;
 use sha2::{Digest, Sha256};
 
 use crate::engine::memory::{self, Workload};
-use crate::engine::{Engine, sql, udf::UdfSettings};
+use crate::engine::{Engine, literal_url, sql, udf::UdfSettings};
 use crate::error::{Error, Result};
 use crate::warehouse::commit::{self, Journal, LedgerEntry, Move, StoredFile};
 use crate::warehouse::key::HashAlgorithm;
@@ -319,12 +319,12 @@ async fn dedup_month(
     ctx.deregister_table("staged")?;
     ctx.deregister_table("direct")?;
     let options = ParquetReadOptions::default();
-    ctx.register_parquet("staged", staged.to_string_lossy().as_ref(), options)
+    ctx.register_parquet("staged", &literal_url(staged)?, options)
         .await?;
     match direct {
         Some(path) => {
             let options = ParquetReadOptions::default();
-            ctx.register_parquet("direct", path.to_string_lossy().as_ref(), options)
+            ctx.register_parquet("direct", &literal_url(path)?, options)
                 .await?
         }
         None => {

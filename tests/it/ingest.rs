@@ -555,3 +555,34 @@ fn the_first_row_of_an_id_wins_within_one_large_chunk() {
         "0"
     );
 }
+
+#[test]
+fn a_warehouse_path_with_glob_characters_is_read_literally() {
+    // The attack: a warehouse under `brack[1]` was read as a glob, so `sql` counted 0 events
+    // with exit 0, reports called the warehouse empty, and a re-ingest stored duplicates.
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("brack[1]*?");
+    std::fs::create_dir_all(&root).unwrap();
+    let cmd = || {
+        let mut cmd = crate::common::bare();
+        cmd.arg("--warehouse")
+            .arg(root.join("wh"))
+            .env("SEATCOUNT_HASH_KEY", crate::common::TEST_KEY);
+        cmd
+    };
+    let files = sample_files();
+    cmd().arg("ingest").args(&files).assert().success();
+    let count = |cmd: assert_cmd::Command| {
+        crate::common::csv(cmd, &["sql", "SELECT count(*) AS n FROM events"])
+    };
+    assert_eq!(count(cmd()), "n\n30\n");
+    // The September file again under new bytes: every event_id is found stored, none added.
+    let again = root.join("again.csv");
+    let mut text = std::fs::read_to_string(&files[0]).unwrap();
+    text.push('\n');
+    std::fs::write(&again, text).unwrap();
+    cmd().arg("ingest").arg(&again).assert().success();
+    assert_eq!(count(cmd()), "n\n30\n");
+    let usage = crate::common::csv(cmd(), &["report", "usage", "--month", "2026-09"]);
+    assert!(usage.contains("2026-09,external,"), "{usage}");
+}
