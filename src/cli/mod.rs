@@ -9,8 +9,8 @@ pub mod repl;
 use std::io::{IsTerminal, Read};
 use std::path::Path;
 
-use crate::engine::Rows;
 use crate::engine::session::Session;
+use crate::engine::{Access, Rows};
 use crate::error::{Error, Result};
 use crate::generate;
 use crate::ingest;
@@ -79,7 +79,10 @@ pub async fn run(cli: Cli) -> Result<()> {
             };
             let session = Session::open(&root, cli.config.as_deref()).await?;
             let _read = commit::read_lock(&session.warehouse)?;
-            let rows = session.engine.stream_script(&text).await?;
+            let rows = session
+                .engine
+                .stream_script(&text, Access::ReadOnly)
+                .await?;
             output::emit(output, rows).await
         }
         Command::Report {

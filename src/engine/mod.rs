@@ -18,9 +18,11 @@ use futures::{StreamExt, TryStreamExt};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::common::ParamValues;
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
+use datafusion::logical_expr::{DdlStatement, LogicalPlan};
 use datafusion::prelude::{DataFrame, ParquetReadOptions, SessionConfig, SessionContext};
 use datafusion::scalar::ScalarValue;
 
@@ -115,6 +117,45 @@ pub fn literal_url(path: &Path) -> Result<String> {
     };
     url.map(String::from)
         .map_err(|()| Error::Runtime(format!("{}: not a local path", full.display())))
+}
+
+/// What a statement may do. An analyst's SQL (`sql`, the REPL) only reads: a `COPY` or an
+/// `INSERT` could write into the warehouse under a reader's lock, or truncate a file, and an
+/// external table reaches files outside it. Views and tables held in the session's memory
+/// write nothing and stay allowed. seatcount's own SQL files may do anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Queries only; DDL and DML are refused before they run.
+    ReadOnly,
+    /// Anything, for the SQL files compiled into seatcount.
+    Write,
+}
+
+/// Refuses a plan that writes a file or reads one outside the warehouse, anywhere in it
+/// (subqueries and `EXPLAIN ANALYZE` included), before anything runs.
+fn refuse_writes(plan: &LogicalPlan) -> Result<()> {
+    let mut found = None;
+    plan.apply_with_subqueries(|node| {
+        found = match node {
+            LogicalPlan::Copy(_) => Some("COPY".to_string()),
+            LogicalPlan::Dml(dml) => Some(dml.op.to_string()),
+            LogicalPlan::Ddl(DdlStatement::CreateExternalTable(_)) => {
+                Some("CREATE EXTERNAL TABLE".to_string())
+            }
+            _ => None,
+        };
+        Ok(if found.is_some() {
+            TreeNodeRecursion::Stop
+        } else {
+            TreeNodeRecursion::Continue
+        })
+    })?;
+    match found {
+        Some(what) => Err(Error::Usage(format!(
+            "{what} is refused: seatcount's SQL only reads; write a result with --output FILE"
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// A session bound to one warehouse.
@@ -264,34 +305,49 @@ impl Engine {
         }
     }
 
-    /// Runs every statement of `text` in order, returning the last one's result.
+    /// Runs every statement of `text` (seatcount's own SQL) in order, returning the last one's
+    /// result.
     pub async fn run_script(&self, text: &str) -> Result<(SchemaRef, Vec<RecordBatch>)> {
-        self.stream_script(text).await?.collect().await
+        self.stream_script(text, Access::Write)
+            .await?
+            .collect()
+            .await
     }
 
     /// Runs every statement of `text` in order but the last, whose rows come as they are
     /// computed.
-    pub async fn stream_script(&self, text: &str) -> Result<Rows<'static>> {
+    pub async fn stream_script(&self, text: &str, access: Access) -> Result<Rows<'static>> {
         let mut statements = parse(text)?;
         let last = statements
             .pop()
             .expect("parse gives at least one statement");
         for statement in statements {
-            self.run_statement(statement).await?;
+            self.run_statement(statement, access).await?;
         }
-        self.stream_statement(last).await
+        self.stream_statement(last, access).await
     }
 
     /// Plans and runs one parsed statement, collecting its result.
     pub async fn run_statement(
         &self,
         statement: Statement,
+        access: Access,
     ) -> Result<(SchemaRef, Vec<RecordBatch>)> {
-        self.stream_statement(statement).await?.collect().await
+        self.stream_statement(statement, access)
+            .await?
+            .collect()
+            .await
     }
 
-    async fn stream_statement(&self, statement: Statement) -> Result<Rows<'static>> {
+    async fn stream_statement(
+        &self,
+        statement: Statement,
+        access: Access,
+    ) -> Result<Rows<'static>> {
         let plan = self.ctx.state().statement_to_plan(statement).await?;
+        if access == Access::ReadOnly {
+            refuse_writes(&plan)?;
+        }
         let stream = self
             .ctx
             .execute_logical_plan(plan)

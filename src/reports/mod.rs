@@ -12,7 +12,7 @@ use futures::{StreamExt, TryStreamExt};
 
 use crate::engine::session::Session;
 use crate::engine::sql::{Params, REPORTS, SqlFile};
-use crate::engine::{Engine, Rows};
+use crate::engine::{Access, Engine, Rows};
 use crate::error::{Error, Result};
 
 /// A canned report.
@@ -131,7 +131,7 @@ pub async fn stream<'a>(
         let text = Params::from_config(&session.config)
             .with_month(&m)
             .render(&report.file)?;
-        let rows = engine.stream_script(&text).await?;
+        let rows = engine.stream_script(&text, Access::Write).await?;
         Ok::<_, Error>(rows.keeping(engine))
     };
     if report.is_monthly() {

@@ -598,3 +598,42 @@ fn aggregate_output_is_charged_for_its_rows_not_the_batch_it_was_cut_from() {
         .env("DATAFUSION_EXECUTION_BATCH_SIZE", "256");
     assert_eq!(crate::common::csv(small, &["report", "users"]), usual);
 }
+
+#[test]
+fn sql_only_reads_and_writes_nothing() {
+    // The attack: `COPY ... TO` and `CREATE EXTERNAL TABLE` ran under the readers' lock, and
+    // a failed COPY truncated its target. Each is refused before it runs, exit 2, and the
+    // target is untouched; a result is written with --output instead.
+    let fx = sample();
+    let target = fx.file("precious.csv", "keep me\n");
+    let forged = fx.wh().join("events/month=2026-10/forged.parquet");
+    for statement in [
+        format!(
+            "COPY (SELECT 1 AS x) TO '{}' STORED AS CSV",
+            target.display()
+        ),
+        format!(
+            "COPY (SELECT * FROM events) TO '{}' STORED AS PARQUET",
+            forged.display()
+        ),
+        format!(
+            "CREATE EXTERNAL TABLE t STORED AS CSV LOCATION '{}'",
+            target.display()
+        ),
+        "INSERT INTO events SELECT * FROM events".to_string(),
+        format!("SELECT 1; COPY (SELECT 1) TO '{}'", target.display()),
+    ] {
+        let out = fx.cmd().args(["sql", &statement]).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{statement}: {err}");
+        assert!(err.contains("only reads"), "{statement}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+    }
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep me\n");
+    assert!(!forged.exists());
+    // Reading still works, SET and views held in the session's memory included.
+    assert_eq!(
+        fx.csv(&["sql", "SET datafusion.execution.batch_size = 1024; CREATE TABLE t AS SELECT * FROM events; SELECT count(*) AS n FROM t"]),
+        "n\n30\n"
+    );
+}

@@ -45,6 +45,15 @@ fn an_analyst_session() {
     // An error is one line, and the REPL goes on. The sample stores 30 events: 31 rows
     // read, one re-sent event_id dropped.
     say(&mut p, "SELEC nonsense;", &["error:"]);
+    // The REPL only reads: a COPY is refused before it writes anything.
+    let copy_target =
+        std::env::temp_dir().join(format!("seatcount-repl-{}.csv", std::process::id()));
+    say(
+        &mut p,
+        &format!("COPY (SELECT 1) TO '{}';", copy_target.display()),
+        &["error: COPY is refused"],
+    );
+    assert!(!copy_target.exists());
     say(
         &mut p,
         "SELECT count(*) AS stored FROM events;",

@@ -19,7 +19,7 @@ use rustyline::history::FileHistory;
 use rustyline::{CompletionType, Config as EditorConfig, Editor};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
-use crate::engine::{self, session::Session};
+use crate::engine::{self, Access, session::Session};
 use crate::error::{Error, Result};
 use crate::reports;
 use crate::reports::format::{self, OutputFormat};
@@ -140,8 +140,11 @@ impl Repl {
             let started = Instant::now();
             let _read = commit::read_lock(&self.session.warehouse)?;
             let engine = &self.session.engine;
-            if let Some((schema, batches)) =
-                cancellable(&mut self.interrupts, engine.run_statement(statement)).await?
+            if let Some((schema, batches)) = cancellable(
+                &mut self.interrupts,
+                engine.run_statement(statement, Access::ReadOnly),
+            )
+            .await?
             {
                 self.show(&schema, &batches, started)?;
             }
