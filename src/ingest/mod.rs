@@ -162,12 +162,14 @@ pub async fn ingest(
             rows_quarantined: 0,
         };
         let display = file.display().to_string();
+        let mut future = 0u64;
         for chunk in read::open(file, format, &mut |m| observer.warn(m))? {
             let chunk = chunk?;
             entry.rows_read += chunk.len() as u64;
             rows_so_far += chunk.len() as u64;
             observer.progress(bytes_before + chunk.consumed, rows_so_far);
             let checked = validate::validate(&chunk, (index as u64) << 40)?;
+            future += checked.future;
             if let Some(first) = checked.rejects.first() {
                 match on_error {
                     OnError::Fail => {
@@ -204,6 +206,11 @@ pub async fn ingest(
             if checked.batch.num_rows() > 0 {
                 stage_chunk(&engine, &mut months, checked.batch).await?;
             }
+        }
+        if future > 0 {
+            observer.warn(format!(
+                "{display}: {future} events are dated after tomorrow; reports default to the latest month up to this one"
+            ));
         }
         summary.rows_read += entry.rows_read;
         summary.rows_quarantined += entry.rows_quarantined;

@@ -14,6 +14,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
 use super::columns::Col;
 use super::read::{RawChunk, split_roles};
+use crate::engine::udf::text::is_valid_domain;
 use crate::error::Result;
 use crate::warehouse::schema;
 
@@ -35,7 +36,15 @@ pub struct Validated {
     pub batch: RecordBatch,
     /// At most one reject per refused row, in row order.
     pub rejects: Vec<Reject>,
+    /// Accepted rows dated after tomorrow (UTC): worth a warning, since a mistyped year
+    /// would otherwise make its month the newest with data.
+    pub future: u64,
 }
+
+/// The earliest and latest event times seatcount stores (µs since the epoch): the range of
+/// a timestamp in nanoseconds, 1677-09-22 to 2262-04-11, which some of DataFusion's
+/// time functions convert to. A time outside it is a row error, not a failed ingest.
+const TIME_RANGE: (i64, i64) = (-9_223_286_400_000_000, 9_223_286_400_000_000);
 
 /// Text columns passed through to SQL as they are, in `incoming` order after the typed ones.
 const PASS_THROUGH: [(Col, &str); 16] = [
@@ -160,6 +169,21 @@ pub fn validate(chunk: &RawChunk, seq_base: u64) -> Result<Validated> {
         }
     }
 
+    let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1)).timestamp_micros();
+    let mut future = 0u64;
+    for (i, t) in times.iter().enumerate() {
+        if !(TIME_RANGE.0..=TIME_RANGE.1).contains(t) {
+            refuse(
+                &mut first,
+                i,
+                "event_time",
+                "is outside 1677-09-22 to 2262-04-11, the times seatcount can store".into(),
+            );
+        } else if *t > tomorrow {
+            future += 1;
+        }
+    }
+
     let texts: Vec<Option<StringArray>> = PASS_THROUGH
         .iter()
         .map(|(c, _)| text(*c))
@@ -214,6 +238,23 @@ pub fn validate(chunk: &RawChunk, seq_base: u64) -> Result<Validated> {
                         "is not 64 lowercase hexadecimal digits".into(),
                     );
                 }
+            }
+        }
+    }
+    // A clear domain beside pre-hashed input is stored as it is, so it must be a domain and
+    // nothing more: an address or a name there would be clear text on disk. The value is not
+    // echoed, for the same reason.
+    if let Some(a) = get(Col::EmailDomain) {
+        for i in 0..n {
+            if !blank(get(Col::EmailDomain), i)
+                && !is_valid_domain(&a.value(i).trim().to_lowercase())
+            {
+                refuse(
+                    &mut first,
+                    i,
+                    "email_domain",
+                    "is not a domain name (dot-separated labels of letters, digits and '-')".into(),
+                );
             }
         }
     }
@@ -334,6 +375,7 @@ pub fn validate(chunk: &RawChunk, seq_base: u64) -> Result<Validated> {
     Ok(Validated {
         batch,
         rejects: first.into_iter().flatten().collect(),
+        future,
     })
 }
 

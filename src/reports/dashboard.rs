@@ -15,7 +15,7 @@ const DATA_SLOT: &str = "/*SEATCOUNT_DATA*/null";
 /// every month.
 pub async fn render(session: &Session) -> Result<String> {
     let months = reports::months_with_data(&session.engine).await?;
-    let latest = months.last().expect("months_with_data is never empty");
+    let latest = &reports::default_month(&months);
     let history = report_json(session, "history", latest).await?;
     let named_users = report_json(session, "named-users", latest).await?;
     let hygiene = report_json(session, "hygiene", latest).await?;

@@ -87,6 +87,20 @@ pub async fn months_with_data(engine: &Engine) -> Result<Vec<String>> {
     Ok(months)
 }
 
+/// The month a report is about when none is given: the latest month with data up to the
+/// current one, so one event mistyped into a future year does not move every report there;
+/// the latest month when all are in the future.
+pub fn default_month(months: &[String]) -> String {
+    let now = chrono::Utc::now().format("%Y-%m").to_string();
+    months
+        .iter()
+        .rev()
+        .find(|m| **m <= now)
+        .or(months.last())
+        .expect("months_with_data is never empty")
+        .clone()
+}
+
 /// Runs `report` for `month` (default: the latest month with data) on `session`'s
 /// warehouse and configuration, collecting its rows; see [`stream`].
 pub async fn run(
@@ -112,9 +126,8 @@ pub async fn stream<'a>(
     month: Option<&str>,
 ) -> Result<Rows<'a>> {
     let months = months_with_data(&session.engine).await?;
-    let latest = months.last().expect("months_with_data is never empty");
     let month = match month {
-        None => latest.clone(),
+        None => default_month(&months),
         Some(m) => {
             let m = parse_month(m)?;
             if report.is_monthly() && !months.contains(&m) {

@@ -586,3 +586,81 @@ fn a_warehouse_path_with_glob_characters_is_read_literally() {
     let usage = crate::common::csv(cmd(), &["report", "usage", "--month", "2026-09"]);
     assert!(usage.contains("2026-09,external,"), "{usage}");
 }
+
+#[test]
+fn times_outside_the_storable_range_are_row_errors_and_the_future_does_not_move_reports() {
+    // The attack: 1600 and 2300 passed validation and then aborted the ingest with a raw cast
+    // error naming nothing, so quarantine could not save the good rows; and one event dated
+    // 2206 became the default month of every report.
+    let fx = Fixture::new();
+    let bad = fx.file(
+        "bad.csv",
+        "event_time,app_id,environment_id,user_name\n\
+         2026-09-01T10:00:00Z,a,a-p,ann\n\
+         1600-01-01T00:00:00Z,a,a-p,bob\n",
+    );
+    let out = fx.cmd().arg("ingest").arg(&bad).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("line 3") && err.contains("event_time"),
+        "{err}"
+    );
+    let far = fx.file(
+        "far.csv",
+        "event_time,app_id,environment_id,user_name\n\
+         2026-09-01T10:00:00Z,a,a-p,ann\n\
+         2300-01-01T00:00:00Z,a,a-p,bob\n\
+         2206-05-01T00:00:00Z,a,a-p,cy\n",
+    );
+    let out = fx
+        .cmd()
+        .args(["ingest", "--on-error", "quarantine"])
+        .arg(&far)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let summary = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        summary.contains("2 stored") && summary.contains("1 quarantined"),
+        "{summary}"
+    );
+    assert!(err.contains("1 events are dated after tomorrow"), "{err}");
+    // Reports default to the latest month up to today, not 2206-05.
+    let usage = fx.csv(&["report", "usage"]);
+    assert!(usage.contains("\n2026-09,"), "{usage}");
+    assert!(
+        fx.csv(&["report", "usage", "--month", "2206-05"])
+            .contains("2206-05,")
+    );
+}
+
+#[test]
+fn a_clear_email_domain_beside_hashes_must_be_a_domain() {
+    // The attack: `alice.smith@acme-corp.com` or `Bob Jones` as the clear email_domain of a
+    // pre-hashed row was stored as given. It is refused, naming the row and column but not
+    // the value.
+    let fx = Fixture::new();
+    let hash = "a".repeat(64);
+    for given in ["alice.smith@acme-corp.com", "Bob Jones"] {
+        let file = fx.file(
+            "hashed.csv",
+            &format!("event_time,app_id,environment_id,user_name_hash,email_domain\n2026-09-01T10:00:00Z,a,a-p,{hash},{given}\n"),
+        );
+        let out = fx.cmd().arg("ingest").arg(&file).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(
+            err.contains("line 2") && err.contains("email_domain"),
+            "{err}"
+        );
+        assert!(!err.contains(given) && !err.contains("alice"), "{err}");
+    }
+    let ok = fx.file(
+        "ok.csv",
+        &format!("event_time,app_id,environment_id,user_name_hash,email_domain\n2026-09-01T10:00:00Z,a,a-p,{hash}, Acme-Corp.com \n"),
+    );
+    fx.ingest(&[&ok]);
+    assert_eq!(fx.value("SELECT email_domain FROM events"), "acme-corp.com");
+}

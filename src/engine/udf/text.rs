@@ -103,9 +103,12 @@ pub fn is_valid_email(s: &str) -> bool {
     let Some((local, domain)) = s.split_once('@') else {
         return false;
     };
-    if local.is_empty() || local.chars().any(char::is_whitespace) || domain.contains('@') {
-        return false;
-    }
+    !local.is_empty() && !local.chars().any(char::is_whitespace) && is_valid_domain(domain)
+}
+
+/// At least two dot-separated labels of letters, digits and `-`: the domain of a valid
+/// e-mail address, and what a clear `email_domain` column must hold.
+pub fn is_valid_domain(domain: &str) -> bool {
     let mut labels = 0;
     for label in domain.split('.') {
         if label.is_empty() || !label.chars().all(|c| c.is_alphanumeric() || c == '-') {
