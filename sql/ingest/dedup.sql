@@ -1,9 +1,10 @@
--- Event de-duplication at ingest (SPEC §1: "re-sent events with the same id count once").
+-- Event de-duplication at ingest (docs/semantics.md "Counted events": a re-sent event counts once).
 --
--- Reads `staged`, the hashed rows of one ingest for one month ($1), and keeps each
--- event_id once: its first occurrence in input order (the smallest `seq`), and only if
--- neither the warehouse nor `direct` holds that event_id for the month already. Events
--- without an id are all kept.
+-- Reads `staged`, the hashed rows of one ingest for one month ($1), and keeps each event_id
+-- of a source (app and environment: two apps may number their events alike) once: its first
+-- occurrence in input order (the smallest `seq`), and only if neither the warehouse nor
+-- `direct` holds that source's event_id for the month already. Events without an id are all
+-- kept.
 --
 -- `direct` is the file this ingest wrote for the month before it staged any of the month's
 -- rows (src/ingest/months.rs), de-duplicated the same way as the rows came; every row in it
@@ -16,16 +17,20 @@
 SELECT s.*
 FROM staged s
 LEFT JOIN (
-    SELECT event_id, min(seq) AS first_seq
+    SELECT app_id, environment_id, event_id, min(seq) AS first_seq
     FROM staged
     WHERE event_id IS NOT NULL
-    GROUP BY event_id
-) f ON f.event_id = s.event_id
+    GROUP BY app_id, environment_id, event_id
+) f ON f.app_id = s.app_id AND f.environment_id = s.environment_id AND f.event_id = s.event_id
 WHERE s.event_id IS NULL
    OR (s.seq = f.first_seq
-       AND s.event_id NOT IN (
-            SELECT e.event_id FROM events e WHERE e.month = $1 AND e.event_id IS NOT NULL
+       AND NOT EXISTS (
+            SELECT 1 FROM events e
+            WHERE e.month = $1 AND e.event_id = s.event_id
+              AND e.app_id = s.app_id AND e.environment_id = s.environment_id
        )
-       AND s.event_id NOT IN (
-            SELECT d.event_id FROM direct d WHERE d.event_id IS NOT NULL
+       AND NOT EXISTS (
+            SELECT 1 FROM direct d
+            WHERE d.event_id = s.event_id
+              AND d.app_id = s.app_id AND d.environment_id = s.environment_id
        ))

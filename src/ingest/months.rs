@@ -2,7 +2,9 @@
 //!
 //! A month is first written **directly**: its rows are de-duplicated as they arrive, against
 //! a set of the event ids seen so far (loaded first with the ids the warehouse already holds
-//! for the month), and the survivors go straight to the month's stored file. The first row
+//! for the month), and the survivors go straight to the month's stored file. An id belongs to
+//! its source, the app and environment that sent it ([`source_keys`]): two apps may number
+//! their events alike. The first row
 //! with an id is kept, which is the rule of `sql/ingest/dedup.sql` (smallest `seq`), since rows
 //! arrive in `seq` order. That saves writing every row to a staging file and reading it back
 //! (BENCHMARKS.md item 32).
@@ -17,8 +19,11 @@
 use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch};
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, RecordBatch, StringBuilder,
+};
 use datafusion::arrow::compute::kernels::boolean::{is_null, or};
 use datafusion::arrow::compute::{cast, filter_record_batch};
 use datafusion::arrow::datatypes::DataType;
@@ -138,7 +143,8 @@ impl<'a> Months<'a> {
         let mut stored = self
             .engine
             .stream(
-                "SELECT event_id FROM events WHERE month = $1 AND event_id IS NOT NULL",
+                "SELECT concat(octet_length(app_id), ':', app_id, octet_length(environment_id), ':', environment_id, event_id) \
+                 FROM events WHERE month = $1 AND event_id IS NOT NULL",
                 &[ScalarValue::Utf8(Some(month.to_string()))],
             )
             .await?;
@@ -213,14 +219,10 @@ fn close(month: &mut Month) -> Result<()> {
     Ok(())
 }
 
-/// The rows of `batch` whose event id `ids` has not seen (adding those ids), and every row
-/// without an id.
+/// The rows of `batch` whose event id `ids` has not seen from the same source (adding
+/// those ids), and every row without an id.
 fn first_occurrences(ids: &mut IdSet, batch: &RecordBatch) -> Result<RecordBatch> {
-    let column = utf8(
-        batch
-            .column_by_name("event_id")
-            .expect("the staged schema has event_id"),
-    )?;
+    let column = source_keys(batch)?;
     let fresh = Cell::new(false);
     let mut seen_first = Vec::with_capacity(column.len());
     ids.insert_if_new(
@@ -230,6 +232,47 @@ fn first_occurrences(ids: &mut IdSet, batch: &RecordBatch) -> Result<RecordBatch
     );
     let keep = or(&BooleanArray::from(seen_first), &is_null(&column)?)?;
     Ok(filter_record_batch(batch, &keep)?)
+}
+
+/// Each row's event id qualified by its source: `<bytes of app_id>:<app_id><bytes of
+/// environment_id>:<environment_id><event_id>`, NULL without an id. The lengths make the key
+/// unambiguous whatever the ids contain; the query in `open` builds the same key from the
+/// stored events.
+fn source_keys(batch: &RecordBatch) -> Result<ArrayRef> {
+    let column = |name: &str| -> Result<ArrayRef> {
+        utf8(
+            batch
+                .column_by_name(name)
+                .expect("the staged schema has the source columns"),
+        )
+    };
+    let (apps, environments, ids) = (
+        column("app_id")?,
+        column("environment_id")?,
+        column("event_id")?,
+    );
+    let (apps, environments, ids) = (
+        apps.as_string::<i32>(),
+        environments.as_string::<i32>(),
+        ids.as_string::<i32>(),
+    );
+    let mut keys = StringBuilder::with_capacity(ids.len(), ids.len() * 48);
+    let mut key = String::new();
+    for i in 0..ids.len() {
+        if ids.is_null(i) {
+            keys.append_null();
+            continue;
+        }
+        key.clear();
+        for part in [apps.value(i), environments.value(i)] {
+            key.push_str(&part.len().to_string());
+            key.push(':');
+            key.push_str(part);
+        }
+        key.push_str(ids.value(i));
+        keys.append_value(&key);
+    }
+    Ok(Arc::new(keys.finish()))
 }
 
 fn utf8(column: &ArrayRef) -> Result<ArrayRef> {
@@ -242,22 +285,44 @@ fn utf8(column: &ArrayRef) -> Result<ArrayRef> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::arrow::array::{AsArray, StringArray};
+    use datafusion::arrow::array::StringArray;
     use datafusion::arrow::datatypes::{Field, Schema};
-    use std::sync::Arc;
 
     fn batch(ids: &[Option<&str>]) -> RecordBatch {
-        let schema = Arc::new(Schema::new(vec![Field::new(
-            "event_id",
-            DataType::Utf8,
-            true,
-        )]));
-        RecordBatch::try_new(schema, vec![Arc::new(StringArray::from(ids.to_vec()))]).unwrap()
+        from_source("a", ids)
+    }
+
+    fn from_source(app: &str, ids: &[Option<&str>]) -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("event_id", DataType::Utf8, true),
+            Field::new("app_id", DataType::Utf8, false),
+            Field::new("environment_id", DataType::Utf8, false),
+        ]));
+        let n = ids.len();
+        RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(StringArray::from(ids.to_vec())),
+                Arc::new(StringArray::from(vec![app; n])),
+                Arc::new(StringArray::from(vec!["p"; n])),
+            ],
+        )
+        .unwrap()
     }
 
     fn ids(batch: &RecordBatch) -> Vec<Option<String>> {
         let c = batch.column(0).as_string::<i32>();
         c.iter().map(|v| v.map(str::to_string)).collect()
+    }
+
+    #[test]
+    fn two_sources_may_use_the_same_ids() {
+        let mut set = IdSet::new(OutputType::Utf8);
+        let a = from_source("a", &[Some("1"), Some("2")]);
+        let b = from_source("b", &[Some("1"), Some("2")]);
+        assert_eq!(first_occurrences(&mut set, &a).unwrap().num_rows(), 2);
+        assert_eq!(first_occurrences(&mut set, &b).unwrap().num_rows(), 2);
+        assert_eq!(first_occurrences(&mut set, &b).unwrap().num_rows(), 0);
     }
 
     #[test]

@@ -420,8 +420,9 @@ fn pre_hashed_input_stands_in_for_clear_identifiers() {
 #[test]
 fn a_month_closed_early_still_keeps_the_first_row_of_each_event_id() {
     let fx = Fixture::new();
-    let row = |id: &str, day: &str, app: &str| {
-        format!("{id},2026-{day}T10:00:00Z,{app},e,production,ann,,,,,,")
+    // The marker (which row won) is the user name; every row comes from one app.
+    let row = |id: &str, day: &str, marker: &str| {
+        format!("{id},2026-{day}T10:00:00Z,a,e,production,{marker},,,,,,")
     };
     let pre = fx.file(
         "pre.csv",
@@ -455,7 +456,7 @@ fn a_month_closed_early_still_keeps_the_first_row_of_each_event_id() {
         "j0,j1,-,j2,-,f1,m1"
     );
     assert_eq!(
-        fx.value("SELECT count(*) FROM events WHERE app_id = 'later'"),
+        fx.value("SELECT count(*) FROM events WHERE user_name_hash = hash_identifier('later')"),
         "0"
     );
     let january = fx
@@ -540,9 +541,10 @@ fn the_first_row_of_an_id_wins_within_one_large_chunk() {
     for i in 0..16 * slice {
         let (block, offset) = (i / slice, i % slice);
         let n = (block / 2) * slice + offset;
-        let app = if block % 2 == 0 { "first" } else { "later" };
+        // The marker (which row won) is the user type; every row comes from one app.
+        let marker = if block % 2 == 0 { "Internal" } else { "External" };
         text.push_str(&format!(
-            "\nev-{n},2026-05-02T10:{:02}:00Z,{app},e,production,u{},,,,,,",
+            "\nev-{n},2026-05-02T10:{:02}:00Z,a,e,production,u{},,,{marker},,,",
             i % 60,
             n % 97
         ));
@@ -551,7 +553,7 @@ fn the_first_row_of_an_id_wins_within_one_large_chunk() {
     let out = fx.ingest(&[&input]);
     assert!(out.contains(&format!("{} stored", 8 * slice)), "{out}");
     assert_eq!(
-        fx.value("SELECT count(*) FROM events WHERE app_id = 'later'"),
+        fx.value("SELECT count(*) FROM events WHERE user_type = 'External'"),
         "0"
     );
 }
@@ -663,4 +665,48 @@ fn a_clear_email_domain_beside_hashes_must_be_a_domain() {
     );
     fx.ingest(&[&ok]);
     assert_eq!(fx.value("SELECT email_domain FROM events"), "acme-corp.com");
+}
+
+#[test]
+fn two_apps_that_number_their_events_alike_keep_each_others_events() {
+    // The attack: apps a and b both number their events 1, 2, 3, and b's were dropped as
+    // "duplicates" of a's. An id belongs to its app and environment. The rows cycle through
+    // three months, so some of each month arrive after it was closed and go through the
+    // staged de-duplication as well as the direct one.
+    let fx = Fixture::new();
+    let mut rows = Vec::new();
+    for id in 1..=3 {
+        for (app, env) in [("a", "a-p"), ("b", "b-p"), ("b", "b-test")] {
+            for month in ["09", "10", "11"] {
+                rows.push(format!(
+                    "{id},2026-{month}-0{id}T10:00:00Z,{app},{env},u{id}"
+                ));
+            }
+        }
+    }
+    let body = rows.join("\n");
+    let file = fx.file(
+        "events.csv",
+        &format!("event_id,event_time,app_id,environment_id,user_name\n{body}\n"),
+    );
+    let out = fx.ingest(&[&file]);
+    assert!(
+        out.contains("27 stored") && out.contains("0 duplicate"),
+        "{out}"
+    );
+    // The same rows again, reversed, under new bytes: every one is found stored.
+    rows.reverse();
+    let again = fx.file(
+        "again.csv",
+        &format!(
+            "event_id,event_time,app_id,environment_id,user_name\n{}\n",
+            rows.join("\n")
+        ),
+    );
+    let out = fx.ingest(&[&again]);
+    assert!(
+        out.contains("0 stored") && out.contains("27 duplicate"),
+        "{out}"
+    );
+    assert_eq!(fx.value("SELECT count(*) FROM events"), "27");
 }
