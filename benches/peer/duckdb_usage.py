@@ -26,12 +26,15 @@ WITH raw AS (
     SELECT *, strftime(event_time AT TIME ZONE 'UTC', '%Y-%m') AS month
     FROM read_parquet($raw, filename = true, file_row_number = true)
 ),
--- Re-sent events: the first occurrence of an event_id in a month counts, in input order.
+-- Re-sent events: the first occurrence of an event_id of a source (app and environment) in a
+-- month counts, in input order.
 events AS (
     SELECT * FROM raw
     WHERE $month IS NULL OR month = $month
     QUALIFY event_id IS NULL
-         OR row_number() OVER (PARTITION BY month, event_id ORDER BY filename, file_row_number) = 1
+         OR row_number() OVER (
+                PARTITION BY month, app_id, environment_id, event_id ORDER BY filename, file_row_number
+            ) = 1
 ),
 counted AS (
     SELECT
