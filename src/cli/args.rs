@@ -79,6 +79,14 @@ pub enum Command {
     Reports,
     /// Change the warehouse's hash key: refused, with the reason and what to do instead.
     RotateKey,
+    /// List the events files a lost manifest would be rebuilt from; `--yes` records them.
+    RepairManifest {
+        /// Trust the listed files: write them as the manifest.
+        #[arg(long)]
+        yes: bool,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
     /// Write a synthetic portfolio of raw login events (clear identifiers) for ingest.
     Generate {
         /// People in the portfolio.

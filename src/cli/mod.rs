@@ -9,6 +9,8 @@ pub mod repl;
 use std::io::{IsTerminal, Read};
 use std::path::Path;
 
+use datafusion::arrow::array::RecordBatch;
+
 use crate::engine::session::Session;
 use crate::engine::{Access, Rows};
 use crate::error::{Error, Result};
@@ -18,7 +20,7 @@ use crate::reports::{self, dashboard};
 use crate::warehouse::assignments;
 use crate::warehouse::entitlements;
 use crate::warehouse::key::HashAlgorithm;
-use crate::warehouse::{Warehouse, commit};
+use crate::warehouse::{Warehouse, check, commit};
 pub use args::{Cli, Command, HashArg, OutputArgs, QuarantineAction, SubscriptionAction};
 
 /// Runs the parsed command line.
@@ -104,6 +106,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             print!("{}", reports::listing());
             Ok(())
         }
+        Command::RepairManifest { yes, output } => repair_manifest(&root, *yes, output).await,
         Command::Generate {
             users,
             apps,
@@ -205,6 +208,50 @@ async fn subscriptions(root: &Path, action: &SubscriptionAction) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// Lists the events files on disk, which a lost manifest would be rebuilt from, and records
+/// them with `yes`. Under the ingest lock and the commit lock, so no commit runs meanwhile.
+async fn repair_manifest(root: &Path, yes: bool, output: &args::OutputArgs) -> Result<()> {
+    let wh = Warehouse::open(root)?;
+    let _ingest = commit::ingest_lock(&wh)?;
+    let _commit = commit::write_lock(&wh)?;
+    let files = check::scan_events(&wh)?;
+    let batch = stored_files_batch(&files)?;
+    output::emit(output, Rows::from_batches(batch.schema(), vec![batch])).await?;
+    if yes {
+        commit::write_manifest(&wh, &files)?;
+        eprintln!(
+            "recorded {} files as the manifest; from now on only they are counted",
+            files.len()
+        );
+    } else {
+        eprintln!(
+            "nothing written: check that these are seatcount's files (move any other out of events/), then run `seatcount repair-manifest --yes`"
+        );
+    }
+    Ok(())
+}
+
+/// The files as rows of (path, rows, bytes), for every output format.
+fn stored_files_batch(files: &[commit::StoredFile]) -> Result<RecordBatch> {
+    use datafusion::arrow::array::{StringArray, UInt64Array};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    let schema = Schema::new(vec![
+        Field::new("path", DataType::Utf8, false),
+        Field::new("rows", DataType::UInt64, false),
+        Field::new("bytes", DataType::UInt64, false),
+    ]);
+    Ok(RecordBatch::try_new(
+        std::sync::Arc::new(schema),
+        vec![
+            std::sync::Arc::new(StringArray::from_iter_values(
+                files.iter().map(|f| f.path.display().to_string()),
+            )),
+            std::sync::Arc::new(UInt64Array::from_iter_values(files.iter().map(|f| f.rows))),
+            std::sync::Arc::new(UInt64Array::from_iter_values(files.iter().map(|f| f.bytes))),
+        ],
+    )?)
 }
 
 fn read_query_file(path: &Path) -> Result<String> {

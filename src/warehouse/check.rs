@@ -11,12 +11,9 @@ use super::Warehouse;
 use super::commit::{self, StoredFile};
 use crate::error::{Error, Result};
 
-/// Checks the events files of `months` (all months when `None`) against the manifest. A
-/// warehouse without a manifest (made before seatcount kept one) is not checked.
+/// Checks the events files of `months` (all months when `None`) against the manifest.
 pub fn events_intact(wh: &Warehouse, months: Option<&BTreeSet<String>>) -> Result<()> {
-    let Some(manifest) = commit::manifest(wh)? else {
-        return Ok(());
-    };
+    let manifest = commit::manifest(wh)?;
     let in_scope =
         |path: &Path| months.is_none_or(|m| month_of(path).is_some_and(|month| m.contains(month)));
     let expected: BTreeMap<PathBuf, StoredFile> = manifest
@@ -57,8 +54,8 @@ pub fn events_intact(wh: &Warehouse, months: Option<&BTreeSet<String>>) -> Resul
     Ok(())
 }
 
-/// The events files as they are now, with their row counts from the Parquet footers: the
-/// manifest of a warehouse made before seatcount kept one.
+/// The events files as they are now, with their row counts from the Parquet footers: what
+/// `repair-manifest` offers to trust when the manifest is gone.
 pub fn scan_events(wh: &Warehouse) -> Result<Vec<StoredFile>> {
     use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
     event_files(wh)?

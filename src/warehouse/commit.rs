@@ -123,11 +123,7 @@ pub fn read_lock(wh: &Warehouse) -> Result<Lock> {
     let path = commit_lock_path(wh);
     if wh.state_dir().join(JOURNAL).exists() {
         // A journal with no live ingest behind it means a crash mid-commit: finish it.
-        let ingest = lock::acquire(
-            &wh.state_dir().join("ingest.lock"),
-            Mode::Exclusive,
-            "an ingest",
-        )?;
+        let ingest = ingest_lock(wh)?;
         recover(wh)?;
         drop(ingest);
     }
@@ -141,10 +137,24 @@ pub fn ledger(wh: &Warehouse) -> Result<Vec<LedgerEntry>> {
     Ok(read_jsonl(&wh.state_dir().join(LEDGER), "ledger entry")?.unwrap_or_default())
 }
 
-/// Every events file commits have written, or `None` for a warehouse made before seatcount
-/// kept a manifest.
-pub fn manifest(wh: &Warehouse) -> Result<Option<Vec<StoredFile>>> {
-    read_jsonl(&wh.state_dir().join(MANIFEST), "manifest entry")
+/// Every events file commits have written. Every warehouse of this format is created with a
+/// manifest, so a missing one is damage: without it nothing can tell seatcount's files from
+/// foreign ones, and the check would be off.
+pub fn manifest(wh: &Warehouse) -> Result<Vec<StoredFile>> {
+    let path = wh.state_dir().join(MANIFEST);
+    read_jsonl(&path, "manifest entry")?.ok_or_else(|| {
+        Error::Runtime(format!(
+            "{}: missing, so the events files cannot be checked against what seatcount wrote; `seatcount repair-manifest` lists the files it would trust, and `--yes` records them",
+            path.display()
+        ))
+    })
+}
+
+/// Replaces the manifest with `files`: the explicit repair after it was lost.
+pub fn write_manifest(wh: &Warehouse, files: &[StoredFile]) -> Result<()> {
+    merge_jsonl(&wh.state_dir().join(MANIFEST), Vec::new(), files, |f| {
+        f.path.clone()
+    })
 }
 
 /// Starts the empty manifest of a new warehouse (in its state directory `state`).
@@ -218,11 +228,7 @@ fn apply(wh: &Warehouse, journal: &Journal) -> Result<()> {
     for dir in touched_dirs {
         sync_dir(&dir)?;
     }
-    // A warehouse from before the manifest gets one made from its files as they are.
-    let stored = match manifest(wh)? {
-        Some(stored) => stored,
-        None => super::check::scan_events(wh)?,
-    };
+    let stored = manifest(wh)?;
     merge_jsonl(
         &wh.state_dir().join(MANIFEST),
         stored,
@@ -243,6 +249,20 @@ fn apply(wh: &Warehouse, journal: &Journal) -> Result<()> {
         fs::remove_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
     }
     sync_dir(&wh.state_dir())
+}
+
+/// The lock an ingest holds from start to end: with it, no commit can start.
+pub fn ingest_lock(wh: &Warehouse) -> Result<Lock> {
+    lock::acquire(
+        &wh.state_dir().join("ingest.lock"),
+        Mode::Exclusive,
+        "an ingest",
+    )
+}
+
+/// The commit lock, held exclusively: no query reads while it is held.
+pub fn write_lock(wh: &Warehouse) -> Result<Lock> {
+    lock::acquire(&commit_lock_path(wh), Mode::Exclusive, "running queries")
 }
 
 fn commit_lock_path(wh: &Warehouse) -> PathBuf {

@@ -212,3 +212,34 @@ fn a_forged_file_named_dot_parquet_is_refused_not_counted() {
         );
     }
 }
+
+#[test]
+fn a_deleted_manifest_stops_queries_and_ingests_until_an_explicit_repair() {
+    // The attack: deleting _seatcount/manifest.jsonl turned the integrity check off, and the
+    // next ingest recorded whatever was on disk, foreign files included.
+    let fx = Fixture::sample();
+    let before = works(&fx, &["report", "usage", "--format", "csv"]);
+    std::fs::remove_file(fx.wh().join("_seatcount/manifest.jsonl")).unwrap();
+    fails(
+        &fx,
+        &["report", "usage"],
+        &["manifest.jsonl: missing", "seatcount repair-manifest"],
+    );
+    let late = fx.file(
+        "late.csv",
+        "event_id,event_time,app_id,environment_id,user_name\nz1,2026-10-30T10:00:00Z,a,a-p,zed\n",
+    );
+    let out = fx.cmd().arg("ingest").arg(&late).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("manifest.jsonl: missing"));
+    // The repair lists what it would trust and writes nothing without --yes.
+    let listed = works(&fx, &["repair-manifest", "--format", "csv"]);
+    assert!(listed.starts_with("path,rows,bytes\n"), "{listed}");
+    assert!(
+        listed.contains("events/month=2026-09/") && listed.contains(",17,"),
+        "{listed}"
+    );
+    assert!(!fx.wh().join("_seatcount/manifest.jsonl").exists());
+    works(&fx, &["repair-manifest", "--yes", "--format", "csv"]);
+    assert_eq!(works(&fx, &["report", "usage", "--format", "csv"]), before);
+}

@@ -542,7 +542,11 @@ fn the_first_row_of_an_id_wins_within_one_large_chunk() {
         let (block, offset) = (i / slice, i % slice);
         let n = (block / 2) * slice + offset;
         // The marker (which row won) is the user type; every row comes from one app.
-        let marker = if block % 2 == 0 { "Internal" } else { "External" };
+        let marker = if block % 2 == 0 {
+            "Internal"
+        } else {
+            "External"
+        };
         text.push_str(&format!(
             "\nev-{n},2026-05-02T10:{:02}:00Z,a,e,production,u{},,,{marker},,,",
             i % 60,
