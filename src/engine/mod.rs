@@ -18,11 +18,11 @@ use futures::{StreamExt, TryStreamExt};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::common::ParamValues;
-use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
-use datafusion::logical_expr::{DdlStatement, LogicalPlan};
+use datafusion::logical_expr::{DdlStatement, Expr, LogicalPlan};
 use datafusion::prelude::{DataFrame, ParquetReadOptions, SessionConfig, SessionContext};
 use datafusion::scalar::ScalarValue;
 
@@ -300,9 +300,30 @@ impl Engine {
             .await
             .map_err(|e| refuse(Error::from(e).to_string()))?;
         match df.schema().field(0).data_type() {
-            DataType::Boolean | DataType::Null => Ok(()),
-            other => Err(refuse(format!("it is of type {other}"))),
+            DataType::Boolean | DataType::Null => {}
+            other => return Err(refuse(format!("it is of type {other}"))),
         }
+        // One event's own columns decide, the same way every run: a subquery would read
+        // other events (or fail later, at scale), and a volatile function such as random()
+        // would give another bill each time.
+        if let LogicalPlan::Projection(projection) = df.logical_plan() {
+            let answer = &projection.expr[0];
+            let subquery = answer.exists(|e| {
+                Ok(matches!(
+                    e,
+                    Expr::ScalarSubquery(_) | Expr::Exists(_) | Expr::InSubquery(_)
+                ))
+            })?;
+            if subquery {
+                return Err(refuse("it may not contain a subquery".into()));
+            }
+            if answer.is_volatile() {
+                return Err(refuse(
+                    "it may not call a volatile function such as random() or now()".into(),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Runs every statement of `text` (seatcount's own SQL) in order, returning the last one's

@@ -1,6 +1,8 @@
 //! Row-level checks of SPEC §1. Turns a [`RawChunk`] into the typed `incoming` rows the
 //! normalization SQL reads, and a list of rejects that each name a row, a column and a
 //! reason. Only types and presence are judged here; normalization and hashing are SQL.
+//! A reason never quotes the value: in a row shifted by a stray delimiter any column can hold
+//! a user name or an address, and errors reach logs (the quarantine keeps the row as it came).
 
 use std::sync::{Arc, LazyLock};
 
@@ -159,10 +161,7 @@ pub fn validate(chunk: &RawChunk, seq_base: u64) -> Result<Validated> {
                         &mut first,
                         i,
                         "event_time",
-                        format!(
-                            "{:?} is not an RFC 3339 timestamp or YYYY-MM-DD HH:MM:SS",
-                            shorten(s)
-                        ),
+                        "is not an RFC 3339 timestamp or YYYY-MM-DD HH:MM:SS".into(),
                     ),
                 }
             }
@@ -267,10 +266,7 @@ pub fn validate(chunk: &RawChunk, seq_base: u64) -> Result<Validated> {
                         &mut first,
                         i,
                         "environment_type",
-                        format!(
-                            "{:?} is not one of production, acceptance, test, development, other",
-                            shorten(v)
-                        ),
+                        "is not one of production, acceptance, test, development, other".into(),
                     );
                 }
             }
@@ -295,7 +291,7 @@ pub fn validate(chunk: &RawChunk, seq_base: u64) -> Result<Validated> {
                 &mut first,
                 i,
                 "user_type",
-                format!("{:?} is neither External nor Internal", shorten(v)),
+                "is neither External nor Internal".into(),
             );
         }
     }
@@ -321,10 +317,7 @@ pub fn validate(chunk: &RawChunk, seq_base: u64) -> Result<Validated> {
                                 &mut first,
                                 i,
                                 col.name(),
-                                format!(
-                                    "{:?} is not a boolean (true/false/1/0/yes/no)",
-                                    shorten(v)
-                                ),
+                                "is not a boolean (true/false/1/0/yes/no)".into(),
                             );
                         }
                     }
@@ -403,15 +396,6 @@ fn is_hash(s: &str) -> bool {
     s.len() == 64
         && s.bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-}
-
-/// Long non-identifier values are cut in messages so one sentence stays one line.
-fn shorten(s: &str) -> String {
-    let mut out: String = s.chars().take(40).collect();
-    if out.len() < s.len() {
-        out.push('…');
-    }
-    out
 }
 
 #[cfg(test)]

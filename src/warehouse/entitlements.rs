@@ -23,6 +23,10 @@ pub const COLUMNS: [&str; 6] = [
     "app_id",
 ];
 
+/// The most users one subscription may hold: more than any licence, and small enough that
+/// the sum of every subscription of a month cannot overflow.
+pub const MAX_QUANTITY: i64 = 1_000_000_000;
+
 /// The kinds of subscription (docs/semantics.md "Subscriptions").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 #[value(rename_all = "snake_case")]
@@ -134,12 +138,15 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Vec<Subscription>> {
         let quantity = field(2)
             .parse::<i64>()
             .ok()
-            .filter(|q| *q >= 0)
+            .filter(|q| (0..=MAX_QUANTITY).contains(q))
             .ok_or_else(|| {
                 bad(
                     line,
                     COLUMNS[2],
-                    format!("{:?} is not a whole number of users", field(2)),
+                    format!(
+                        "{:?} is not a whole number of users from 0 to {MAX_QUANTITY}",
+                        field(2)
+                    ),
                 )
             })?;
         let date = |i: usize| {
@@ -179,6 +186,12 @@ pub fn check(
 ) -> std::result::Result<(), (&'static str, String)> {
     if others.iter().any(|s| s.id == sub.id) {
         return Err((COLUMNS[0], format!("{} appears twice", sub.id)));
+    }
+    if !(0..=MAX_QUANTITY).contains(&sub.quantity) {
+        return Err((
+            COLUMNS[2],
+            format!("{} users is more than {MAX_QUANTITY}", sub.quantity),
+        ));
     }
     if sub.valid_to.is_some_and(|to| to < sub.valid_from) {
         return Err((COLUMNS[4], "valid_to is before valid_from".into()));
@@ -300,6 +313,11 @@ mod tests {
             ),
             ("s1,external,-1,2026-01-01,,\n", "column quantity"),
             ("s1,external,ten,2026-01-01,,\n", "column quantity"),
+            (
+                "s1,external,9223372036854775807,2026-01-01,,\n",
+                "column quantity",
+            ),
+            ("s1,external,1000000001,2026-01-01,,\n", "column quantity"),
             ("s1,external,1,01/01/2026,,\n", "column valid_from"),
             ("s1,external,1,2026-02-01,2026-01-31,\n", "column valid_to"),
             ("s1,external,1,2026-01-01,,app\n", "column app_id"),

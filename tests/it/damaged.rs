@@ -243,3 +243,49 @@ fn a_deleted_manifest_stops_queries_and_ingests_until_an_explicit_repair() {
     works(&fx, &["repair-manifest", "--yes", "--format", "csv"]);
     assert_eq!(works(&fx, &["report", "usage", "--format", "csv"]), before);
 }
+
+#[test]
+fn custom_sql_with_a_subquery_or_a_volatile_function_is_refused_before_any_report() {
+    // The attack: a subquery passed the load check and then failed at scale, and random()
+    // gave a different bill on every run. Both are refused before anything is counted.
+    let fx = Fixture::sample();
+    for (expression, reason) in [
+        ("(SELECT count(*) FROM events) > 0", "subquery"),
+        (
+            "email_domain IN (SELECT email_domain FROM events)",
+            "subquery",
+        ),
+        ("random() < 0.5", "volatile"),
+    ] {
+        std::fs::write(
+            fx.wh().join("seatcount.toml"),
+            format!("[classification]\nrules = [\"custom\"]\ncustom_sql = \"{expression}\"\n"),
+        )
+        .unwrap();
+        let out = fx.cmd().args(["report", "usage"]).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{expression}: {err}");
+        assert!(
+            err.contains("classification.custom_sql") && err.contains(reason),
+            "{expression}: {err}"
+        );
+    }
+}
+
+#[test]
+fn an_absurd_quantity_is_refused_rather_than_summed_into_a_negative_entitlement() {
+    // The attack: two quantities near i64::MAX summed to a negative entitlement.
+    let fx = Fixture::sample();
+    std::fs::write(
+        fx.wh().join("entitlements.csv"),
+        "subscription_id,subscription_type,quantity,valid_from,valid_to,app_id\n\
+         a,external,9223372036854775807,2026-01-01,,\n\
+         b,external,9223372036854775807,2026-01-01,,\n",
+    )
+    .unwrap();
+    fails(
+        &fx,
+        &["report", "usage"],
+        &["entitlements.csv: line 2, column quantity"],
+    );
+}

@@ -714,3 +714,23 @@ fn two_apps_that_number_their_events_alike_keep_each_others_events() {
     );
     assert_eq!(fx.value("SELECT count(*) FROM events"), "27");
 }
+
+#[test]
+fn a_shifted_row_is_named_without_echoing_what_moved_into_the_column() {
+    // The attack: a stray comma in a name shifted the row, and the error quoted the clear
+    // name from the column it landed in. The error names file, line and column only.
+    let fx = Fixture::new();
+    let file = fx.file(
+        "shifted.csv",
+        "event_time,app_id,environment_id,user_name,user_type,active\n\
+         2026-09-01T10:00:00Z,a,a-p,Smith, Johnathan,External\n",
+    );
+    let out = fx.cmd().arg("ingest").arg(&file).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("line 2") && err.contains("user_type"), "{err}");
+    assert!(
+        !err.contains("Johnathan") && !err.contains("Smith"),
+        "{err}"
+    );
+}
