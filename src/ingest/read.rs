@@ -137,63 +137,104 @@ pub fn open(
     Ok(reader)
 }
 
-/// Counts lines as bytes go by and fails the read once a line exceeds [`MAX_LINE_BYTES`], so
-/// neither text reader ever buffers more than that for one record.
+/// Counts lines as bytes go by and fails the read once a record exceeds [`MAX_LINE_BYTES`]
+/// or, in CSV, spans more than [`MAX_RECORD_LINES`] lines, so neither text reader ever
+/// buffers more than that for one record. In CSV a record ends at a newline outside quotes:
+/// the guard follows the quotes (a doubled `""` toggles twice), so a quoted field cannot
+/// carry a record past the bound, and one stray quote is named where it opened instead of
+/// swallowing the rest of the file as one record.
 struct LineGuard<R> {
     inner: R,
+    /// Whether `"` quotes newlines (CSV) or not (NDJSON, where strings cannot hold one).
+    csv: bool,
+    in_quotes: bool,
     /// 1-based number of the line being read.
     line: u64,
-    /// Bytes of that line seen so far.
+    /// The line the current record started on.
+    record_line: u64,
+    /// Bytes of the current record seen so far.
     run: u64,
 }
 
+/// The most lines one CSV record may span: a field with a few line breaks is fine, a quote
+/// left open is not.
+pub const MAX_RECORD_LINES: u64 = 100;
+
 /// The guard's refusal, recognizable inside the `io::Error` the readers get back.
 #[derive(Debug)]
-struct LineTooLong {
-    line: u64,
+enum LineTooLong {
+    Bytes { line: u64 },
+    Lines { line: u64 },
 }
 
 impl std::fmt::Display for LineTooLong {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "line {} is longer than {} MiB; a login event is a few hundred bytes, so this is not an event file",
-            self.line,
-            MAX_LINE_BYTES >> 20
-        )
+        match self {
+            LineTooLong::Bytes { line } => write!(
+                f,
+                "the record starting on line {line} is longer than {} MiB; a login event is a few hundred bytes, so this is not an event file",
+                MAX_LINE_BYTES >> 20
+            ),
+            LineTooLong::Lines { line } => write!(
+                f,
+                "the record starting on line {line} spans more than {MAX_RECORD_LINES} lines; a quote there is probably never closed"
+            ),
+        }
     }
 }
 
 impl std::error::Error for LineTooLong {}
 
 impl<R> LineGuard<R> {
-    fn new(inner: R) -> Self {
+    fn new(inner: R, csv: bool) -> Self {
         LineGuard {
             inner,
+            csv,
+            in_quotes: false,
             line: 1,
+            record_line: 1,
             run: 0,
         }
+    }
+
+    fn refuse(&self, kind: LineTooLong) -> std::io::Error {
+        std::io::Error::new(std::io::ErrorKind::InvalidData, kind)
     }
 }
 
 impl<R: Read> Read for LineGuard<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
+        let quote = if self.csv { b'"' } else { b'\n' };
         let mut start = 0u64;
-        for newline in memchr::memchr_iter(b'\n', &buf[..n]) {
-            if self.run + (newline as u64 - start) > MAX_LINE_BYTES {
-                break;
+        for at in memchr::memchr2_iter(b'\n', quote, &buf[..n]) {
+            if buf[at] == b'"' {
+                self.in_quotes = !self.in_quotes;
+                continue;
             }
             self.line += 1;
+            if self.in_quotes {
+                if self.line - self.record_line >= MAX_RECORD_LINES {
+                    return Err(self.refuse(LineTooLong::Lines {
+                        line: self.record_line,
+                    }));
+                }
+                continue;
+            }
+            if self.run + (at as u64 - start) > MAX_LINE_BYTES {
+                return Err(self.refuse(LineTooLong::Bytes {
+                    line: self.record_line,
+                }));
+            }
+            self.record_line = self.line;
             self.run = 0;
-            start = newline as u64 + 1;
+            start = at as u64 + 1;
         }
         self.run += n as u64 - start;
         if self.run > MAX_LINE_BYTES {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                LineTooLong { line: self.line },
-            ));
+            return Err(self.refuse(LineTooLong::Bytes {
+                line: self.record_line,
+            }));
         }
         Ok(n)
     }
@@ -275,7 +316,10 @@ impl CsvChunks {
         let mut reader = csv::ReaderBuilder::new()
             .flexible(true)
             .has_headers(true)
-            .from_reader(BufReader::with_capacity(1 << 20, LineGuard::new(file)));
+            .from_reader(BufReader::with_capacity(
+                1 << 20,
+                LineGuard::new(file, true),
+            ));
         let header = reader
             .byte_headers()
             .map_err(|e| match too_long(&e) {
@@ -441,7 +485,7 @@ struct NdjsonChunks {
 impl NdjsonChunks {
     fn new(file: File, display: &str) -> Self {
         NdjsonChunks {
-            reader: BufReader::with_capacity(1 << 20, LineGuard::new(file)),
+            reader: BufReader::with_capacity(1 << 20, LineGuard::new(file, false)),
             file: display.to_string(),
             line_no: 0,
             offset: 0,

@@ -158,7 +158,10 @@ fn a_gigabyte_line_is_refused_without_reading_it_whole() {
         assert_eq!(out.status.code(), Some(1), "{name}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(
-            err.contains(name) && err.contains(&format!("line {line} is longer than 1 MiB")),
+            err.contains(name)
+                && err.contains(&format!(
+                    "record starting on line {line} is longer than 1 MiB"
+                )),
             "{err}"
         );
         assert_eq!(err.trim().lines().count(), 1, "{err}");
@@ -182,7 +185,7 @@ fn a_million_columns_or_too_many_are_refused() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("wide.csv: line 1 is longer than 1 MiB"),
+        err.contains("wide.csv: the record starting on line 1 is longer than 1 MiB"),
         "{err}"
     );
 
@@ -199,4 +202,69 @@ fn a_million_columns_or_too_many_are_refused() {
         "{err}"
     );
     assert_eq!(err.trim().lines().count(), 1, "{err}");
+}
+
+#[test]
+fn a_quoted_field_cannot_carry_a_record_past_the_bounds() {
+    // The attacks: a 200 MB user name in one quoted field of short lines was stored; and in
+    // quarantine mode one stray quote made a large file one quarantined "row", exit 0.
+    let fx = Fixture::new();
+    let head = "event_time,app_id,environment_id,user_name\n";
+    // 2 MiB of 80-byte lines inside quotes: longer than a record may be.
+    let long_name: String = (0..26_000)
+        .map(|_| format!("{}\n", "x".repeat(79)))
+        .collect();
+    let giant = fx.file(
+        "quoted.csv",
+        &format!(
+            "{head}2026-09-01T10:00:00Z,a,a-p,ann\n2026-09-01T10:00:00Z,a,a-p,\"{long_name}\"\n"
+        ),
+    );
+    let out = fx.cmd().arg("ingest").arg(&giant).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("quoted.csv: the record starting on line 3 spans more than 100 lines"),
+        "{err}"
+    );
+    // 1.5 MiB in 50 lines of 30 KiB: few lines, each short, but too long a record.
+    let wide_name: String = (0..50)
+        .map(|_| format!("{}\n", "y".repeat(30 * 1024)))
+        .collect();
+    let wide = fx.file(
+        "wide-field.csv",
+        &format!("{head}2026-09-01T10:00:00Z,a,a-p,\"{wide_name}\"\n"),
+    );
+    let out = fx.cmd().arg("ingest").arg(&wide).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("wide-field.csv: the record starting on line 2 is longer than 1 MiB"),
+        "{err}"
+    );
+    // One stray quote in a 5,000-row file, in quarantine mode: refused, naming its line,
+    // rather than one quarantined row and exit 0.
+    let mut rows: Vec<String> = (0..5000)
+        .map(|i| format!("2026-09-01T10:00:00Z,a,a-p,u{i}"))
+        .collect();
+    rows[10] = "2026-09-01T10:00:00Z,a,a-p,\"u10".to_string();
+    let stray = fx.file("stray.csv", &format!("{head}{}\n", rows.join("\n")));
+    let out = fx
+        .cmd()
+        .args(["ingest", "--on-error", "quarantine"])
+        .arg(&stray)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("the record starting on line 12 spans more than 100 lines"),
+        "{err}"
+    );
+    // A field with a few line breaks is still a field.
+    let ok = fx.file(
+        "ok.csv",
+        &format!("{head}2026-09-01T10:00:00Z,a,a-p,\"two\nlines\"\n"),
+    );
+    fx.ingest(&[&ok]);
 }
