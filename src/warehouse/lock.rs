@@ -10,10 +10,12 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 
-/// A held lock; released on drop (the OS releases it too if the process dies).
+/// A held lock; released on drop (the OS releases it too if the process dies). A reader of
+/// a warehouse it cannot write holds none: where no lock file can be created, no writer can
+/// commit either.
 #[derive(Debug)]
 pub struct Lock {
-    _file: File,
+    _file: Option<File>,
 }
 
 /// Exclusive or shared.
@@ -26,14 +28,26 @@ pub enum Mode {
 }
 
 /// Takes the lock at `path`, telling the user on stderr when it has to wait for `holder`.
+///
+/// A shared lock works on a warehouse the process cannot write (a read-only mount, an
+/// auditor's copy): the lock file is opened for reading, which is enough to lock it, and
+/// where it does not exist and cannot be made, nobody can be writing there.
 pub fn acquire(path: &Path, mode: Mode, holder: &str) -> Result<Lock> {
-    let file = OpenOptions::new()
+    let opened = OpenOptions::new()
         .create(true)
         .truncate(false)
         .read(true)
         .write(true)
-        .open(path)
-        .map_err(|e| Error::io(path, e))?;
+        .open(path);
+    let file = match opened {
+        Ok(file) => file,
+        Err(e) if mode == Mode::Shared && cannot_write(&e) => match File::open(path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Lock { _file: None }),
+            Err(e) => return Err(Error::io(path, e)),
+        },
+        Err(e) => return Err(Error::io(path, e)),
+    };
     let attempt = match mode {
         Mode::Exclusive => file.try_lock(),
         Mode::Shared => file.try_lock_shared(),
@@ -50,5 +64,11 @@ pub fn acquire(path: &Path, mode: Mode, holder: &str) -> Result<Lock> {
         }
         Err(TryLockError::Error(e)) => return Err(Error::io(path, e)),
     }
-    Ok(Lock { _file: file })
+    Ok(Lock { _file: Some(file) })
+}
+
+/// Permission denied, or a read-only file system.
+fn cannot_write(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::PermissionDenied
+        || e.kind() == std::io::ErrorKind::ReadOnlyFilesystem
 }

@@ -637,3 +637,61 @@ fn sql_only_reads_and_writes_nothing() {
         "n\n30\n"
     );
 }
+
+#[test]
+fn a_warehouse_the_reader_cannot_write_is_still_read() {
+    // The attack: every query opened _seatcount/commit.lock for writing, so a read-only
+    // mount or an auditor's copy could not be read at all. As root (CI), the copy is made
+    // readable by all and the binary runs as `nobody`; as anyone else, the copy loses its
+    // write bits. Either way nothing in it can be written, and the reports still run.
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let fx = Fixture::sample();
+    let before = fx.csv(&["report", "usage"]);
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("audit");
+    let status = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(fx.wh())
+        .arg(&copy)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // No lock file: the reader may not create one either.
+    let _ = std::fs::remove_file(copy.join("_seatcount/commit.lock"));
+    let root = unsafe { libc::geteuid() } == 0;
+    let mode = if root { "a+rX" } else { "a-w" };
+    let chmod = std::process::Command::new("chmod")
+        .args(["-R", mode])
+        .arg(dir.path())
+        .status()
+        .unwrap();
+    assert!(chmod.success());
+    let bin = dir.path().join("seatcount");
+    std::fs::copy(assert_cmd::cargo::cargo_bin!("seatcount"), &bin).unwrap();
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut cmd = std::process::Command::new(&bin);
+    cmd.arg("--warehouse")
+        .arg(&copy)
+        .args(["report", "usage", "--format", "csv"])
+        .env("SEATCOUNT_HASH_KEY", crate::common::TEST_KEY)
+        .env("TMPDIR", std::env::temp_dir());
+    if root {
+        cmd.uid(65534).gid(65534);
+    }
+    let out = cmd.output().unwrap();
+    if !root {
+        let _ = std::process::Command::new("chmod")
+            .args(["-R", "u+w"])
+            .arg(dir.path())
+            .status();
+    }
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), before);
+    assert!(!copy.join("_seatcount/commit.lock").exists());
+}
