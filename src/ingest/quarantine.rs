@@ -1,6 +1,7 @@
 //! Rejected rows, kept as they came (SPEC §1–2). Each line of a quarantine file is the bad
 //! row's original fields as a JSON object plus `_seatcount_*` fields saying where it came
-//! from and why it was refused. Fix the values and the file can be ingested as it is: ingest
+//! from and why it was refused. A row whose fields JSON text cannot hold exactly (bytes that
+//! are not UTF-8, two columns of one name) also keeps its bytes as `_seatcount_raw_hex`. Fix the values and the file can be ingested as it is: ingest
 //! ignores `_seatcount_*` columns. Files are mode 0600 because they hold clear identifiers.
 
 use std::fs::{File, OpenOptions};
@@ -86,6 +87,15 @@ impl QuarantineWriter {
     }
 }
 
+/// The row's bytes exactly, as hex, when its fields as JSON text would lose some: bytes that
+/// are not UTF-8, or two columns of one name.
+fn keep_raw(object: &mut Map<String, Value>, bytes: &[u8]) {
+    object.insert(
+        "_seatcount_raw_hex".into(),
+        Value::String(hex::encode(bytes)),
+    );
+}
+
 fn original_fields(
     source: &Path,
     format: Format,
@@ -112,10 +122,15 @@ fn original_fields(
                 Ok(object) => Ok(object),
                 Err(_) => {
                     let mut object = Map::new();
-                    object.insert(
-                        "_seatcount_raw".into(),
-                        Value::String(String::from_utf8_lossy(&bytes).trim_end().to_string()),
-                    );
+                    match std::str::from_utf8(&bytes) {
+                        Ok(text) => {
+                            object.insert(
+                                "_seatcount_raw".into(),
+                                Value::String(text.trim_end().to_string()),
+                            );
+                        }
+                        Err(_) => keep_raw(&mut object, &bytes),
+                    }
                     Ok(object)
                 }
             }
@@ -130,15 +145,17 @@ fn original_fields(
             let mut object = Map::new();
             if reader.read_byte_record(&mut record).unwrap_or(false) {
                 let names = header.unwrap_or_default();
+                let mut lossy = std::str::from_utf8(&bytes).is_err();
                 for (i, field) in record.iter().enumerate() {
                     let name = names
                         .get(i)
                         .cloned()
                         .unwrap_or_else(|| format!("_seatcount_extra_{}", i + 1));
-                    object.insert(
-                        name,
-                        Value::String(String::from_utf8_lossy(field).into_owned()),
-                    );
+                    let value = Value::String(String::from_utf8_lossy(field).into_owned());
+                    lossy |= object.insert(name, value).is_some();
+                }
+                if lossy {
+                    keep_raw(&mut object, &bytes);
                 }
             } else {
                 object.insert(

@@ -734,3 +734,43 @@ fn a_shifted_row_is_named_without_echoing_what_moved_into_the_column() {
         "{err}"
     );
 }
+
+#[test]
+fn the_quarantine_keeps_the_bytes_json_text_cannot() {
+    // The attack: two unknown columns of one name lost one value in the quarantine, and
+    // bytes that are not UTF-8 were rewritten, so the kept row was not the row that came.
+    let fx = Fixture::new();
+    let bad_row: &[u8] = b"yesterday,a,a-p,b\xffob,first,second";
+    let mut bytes = b"event_time,app_id,environment_id,user_name,note,note\n".to_vec();
+    bytes.extend_from_slice(b"2026-09-01T10:00:00Z,a,a-p,ann,x,y\n");
+    bytes.extend_from_slice(bad_row);
+    bytes.push(b'\n');
+    let path = fx.dir.path().join("odd.csv");
+    std::fs::write(&path, &bytes).unwrap();
+    let out = fx
+        .cmd()
+        .args(["ingest", "--on-error", "quarantine"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let qdir = fx.wh().join("quarantine");
+    let file = std::fs::read_dir(&qdir)
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
+    let kept: serde_json::Value =
+        serde_json::from_str(std::fs::read_to_string(file).unwrap().trim()).unwrap();
+    let raw = hex::decode(kept["_seatcount_raw_hex"].as_str().expect("raw bytes kept")).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&raw).trim_end(),
+        String::from_utf8_lossy(bad_row)
+    );
+    assert_eq!(raw.strip_suffix(b"\n").unwrap_or(&raw), bad_row);
+}
