@@ -79,6 +79,11 @@ pub enum Command {
     Reports,
     /// Change the warehouse's hash key: refused, with the reason and what to do instead.
     RotateKey,
+    /// Read every events file and compare it with the checksum its commit recorded.
+    Verify {
+        #[command(flatten)]
+        output: OutputArgs,
+    },
     /// List the events files a lost manifest would be rebuilt from; `--yes` records them.
     RepairManifest {
         /// Trust the listed files: write them as the manifest.

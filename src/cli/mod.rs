@@ -107,6 +107,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::RepairManifest { yes, output } => repair_manifest(&root, *yes, output).await,
+        Command::Verify { output } => verify(&root, output).await,
         Command::Generate {
             users,
             apps,
@@ -217,7 +218,7 @@ async fn repair_manifest(root: &Path, yes: bool, output: &args::OutputArgs) -> R
     let _ingest = commit::ingest_lock(&wh)?;
     let _commit = commit::write_lock(&wh)?;
     let files = check::scan_events(&wh)?;
-    let batch = stored_files_batch(&files)?;
+    let batch = stored_files_batch(&files, None)?;
     output::emit(output, Rows::from_batches(batch.schema(), vec![batch])).await?;
     if yes {
         commit::write_manifest(&wh, &files)?;
@@ -233,24 +234,56 @@ async fn repair_manifest(root: &Path, yes: bool, output: &args::OutputArgs) -> R
     Ok(())
 }
 
-/// The files as rows of (path, rows, bytes), for every output format.
-fn stored_files_batch(files: &[commit::StoredFile]) -> Result<RecordBatch> {
-    use datafusion::arrow::array::{StringArray, UInt64Array};
+/// Reads every events file against its recorded checksum, under the readers' lock; lists
+/// them, and fails naming the first that differs.
+async fn verify(root: &Path, output: &args::OutputArgs) -> Result<()> {
+    let wh = Warehouse::open(root)?;
+    let _read = commit::read_lock(&wh)?;
+    let checked = check::verify(&wh)?;
+    let files: Vec<commit::StoredFile> = checked.iter().map(|(f, _)| f.clone()).collect();
+    let states: Vec<&str> = checked
+        .iter()
+        .map(|(_, ok)| if *ok { "ok" } else { "damaged" })
+        .collect();
+    let batch = stored_files_batch(&files, Some(&states))?;
+    output::emit(output, Rows::from_batches(batch.schema(), vec![batch])).await?;
+    match checked.iter().find(|(_, ok)| !ok) {
+        Some((file, _)) => Err(Error::Runtime(format!(
+            "{}: damaged: its bytes differ from those seatcount wrote, though its size is the same; restore it from a backup",
+            wh.root().join(&file.path).display()
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// The files as rows of (path, rows, bytes[, state]), for every output format.
+fn stored_files_batch(
+    files: &[commit::StoredFile],
+    states: Option<&[&str]>,
+) -> Result<RecordBatch> {
+    use datafusion::arrow::array::{ArrayRef, StringArray, UInt64Array};
     use datafusion::arrow::datatypes::{DataType, Field, Schema};
-    let schema = Schema::new(vec![
+    let mut fields = vec![
         Field::new("path", DataType::Utf8, false),
         Field::new("rows", DataType::UInt64, false),
         Field::new("bytes", DataType::UInt64, false),
-    ]);
+    ];
+    let mut columns: Vec<ArrayRef> = vec![
+        std::sync::Arc::new(StringArray::from_iter_values(
+            files.iter().map(|f| f.path.display().to_string()),
+        )),
+        std::sync::Arc::new(UInt64Array::from_iter_values(files.iter().map(|f| f.rows))),
+        std::sync::Arc::new(UInt64Array::from_iter_values(files.iter().map(|f| f.bytes))),
+    ];
+    if let Some(states) = states {
+        fields.push(Field::new("state", DataType::Utf8, false));
+        columns.push(std::sync::Arc::new(StringArray::from_iter_values(
+            states.iter().copied(),
+        )));
+    }
     Ok(RecordBatch::try_new(
-        std::sync::Arc::new(schema),
-        vec![
-            std::sync::Arc::new(StringArray::from_iter_values(
-                files.iter().map(|f| f.path.display().to_string()),
-            )),
-            std::sync::Arc::new(UInt64Array::from_iter_values(files.iter().map(|f| f.rows))),
-            std::sync::Arc::new(UInt64Array::from_iter_values(files.iter().map(|f| f.bytes))),
-        ],
+        std::sync::Arc::new(Schema::new(fields)),
+        columns,
     )?)
 }
 

@@ -14,8 +14,7 @@ pub mod validate;
 pub mod write;
 
 use std::collections::HashSet;
-use std::fs::{self, File};
-use std::io::Read;
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -30,7 +29,6 @@ use datafusion::datasource::MemTable;
 use datafusion::prelude::ParquetReadOptions;
 use datafusion::scalar::ScalarValue;
 use futures::StreamExt;
-use sha2::{Digest, Sha256};
 
 use crate::engine::memory::{self, Workload};
 use crate::engine::{Engine, literal_url, sql, udf::UdfSettings};
@@ -141,7 +139,7 @@ pub async fn ingest(
     let (mut bytes_before, mut rows_so_far) = (0u64, 0u64);
     for (index, (file, format)) in files.iter().zip(formats).enumerate() {
         let file_len = file.metadata().map(|m| m.len()).unwrap_or(0);
-        let sha256 = file_sha256(file)?;
+        let sha256 = commit::file_sha256(file)?;
         let name = file
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -252,6 +250,7 @@ pub async fn ingest(
                 path: to.clone(),
                 rows,
                 bytes: fs::metadata(&path).map_err(|e| Error::io(&path, e))?.len(),
+                sha256: Some(commit::file_sha256(&path)?),
             });
             let from = path
                 .strip_prefix(wh.root())
@@ -480,20 +479,6 @@ fn new_ingest_id() -> String {
     let mut random = [0u8; 4];
     let _ = getrandom::fill(&mut random);
     format!("{now}-{}", hex::encode(random))
-}
-
-fn file_sha256(path: &Path) -> Result<String> {
-    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = file.read(&mut buf).map_err(|e| Error::io(path, e))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hex::encode(hasher.finalize()))
 }
 
 #[cfg(test)]

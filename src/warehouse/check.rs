@@ -67,7 +67,30 @@ pub fn scan_events(wh: &Warehouse) -> Result<Vec<StoredFile>> {
                 Error::Runtime(format!("{}: not a Parquet file: {e}", full.display()))
             })?;
             let rows = reader.metadata().file_metadata().num_rows() as u64;
-            Ok(StoredFile { path, rows, bytes })
+            let sha256 = Some(commit::file_sha256(&full)?);
+            Ok(StoredFile {
+                path,
+                rows,
+                bytes,
+                sha256,
+            })
+        })
+        .collect()
+}
+
+/// Reads every events file the manifest records and compares its SHA-256 with the one its
+/// commit wrote: what a stat cannot see (a same-size corruption). Returns each file with
+/// whether it matches; a file recorded without a checksum counts as matching.
+pub fn verify(wh: &Warehouse) -> Result<Vec<(StoredFile, bool)>> {
+    events_intact(wh, None)?;
+    commit::manifest(wh)?
+        .into_iter()
+        .map(|file| {
+            let ok = match &file.sha256 {
+                Some(expected) => commit::file_sha256(&wh.root().join(&file.path))? == *expected,
+                None => true,
+            };
+            Ok((file, ok))
         })
         .collect()
 }

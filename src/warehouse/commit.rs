@@ -55,6 +55,26 @@ pub struct StoredFile {
     pub rows: u64,
     /// Its size in bytes.
     pub bytes: u64,
+    /// SHA-256 of its bytes, for `seatcount verify`: a same-size corruption keeps the size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+}
+
+/// SHA-256 of a file's bytes, in hex, read in 1 MiB pieces.
+pub fn file_sha256(path: &Path) -> Result<String> {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let mut file = fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf).map_err(|e| Error::io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex::encode(hasher.finalize()))
 }
 
 /// Everything one commit makes visible.

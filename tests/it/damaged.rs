@@ -289,3 +289,34 @@ fn an_absurd_quantity_is_refused_rather_than_summed_into_a_negative_entitlement(
         &["entitlements.csv: line 2, column quantity"],
     );
 }
+
+#[test]
+fn a_same_size_corruption_is_found_by_verify() {
+    // The attack: flipping bytes inside a stored file keeps its size, so the stat per file
+    // before each query cannot see it. `verify` reads every file against the SHA-256 its
+    // commit recorded, lists them, and fails naming the damaged one.
+    let fx = Fixture::sample();
+    let listed = works(&fx, &["verify", "--format", "csv"]);
+    assert!(listed.starts_with("path,rows,bytes,state\n"), "{listed}");
+    assert_eq!(listed.matches(",ok\n").count(), 2, "{listed}");
+    let file = events_file(&fx, "2026-10");
+    let mut bytes = std::fs::read(&file).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&file, &bytes).unwrap();
+    let out = fx
+        .cmd()
+        .args(["verify", "--format", "csv"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(",damaged\n"),
+        "{out:?}"
+    );
+    assert!(
+        err.contains("month=2026-10") && err.contains("damaged"),
+        "{err}"
+    );
+}
