@@ -90,5 +90,9 @@ fn clean_datafusion_message(e: &datafusion::error::DataFusionError) -> String {
     }
     let text = inner.to_string();
     let first = text.lines().next().unwrap_or_default().trim();
+    // DataFusion's Parquet decoder does not say which file it was reading; verify does.
+    if first.contains("Parquet") {
+        return format!("{first}; a stored events file is damaged: `seatcount verify` names it");
+    }
     first.to_string()
 }
