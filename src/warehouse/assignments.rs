@@ -10,7 +10,7 @@ use datafusion::arrow::array::{ArrayRef, Date32Array, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
 use super::entitlements::{self, Subscription, SubscriptionType};
-use super::{Warehouse, commit, lock};
+use super::{Warehouse, table};
 use crate::error::{Error, Result};
 
 /// The header of the file, in order.
@@ -31,41 +31,17 @@ pub struct Assignment {
 /// is no assignments.
 pub fn load(wh: &Warehouse, subscriptions: &[Subscription]) -> Result<Vec<Assignment>> {
     let path = wh.assignments_path();
-    match std::fs::read(&path) {
-        Ok(bytes) => parse(&bytes, &path, subscriptions),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(Error::io(&path, e)),
+    match table::read(&path)? {
+        Some(bytes) => parse(&bytes, &path, subscriptions),
+        None => Ok(Vec::new()),
     }
 }
 
 /// Validates the CSV text of an assignments file; every problem names its line and column.
 pub fn parse(bytes: &[u8], path: &Path, subscriptions: &[Subscription]) -> Result<Vec<Assignment>> {
-    let file = path.display().to_string();
-    let bad = |line: u64, column: &str, reason: String| Error::BadRow {
-        file: file.clone(),
-        location: format!("line {line}"),
-        column: column.to_string(),
-        reason,
-    };
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_reader(bytes);
-    let header: Vec<String> = reader
-        .headers()
-        .map_err(|e| bad(1, "header", e.to_string()))?
-        .iter()
-        .map(str::to_ascii_lowercase)
-        .collect();
-    if header != COLUMNS {
-        return Err(Error::Runtime(format!(
-            "{file}: the header must be {}",
-            COLUMNS.join(",")
-        )));
-    }
+    let bad = |line: u64, column: &str, reason: String| table::bad_row(path, line, column, reason);
     let mut out = Vec::new();
-    for (index, record) in reader.records().enumerate() {
-        let line = index as u64 + 2;
-        let record = record.map_err(|e| bad(line, COLUMNS[0], e.to_string()))?;
+    for (line, record) in table::records(bytes, path, &COLUMNS)? {
         let field = |i: usize| record.get(i).unwrap_or("");
         let date = NaiveDate::parse_from_str(field(2), "%Y-%m-%d").map_err(|_| {
             bad(
@@ -119,35 +95,27 @@ pub fn check(
     Ok(())
 }
 
-/// Appends `assignment` to the file (creating it with its header), under the lock that
-/// guards `entitlements.csv`, after checking it against the subscriptions.
+/// Appends `assignment` to the file (creating it with its header), under the tables' lock,
+/// after checking it against the subscriptions.
 pub fn add(wh: &Warehouse, assignment: &Assignment) -> Result<()> {
-    let _lock = lock::acquire(
-        &wh.state_dir().join("entitlements.lock"),
-        lock::Mode::Exclusive,
-        "another edit of entitlements.csv",
-    )?;
-    let subscriptions = entitlements::load(wh)?;
-    let mut all = load(wh, &subscriptions)?;
-    check(assignment, &subscriptions)
-        .map_err(|(column, reason)| Error::Usage(format!("{column}: {reason}")))?;
-    all.push(assignment.clone());
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    let io = |e: csv::Error| Error::Runtime(format!("cannot write assignments: {e}"));
-    writer.write_record(COLUMNS).map_err(io)?;
-    for a in &all {
-        writer
-            .write_record([
-                a.subscription_id.as_str(),
-                a.app_id.as_str(),
-                &a.assigned_from.to_string(),
-            ])
-            .map_err(io)?;
-    }
-    let bytes = writer
-        .into_inner()
-        .map_err(|e| Error::Runtime(format!("cannot write assignments: {e}")))?;
-    commit::write_atomically(&wh.assignments_path(), &bytes)
+    table::locked(wh, || {
+        let subscriptions = entitlements::load(wh)?;
+        let mut all = load(wh, &subscriptions)?;
+        check(assignment, &subscriptions)
+            .map_err(|(column, reason)| Error::Usage(format!("{column}: {reason}")))?;
+        all.push(assignment.clone());
+        table::write(
+            &wh.assignments_path(),
+            &COLUMNS,
+            all.iter().map(|a| {
+                vec![
+                    a.subscription_id.clone(),
+                    a.app_id.clone(),
+                    a.assigned_from.to_string(),
+                ]
+            }),
+        )
+    })
 }
 
 /// The `assignments` table the SQL sees.

@@ -10,8 +10,8 @@ use chrono::NaiveDate;
 use datafusion::arrow::array::{ArrayRef, Date32Array, Int64Array, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
-use super::{Warehouse, commit, lock};
-use crate::error::{Error, Result};
+use super::{Warehouse, table};
+use crate::error::Result;
 
 /// The header of the file, in order.
 pub const COLUMNS: [&str; 6] = [
@@ -85,41 +85,17 @@ pub struct Subscription {
 /// Reads and validates `<warehouse>/entitlements.csv`; a missing file is no subscriptions.
 pub fn load(wh: &Warehouse) -> Result<Vec<Subscription>> {
     let path = wh.entitlements_path();
-    match std::fs::read(&path) {
-        Ok(bytes) => parse(&bytes, &path),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(Error::io(&path, e)),
+    match table::read(&path)? {
+        Some(bytes) => parse(&bytes, &path),
+        None => Ok(Vec::new()),
     }
 }
 
 /// Validates the CSV text of an entitlements file.
 pub fn parse(bytes: &[u8], path: &Path) -> Result<Vec<Subscription>> {
-    let file = path.display().to_string();
-    let bad = |line: u64, column: &str, reason: String| Error::BadRow {
-        file: file.clone(),
-        location: format!("line {line}"),
-        column: column.to_string(),
-        reason,
-    };
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_reader(bytes);
-    let header: Vec<String> = reader
-        .headers()
-        .map_err(|e| bad(1, "header", e.to_string()))?
-        .iter()
-        .map(str::to_ascii_lowercase)
-        .collect();
-    if header != COLUMNS {
-        return Err(Error::Runtime(format!(
-            "{file}: the header must be {}",
-            COLUMNS.join(",")
-        )));
-    }
+    let bad = |line: u64, column: &str, reason: String| table::bad_row(path, line, column, reason);
     let mut out: Vec<Subscription> = Vec::new();
-    for (index, record) in reader.records().enumerate() {
-        let line = index as u64 + 2;
-        let record = record.map_err(|e| bad(line, "subscription_id", e.to_string()))?;
+    for (line, record) in table::records(bytes, path, &COLUMNS)? {
         let field = |i: usize| record.get(i).unwrap_or("");
         let id = field(0).to_string();
         if id.is_empty() {
@@ -204,38 +180,30 @@ pub fn check(
     }
     Ok(())
 }
-/// Applies `change` to the subscriptions and writes the file back atomically, under a lock so
-/// two edits never lose one another.
+/// Applies `change` to the subscriptions and writes the file back atomically, under the
+/// tables' lock so two edits never lose one another.
 pub fn update(
     wh: &Warehouse,
     change: impl FnOnce(&mut Vec<Subscription>) -> Result<()>,
 ) -> Result<()> {
-    let _lock = lock::acquire(
-        &wh.state_dir().join("entitlements.lock"),
-        lock::Mode::Exclusive,
-        "another edit of entitlements.csv",
-    )?;
-    let mut subs = load(wh)?;
-    change(&mut subs)?;
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    let io = |e: csv::Error| Error::Runtime(format!("cannot write entitlements: {e}"));
-    writer.write_record(COLUMNS).map_err(io)?;
-    for s in &subs {
-        writer
-            .write_record([
-                s.id.as_str(),
-                s.kind.as_str(),
-                &s.quantity.to_string(),
-                &s.valid_from.to_string(),
-                &s.valid_to.map(|d| d.to_string()).unwrap_or_default(),
-                s.app_id.as_deref().unwrap_or(""),
-            ])
-            .map_err(io)?;
-    }
-    let bytes = writer
-        .into_inner()
-        .map_err(|e| Error::Runtime(format!("cannot write entitlements: {e}")))?;
-    commit::write_atomically(&wh.entitlements_path(), &bytes)
+    table::locked(wh, || {
+        let mut subs = load(wh)?;
+        change(&mut subs)?;
+        table::write(
+            &wh.entitlements_path(),
+            &COLUMNS,
+            subs.iter().map(|s| {
+                vec![
+                    s.id.clone(),
+                    s.kind.as_str().to_string(),
+                    s.quantity.to_string(),
+                    s.valid_from.to_string(),
+                    s.valid_to.map(|d| d.to_string()).unwrap_or_default(),
+                    s.app_id.clone().unwrap_or_default(),
+                ]
+            }),
+        )
+    })
 }
 
 /// The `subscriptions` table the SQL sees.

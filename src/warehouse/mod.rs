@@ -19,6 +19,7 @@ pub mod entitlements;
 pub mod key;
 pub mod lock;
 pub mod schema;
+pub mod table;
 
 use std::fs;
 use std::os::unix::fs::DirBuilderExt;

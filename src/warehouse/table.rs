@@ -1,0 +1,91 @@
+//! The small CSV tables a licence manager edits by hand or by command (`entitlements.csv`,
+//! `assignments.csv`): a fixed header, every problem named by file, line and column, edits
+//! made under one lock and written back whole and atomically.
+
+use std::path::Path;
+
+use super::{Warehouse, commit, lock};
+use crate::error::{Error, Result};
+
+/// The file's bytes, or `None` when it does not exist (an empty table).
+pub fn read(path: &Path) -> Result<Option<Vec<u8>>> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(path, e)),
+    }
+}
+
+/// A refused value at `line` and `column` of `path`.
+pub fn bad_row(path: &Path, line: u64, column: &str, reason: String) -> Error {
+    Error::BadRow {
+        file: path.display().to_string(),
+        location: format!("line {line}"),
+        column: column.to_string(),
+        reason,
+    }
+}
+
+/// The records of `bytes`, each with its line number, once the header (any case, trimmed)
+/// is exactly `columns`. Fields are trimmed.
+pub fn records(
+    bytes: &[u8],
+    path: &Path,
+    columns: &[&str],
+) -> Result<Vec<(u64, csv::StringRecord)>> {
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(bytes);
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(|e| bad_row(path, 1, "header", e.to_string()))?
+        .iter()
+        .map(str::to_ascii_lowercase)
+        .collect();
+    if header != columns {
+        return Err(Error::Runtime(format!(
+            "{}: the header must be {}",
+            path.display(),
+            columns.join(",")
+        )));
+    }
+    reader
+        .records()
+        .enumerate()
+        .map(|(index, record)| {
+            let line = index as u64 + 2;
+            record
+                .map(|r| (line, r))
+                .map_err(|e| bad_row(path, line, columns[0], e.to_string()))
+        })
+        .collect()
+}
+
+/// Runs `edit` under the lock every edit of these tables takes, so two edits never lose one
+/// another.
+pub fn locked<T>(wh: &Warehouse, edit: impl FnOnce() -> Result<T>) -> Result<T> {
+    let _lock = lock::acquire(
+        &wh.state_dir().join("entitlements.lock"),
+        lock::Mode::Exclusive,
+        "another edit of entitlements.csv or assignments.csv",
+    )?;
+    edit()
+}
+
+/// Writes `rows` under `columns` to `path`, replacing it atomically.
+pub fn write(
+    path: &Path,
+    columns: &[&str],
+    rows: impl IntoIterator<Item = Vec<String>>,
+) -> Result<()> {
+    let io = |e: csv::Error| Error::Runtime(format!("cannot write {}: {e}", path.display()));
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record(columns).map_err(io)?;
+    for row in rows {
+        writer.write_record(&row).map_err(io)?;
+    }
+    let bytes = writer
+        .into_inner()
+        .map_err(|e| Error::Runtime(format!("cannot write {}: {e}", path.display())))?;
+    commit::write_atomically(path, &bytes)
+}
