@@ -1,5 +1,4 @@
--- Findings that inflate or blur the bill in one month, each with the persons or seats it
--- affects.
+-- Findings that inflate or blur the bill in one month, with the persons or seats each affects.
 --
 -- Always seven rows, affected_users 0 when a check finds nothing:
 --   case_or_space_variants        identifiers that differ only by case or white space:
