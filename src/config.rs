@@ -1,6 +1,7 @@
-//! `seatcount.toml` (SPEC §6). Every key is optional and defaults to the value the spec
-//! names; an unknown key or a bad value is refused with a sentence naming it, because a
-//! typo in a licence rule must not silently fall back to a default.
+//! `seatcount.toml` (README "Configuration", docs/semantics.md "Profiles"). Every key is
+//! optional and defaults to its profile's value; an unknown key or a bad value is refused
+//! with a sentence naming it, because a typo in a licence rule must not silently fall back
+//! to a default.
 
 use std::collections::BTreeMap;
 use std::path::Path;

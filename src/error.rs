@@ -1,5 +1,5 @@
 //! One error type for the whole tool, so every failure reaches the user as one sentence
-//! with the exit code SPEC §7 promises (2 for usage, 1 for everything at run time).
+//! with the exit code README promises (2 for usage, 1 for everything at run time).
 
 use std::path::{Path, PathBuf};
 
@@ -11,14 +11,14 @@ pub enum Error {
     /// what they asked for (exit code 2).
     #[error("{0}")]
     Usage(String),
-    /// An input file breaks the SPEC §1 contract at a known place.
+    /// An input file breaks the input contract of docs/input.md at a known place.
     #[error("{file}: {location}, column {column}: {reason}")]
     BadRow {
         /// Display form of the input file.
         file: String,
         /// `line N` for text formats, `row N` for Parquet.
         location: String,
-        /// The SPEC column name.
+        /// The input column name (docs/input.md).
         column: String,
         /// Why the value was refused; never contains the value of an identifier column.
         reason: String,
@@ -43,7 +43,7 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
-    /// The process exit code for this error, as SPEC §7 defines them.
+    /// The process exit code for this error, as the README defines them.
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Usage(_) => 2,

@@ -1,4 +1,4 @@
--- Normalization and hashing at ingest (SPEC §1–2): the privacy boundary.
+-- Normalization and hashing at ingest (docs/input.md): the privacy boundary.
 --
 -- Reads `incoming`, validated rows of one input chunk that still hold clear identifiers in
 -- memory, and produces the stored event columns plus `month`. Only this query's output is

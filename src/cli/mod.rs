@@ -1,4 +1,4 @@
-//! The command line (SPEC §7): dispatch, and where output goes. Commands are thin: each
+//! The command line (README commands): dispatch, and where output goes. Commands are thin: each
 //! opens what it needs and hands the work to ingest, engine, reports or print.
 
 pub mod args;

@@ -30,7 +30,7 @@ macro_rules! sql_file {
     };
 }
 
-/// The views of the metering semantics, in dependency order (SPEC §4).
+/// The views of the metering semantics, in dependency order (docs/semantics.md).
 pub const VIEWS: &[SqlFile] = &[
     sql_file!("views/10_counted_events.sql"),
     sql_file!("views/20_accounts.sql"),
@@ -49,7 +49,7 @@ pub const VIEWS: &[SqlFile] = &[
 pub const MATERIALIZED_VIEWS: &[&str] =
     &["months", "account_persons", "final_persons", "person_apps"];
 
-/// The canned reports (SPEC §8), by report name.
+/// The canned reports (docs/semantics.md "Reports"), by report name.
 pub const REPORTS: &[(&str, SqlFile)] = &[
     ("named-users", sql_file!("reports/named-users.sql")),
     ("usage", sql_file!("reports/usage.sql")),

@@ -97,7 +97,7 @@ pub fn plan_outputs(
     })
 }
 
-/// The columns written, in SPEC §1 names.
+/// The columns written, named as in docs/input.md.
 pub fn schema() -> SchemaRef {
     let text = |name: &str, nullable: bool| Field::new(name, DataType::Utf8, nullable);
     Arc::new(Schema::new(vec![

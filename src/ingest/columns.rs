@@ -1,4 +1,4 @@
-//! The input columns of SPEC §1, as one table that the readers, the validator and the
+//! The input columns of docs/input.md, as one table that the readers, the validator and the
 //! error messages share.
 
 /// A column seatcount understands in raw input.
@@ -29,7 +29,7 @@ pub enum Col {
 }
 
 impl Col {
-    /// Every column, in the order of SPEC §1.
+    /// Every column, in the order of docs/input.md.
     pub const ALL: [Col; 21] = [
         Col::EventTime,
         Col::AppId,

@@ -1,4 +1,4 @@
-//! `seatcount ingest` (SPEC §1–2): raw login events in, hashed month partitions out.
+//! `seatcount ingest` (docs/input.md): raw login events in, hashed month partitions out.
 //!
 //! read (CSV/NDJSON/Parquet → raw chunks) → validate (types, presence; rejects) → normalize
 //! (SQL with the hashing functions, in memory) → per month, de-duplicate by event_id as rows
@@ -42,7 +42,7 @@ use quarantine::QuarantineWriter;
 use read::Format;
 use write::{ParquetSink, Purpose};
 
-/// What to do with rows that break SPEC §1.
+/// What to do with rows that break the input table of docs/input.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum OnError {
     /// Fail the whole ingest and write nothing (the default).

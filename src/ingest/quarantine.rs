@@ -1,8 +1,9 @@
-//! Rejected rows, kept as they came (SPEC §1–2). Each line of a quarantine file is the bad
-//! row's original fields as a JSON object plus `_seatcount_*` fields saying where it came
-//! from and why it was refused. A row whose fields JSON text cannot hold exactly (bytes that
-//! are not UTF-8, two columns of one name) also keeps its bytes as `_seatcount_raw_hex`. Fix the values and the file can be ingested as it is: ingest
-//! ignores `_seatcount_*` columns. Files are mode 0600 because they hold clear identifiers.
+//! Rejected rows, kept as they came (docs/input.md). Each line of a quarantine file is the bad
+//! row's original fields as a JSON object plus `_seatcount_*` fields saying where it came from
+//! and why it was refused. A row whose fields JSON text cannot hold exactly (bytes that are not
+//! UTF-8, two columns of one name) also keeps its bytes as `_seatcount_raw_hex`. Fix the values
+//! and the file can be ingested as it is: ingest ignores `_seatcount_*` columns. Files are mode
+//! 0600 because they hold clear identifiers.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};

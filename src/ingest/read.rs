@@ -1,4 +1,4 @@
-//! Readers for the three input formats. Each turns a file into [`RawChunk`]s: the SPEC
+//! Readers for the three input formats. Each turns a file into [`RawChunk`]s: the input
 //! columns it found, as read, plus where every row came from so that errors and the
 //! quarantine can point back at the source. Nothing here judges values; `validate` does.
 
@@ -27,10 +27,10 @@ pub const CHUNK_ROWS: usize = 128 * 1024;
 /// memory.
 pub const MAX_LINE_BYTES: u64 = 1 << 20;
 
-/// The most columns a CSV header may have (SPEC §1 names about twenty).
+/// The most columns a CSV header may have (docs/input.md names about twenty).
 pub const MAX_COLUMNS: usize = 1024;
 
-/// The input formats of SPEC §1.
+/// The input formats of docs/input.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// Comma-separated with a header row.
@@ -76,7 +76,7 @@ impl Format {
 pub struct RowProblem {
     /// Index of the row within its chunk.
     pub row: usize,
-    /// The column involved, as named in SPEC §1 (or `(record)`).
+    /// The column involved, as named in docs/input.md (or `(record)`).
     pub column: String,
     /// Why.
     pub reason: String,
@@ -251,7 +251,7 @@ fn read_error(file: &str, e: std::io::Error) -> Error {
     }
 }
 
-/// Maps header names to SPEC columns, warning about unknown ones and refusing duplicates.
+/// Maps header names to input columns, warning about unknown ones and refusing duplicates.
 fn map_header<'a>(
     names: impl Iterator<Item = &'a str>,
     file: &str,
@@ -768,7 +768,7 @@ fn convert_parquet_column(col: Col, array: &ArrayRef) -> Option<ArrayRef> {
             let utc = if tz.is_some() {
                 cast(array, &schema::time_type()).ok()?
             } else {
-                // A timestamp without a zone is UTC (SPEC §1).
+                // A timestamp without a zone is UTC (docs/input.md).
                 let naive = cast(array, &DataType::Timestamp(TimeUnit::Microsecond, None)).ok()?;
                 cast(&naive, &schema::time_type()).ok()?
             };

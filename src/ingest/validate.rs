@@ -1,4 +1,4 @@
-//! Row-level checks of SPEC §1. Turns a [`RawChunk`] into the typed `incoming` rows the
+//! Row-level checks of docs/input.md. Turns a [`RawChunk`] into the typed `incoming` rows the
 //! normalization SQL reads, and a list of rejects that each name a row, a column and a
 //! reason. Only types and presence are judged here; normalization and hashing are SQL.
 //! A reason never quotes the value: in a row shifted by a stray delimiter any column can hold
@@ -25,7 +25,7 @@ use crate::warehouse::schema;
 pub struct Reject {
     /// Row index within the chunk.
     pub row: usize,
-    /// SPEC column name, or `(record)` for the row as a whole.
+    /// input column name (docs/input.md), or `(record)` for the row as a whole.
     pub column: String,
     /// A phrase that completes "column X ...": never includes an identifier's value.
     pub reason: String,

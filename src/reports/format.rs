@@ -1,5 +1,5 @@
-//! Result formats, shared by `sql`, `report`, the REPL and the dashboard so every format behaves the same
-//! everywhere. Timestamps print as RFC 3339 UTC; tables align numbers right.
+//! Result formats, shared by `sql`, `report`, the REPL and the dashboard so every format
+//! behaves the same everywhere. Timestamps print as RFC 3339 UTC; tables align numbers right.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -12,7 +12,7 @@ use datafusion::parquet::arrow::ArrowWriter;
 
 use crate::error::{Error, Result};
 
-/// Output formats of SPEC §7.
+/// Output formats of README commands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum OutputFormat {
     /// Aligned table for people.

@@ -1,6 +1,6 @@
-//! Canned reports (SPEC §8): the SQL files under `sql/reports/`, run for one month over the
-//! views of `sql/views/`. This module finds a report, settles its month and runs it; the
-//! report's meaning lives in its SQL file.
+//! Canned reports (docs/semantics.md "Reports"): the SQL files under `sql/reports/`, run for
+//! one month over the views of `sql/views/`. This module finds a report, settles its month and
+//! runs it; the report's meaning lives in its SQL file.
 
 pub mod dashboard;
 pub mod format;

@@ -1,4 +1,5 @@
-//! `entitlements.csv` (SPEC §5): the subscriptions bought, edited by hand or by command.
+//! `entitlements.csv` (docs/semantics.md "Subscriptions"): the subscriptions bought, edited by
+//! hand or by command.
 //!
 //! The file is validated whole on every load, because a typo in a quantity or a date silently
 //! changes a licence bill; every problem is reported with its line and column.

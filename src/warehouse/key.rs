@@ -1,7 +1,7 @@
-//! The identifier hash key (SPEC §2). Every app of a portfolio must be hashed under one key
-//! or people will not match, so the warehouse records a fingerprint of the key it was
-//! built with and refuses to mix keys. The key itself never leaves this module in
-//! printable form: `Debug` is redacted and no method returns the bytes.
+//! The identifier hash key (docs/input.md "What lands on disk"). Every app of a portfolio must
+//! be hashed under one key or people will not match, so the warehouse records a fingerprint of
+//! the key it was built with and refuses to mix keys. The key itself never leaves this module
+//! in printable form: `Debug` is redacted and no method returns the bytes.
 
 use std::fs;
 use std::io::Write;

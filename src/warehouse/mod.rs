@@ -1,5 +1,5 @@
-//! The warehouse directory (SPEC §2): where everything lives, how it is created and opened,
-//! and which key hashes its identifiers.
+//! The warehouse directory (docs/input.md "What lands on disk"): where everything lives, how it
+//! is created and opened, and which key hashes its identifiers.
 //!
 //! ```text
 //! <warehouse>/events/month=YYYY-MM/*.parquet   hashed events, hive-partitioned
@@ -37,8 +37,8 @@ pub const WAREHOUSE_ENV: &str = "SEATCOUNT_WAREHOUSE";
 /// shipped sample in a clone of the repository.
 pub const DEFAULT_WAREHOUSE: &str = "data/warehouse";
 /// Version of the on-disk layout written by this build. Format 2 stores each identifier's
-/// exact form and unknown roles as NULL (docs/semantics.md "Stored forms"); format 1 warehouses cannot be read
-/// as format 2, because the exact forms were never stored.
+/// exact form and unknown roles as NULL (docs/semantics.md "Stored forms"); format 1
+/// warehouses cannot be read as format 2, because the exact forms were never stored.
 pub const FORMAT_VERSION: u32 = 2;
 
 /// Facts fixed when the warehouse is created, kept in `_seatcount/warehouse.json`.

@@ -209,5 +209,5 @@ fn bare_std() -> std::process::Command {
     cmd
 }
 
-/// CSV header with every clear column of SPEC §1.
+/// CSV header with every clear column of docs/input.md.
 pub const HEADER: &str = "event_id,event_time,app_id,environment_id,environment_type,user_name,named_user_identifier,email,user_type,roles,active,anonymous";

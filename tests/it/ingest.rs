@@ -1,5 +1,5 @@
 //! `seatcount ingest`: formats, UTC months, idempotence, event_id de-duplication, bad input,
-//! quarantine and concurrency (SPEC §1–2, §7).
+//! quarantine and concurrency (docs/input.md, README commands).
 
 use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;

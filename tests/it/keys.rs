@@ -1,5 +1,5 @@
-//! The hash key (SPEC §2): where it comes from, that it is private, never printed, and that a
-//! warehouse refuses a second key.
+//! The hash key (docs/input.md "What lands on disk"): where it comes from, that it is private,
+//! never printed, and that a warehouse refuses a second key.
 
 use std::os::unix::fs::PermissionsExt;
 

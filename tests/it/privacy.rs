@@ -1,5 +1,5 @@
-//! SPEC §2: no clear identifier lands in the warehouse. Every stored value is read back and
-//! compared with every clear identifier of the input.
+//! docs/input.md "What lands on disk": no clear identifier lands in the warehouse. Every stored
+//! value is read back and compared with every clear identifier of the input.
 
 use datafusion::arrow::array::Array;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};

@@ -1,4 +1,4 @@
-//! `seatcount sql`: input forms, output formats, partition pruning, exit codes (SPEC §7).
+//! `seatcount sql`: input forms, output formats, partition pruning, exit codes (README commands).
 
 use crate::common::{Fixture, bare, sample_files};
 

@@ -1,4 +1,4 @@
-//! SPEC §4–5, §8: the metering rules, on small portfolios whose every expected number is
+//! docs/semantics.md: the metering rules, on small portfolios whose every expected number is
 //! derived by hand in the comments. Everything runs through the binary: ingest, then reports.
 
 use crate::common::Fixture;
@@ -221,9 +221,9 @@ fn users_lists_each_app_of_a_person_once_in_order() {
     assert_eq!(apps, ["1,b", "3,\"a,b,c\""], "{users}");
 }
 
-/// SPEC §8: `users` names each person by their hash. People are grouped by a number made
-/// from the hash (`person_key`), so this pins that the name printed is still the person's own
-/// full hash, the one `hash_identifier` gives for their normalized identifier.
+/// docs/semantics.md "Reports": `users` names each person by their hash. People are grouped by
+/// a number made from the hash (`person_key`), so this pins that the name printed is still the
+/// person's own full hash, the one `hash_identifier` gives for their normalized identifier.
 #[test]
 fn users_names_each_person_by_their_hash() {
     let rows = [
@@ -330,8 +330,9 @@ fn conflict_policies() {
     );
 }
 
-/// SPEC §4: an account's attributes are those of its latest counted event, so even when two
-/// events tie (same instant, no event id) they all come from one of them, whatever the order.
+/// docs/semantics.md: an account's attributes are those of its latest counted event, so even
+/// when two events tie (same instant, no event id) they all come from one of them, whatever the
+/// order.
 #[test]
 fn an_account_takes_every_attribute_from_one_event_even_on_a_tie() {
     let rows = [

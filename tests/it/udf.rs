@@ -1,4 +1,5 @@
-//! SPEC §3: the functions every session has, called from SQL through the binary.
+//! docs/input.md "SQL functions": the functions every session has, called from SQL through the
+//! binary.
 
 use crate::common::Fixture;
 

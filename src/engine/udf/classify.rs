@@ -1,4 +1,4 @@
-//! `classify_domain(email, username)`: the `domains` classification rule of SPEC §4 as a
+//! `classify_domain(email, username)`: the `domains` classification rule of docs/semantics.md as a
 //! function, for ad-hoc checks against clear data.
 
 use std::sync::Arc;

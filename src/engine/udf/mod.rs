@@ -1,5 +1,5 @@
-//! The SQL functions of SPEC §3, registered in every session (ingest, `sql`, reports,
-//! REPL) through [`register`], so a query means the same wherever it runs.
+//! The SQL functions of docs/input.md "SQL functions", registered in every session (ingest,
+//! `sql`, reports, REPL) through [`register`], so a query means the same wherever it runs.
 
 mod classify;
 mod components;

@@ -1,5 +1,5 @@
-//! Pure normalization rules of SPEC §3, shared by the SQL functions and by ingest
-//! validation. Each writes into a caller-owned buffer so hot loops do not allocate.
+//! Pure normalization rules of docs/input.md "SQL functions", shared by the SQL functions and
+//! by ingest validation. Each writes into a caller-owned buffer so hot loops do not allocate.
 
 use unicode_normalization::UnicodeNormalization;
 
@@ -75,8 +75,8 @@ pub fn normalize_identifier(
     !out.is_empty()
 }
 
-/// Trimmed, lowercased address when `s` is a valid e-mail address (SPEC §3), written to
-/// `out`; false otherwise.
+/// Trimmed, lowercased address when `s` is a valid e-mail address (docs/input.md "SQL
+/// functions"), written to `out`; false otherwise.
 pub fn normalize_email(s: &str, out: &mut String) -> bool {
     out.clear();
     let t = s.trim();
