@@ -18,6 +18,7 @@
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
+use std::fmt::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -265,9 +266,8 @@ fn source_keys(batch: &RecordBatch) -> Result<ArrayRef> {
         }
         key.clear();
         for part in [apps.value(i), environments.value(i)] {
-            key.push_str(&part.len().to_string());
-            key.push(':');
-            key.push_str(part);
+            // Into the reused buffer: no allocation per row.
+            write!(key, "{}:{part}", part.len()).expect("writing to a String cannot fail");
         }
         key.push_str(ids.value(i));
         keys.append_value(&key);
