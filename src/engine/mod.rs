@@ -381,11 +381,6 @@ impl Engine {
         })
     }
 
-    /// The newest month with events, if any.
-    pub async fn latest_month(&self) -> Result<Option<String>> {
-        Ok(self.months().await?.pop())
-    }
-
     /// Every month with events, oldest first.
     pub async fn months(&self) -> Result<Vec<String>> {
         let (_, batches) = self

@@ -35,7 +35,6 @@ use crate::engine::{Engine, literal_url, sql, udf::UdfSettings};
 use crate::error::{Error, Result};
 use crate::warehouse::commit::{self, Journal, LedgerEntry, Move, StoredFile};
 use crate::warehouse::key::HashAlgorithm;
-use crate::warehouse::lock::{self, Mode};
 use crate::warehouse::{Warehouse, crash, make_dir, schema};
 use months::Months;
 use quarantine::QuarantineWriter;
@@ -105,11 +104,7 @@ pub async fn ingest(
     let formats: Vec<Format> = formats.collect::<Result<_>>()?;
     let pool_mb = memory::pool_mb(Workload::Ingest)?;
     let wh = Warehouse::open_or_create(root, algorithm)?;
-    let _ingest_lock = lock::acquire(
-        &wh.state_dir().join("ingest.lock"),
-        Mode::Exclusive,
-        "another ingest",
-    )?;
+    let _ingest_lock = commit::ingest_lock(&wh)?;
     commit::recover(&wh)?;
     let key = wh.require_key()?;
     // Ingest does not read seatcount.toml: it stores both case forms of every identifier,
