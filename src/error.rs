@@ -90,7 +90,9 @@ fn clean_datafusion_message(e: &datafusion::error::DataFusionError) -> String {
     }
     let text = inner.to_string();
     let first = text.lines().next().unwrap_or_default().trim();
-    // DataFusion's Parquet decoder does not say which file it was reading; verify does.
+    // DataFusion's Parquet decoder does not say which file it was reading. Every stored file
+    // is checked against its checksum before a query reads it (`check::contents_intact`), so
+    // this is a file recorded without one; `verify` lists them.
     if first.contains("Parquet") {
         return format!("{first}; a stored events file is damaged: `seatcount verify` names it");
     }

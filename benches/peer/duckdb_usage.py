@@ -26,8 +26,9 @@ WITH raw AS (
     SELECT *, strftime(event_time AT TIME ZONE 'UTC', '%Y-%m') AS month
     FROM read_parquet($raw, filename = true, file_row_number = true)
 ),
--- Re-sent events: the first occurrence of an event_id of a source (app and environment) in a
--- month counts, in input order.
+-- Re-sent events: one copy of an event_id of a source (app and environment) in a month counts.
+-- The generator re-sends an event as an exact copy, so which copy does not matter (seatcount
+-- keeps the earliest version, which is every copy here).
 events AS (
     SELECT * FROM raw
     WHERE $month IS NULL OR month = $month

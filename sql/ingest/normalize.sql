@@ -37,7 +37,6 @@ hashed AS (
     FROM forms
 )
 SELECT
-    seq,
     nullif(trim(event_id), '') AS event_id,
     event_time,
     to_char(event_time, '%Y-%m') AS month,

@@ -1,6 +1,6 @@
 -- Findings that inflate or blur the bill in one month, with the persons or seats each affects.
 --
--- Always seven rows, affected_users 0 when a check finds nothing:
+-- Always eight rows, affected_users 0 when a check finds nothing:
 --   case_or_space_variants        identifiers that differ only by case or white space:
 --                                 affected_users is the seats that normalizing them at source
 --                                 would save under identifiers.case = exact (each extra
@@ -16,7 +16,11 @@
 --                                 is not an internal domain of its environment (contractors
 --                                 are Internal by definition: review, not wrong);
 --   mixed_pack_users              internal persons who used an app with a pack and one without:
---                                 the seats `waterfall.mixed` decides.
+--                                 the seats `waterfall.mixed` decides;
+--   event_id_conflicts            event ids a source sent in versions that differ, counted in
+--                                 events, not persons: the earliest version counts and the
+--                                 others are in the `conflicts` table (docs/semantics.md
+--                                 "Counted events"); a source that reuses ids needs a look.
 --
 -- Each check is its own statement, kept as a one-row table, so the checks run one after
 -- another and each has the whole memory pool: in one plan, their joins and aggregates ran at
@@ -117,6 +121,15 @@ SELECT 7 AS ord, 'mixed_pack_users' AS "check",
 FROM final_persons
 WHERE month = {{month}};
 
+CREATE TABLE check_event_conflicts AS
+SELECT 8 AS ord, 'event_id_conflicts' AS "check",
+       count(DISTINCT (app_id, environment_id, event_id)) AS affected_users,
+       coalesce('event ids sent in versions that differ (a count of events, not persons); the earliest counts, the rest are in the conflicts table; by app: '
+                || string_agg(DISTINCT app_id, ',' ORDER BY app_id),
+                'no source sent one event id in versions that differ') AS detail
+FROM conflicts
+WHERE month = {{month}};
+
 SELECT "check", CAST(affected_users AS BIGINT) AS affected_users, detail
 FROM (
     SELECT * FROM check_variants
@@ -126,5 +139,6 @@ FROM (
     UNION ALL SELECT * FROM check_unclassified
     UNION ALL SELECT * FROM check_outside
     UNION ALL SELECT * FROM check_mixed
+    UNION ALL SELECT * FROM check_event_conflicts
 )
 ORDER BY ord;

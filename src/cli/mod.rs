@@ -238,7 +238,7 @@ async fn repair_manifest(root: &Path, yes: bool, output: &args::OutputArgs) -> R
 /// them, and fails naming the first that differs.
 async fn verify(root: &Path, output: &args::OutputArgs) -> Result<()> {
     let wh = Warehouse::open(root)?;
-    let _read = commit::read_lock(&wh)?;
+    let _read = commit::listing_lock(&wh)?;
     let checked = check::verify(&wh)?;
     let files: Vec<commit::StoredFile> = checked.iter().map(|(f, _)| f.clone()).collect();
     let states: Vec<&str> = checked
@@ -312,10 +312,20 @@ fn print_summary(s: &ingest::Summary) {
     if !s.months.is_empty() {
         line.push_str(&format!(" in {}", s.months.join(", ")));
     }
-    line.push_str(&format!(
-        ", {} duplicate events dropped, {} quarantined",
-        s.rows_duplicate, s.rows_quarantined
-    ));
+    line.push_str(&format!(", {} duplicate events dropped", s.rows_duplicate));
+    if s.rows_conflicting > 0 {
+        line.push_str(&format!(
+            ", {} conflicting versions of an event id set aside in conflicts/",
+            s.rows_conflicting
+        ));
+        if s.rows_outranked > 0 {
+            line.push_str(&format!(
+                " ({} of them stored events an earlier version replaced)",
+                s.rows_outranked
+            ));
+        }
+    }
+    line.push_str(&format!(", {} quarantined", s.rows_quarantined));
     if let Some(q) = &s.quarantine_file {
         line.push_str(&format!(" to {}", q.display()));
     }

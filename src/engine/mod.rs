@@ -16,11 +16,12 @@ use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 
 use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::common::ParamValues;
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::memory_pool::MemoryLimit;
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::logical_expr::{DdlStatement, Expr, LogicalPlan};
 use datafusion::prelude::{DataFrame, ParquetReadOptions, SessionConfig, SessionContext};
@@ -191,6 +192,13 @@ impl Engine {
         // grouping starts with the (constant) month. The previous streams emit in one pass and
         // made the usage report 1.7x faster (BENCHMARKS.md).
         config.options_mut().execution.enable_migration_aggregate = false;
+        // Every sort sets aside this much of the pool for merging its spills (10 MiB by
+        // default, per partition): a small pool would be gone before any row is sorted.
+        if let MemoryLimit::Finite(bytes) = runtime.memory_pool.memory_limit() {
+            let execution = &mut config.options_mut().execution;
+            execution.sort_spill_reservation_bytes =
+                execution.sort_spill_reservation_bytes.min(bytes / 32);
+        }
         apply_datafusion_env(&mut config)?;
         let held = cached::HeldMemory::new(&runtime);
         let state = SessionStateBuilder::new()
@@ -206,16 +214,31 @@ impl Engine {
         Ok(engine)
     }
 
+    /// Registers `events` and `conflicts`, both partitioned by month. A warehouse with no
+    /// conflict yet has no `conflicts/` (and may be read-only): the table is then empty.
     async fn register_events(&self, wh: &Warehouse) -> Result<()> {
         let dir = wh.events_dir();
         crate::warehouse::make_dir(&dir, 0o755)?;
         let file_schema = schema::stored_schema();
-        let options = ParquetReadOptions::default()
-            .table_partition_cols(vec![(schema::MONTH.to_string(), DataType::Utf8)])
-            .schema(&file_schema);
+        let options = || {
+            ParquetReadOptions::default()
+                .table_partition_cols(vec![(schema::MONTH.to_string(), DataType::Utf8)])
+                .schema(&file_schema)
+        };
         self.ctx
-            .register_parquet("events", &literal_url(&dir)?, options)
+            .register_parquet("events", &literal_url(&dir)?, options())
             .await?;
+        let conflicts = wh.conflicts_dir();
+        if conflicts.is_dir() {
+            self.ctx
+                .register_parquet("conflicts", &literal_url(&conflicts)?, options())
+                .await?;
+        } else {
+            let mut fields = file_schema.fields().to_vec();
+            fields.push(Arc::new(Field::new(schema::MONTH, DataType::Utf8, false)));
+            let empty = MemTable::try_new(Arc::new(Schema::new(fields)), vec![vec![]])?;
+            self.ctx.register_table("conflicts", Arc::new(empty))?;
+        }
         Ok(())
     }
 

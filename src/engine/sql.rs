@@ -9,8 +9,6 @@ use crate::error::{Error, Result};
 
 /// Normalization and hashing of validated input rows (`sql/ingest/normalize.sql`).
 pub const INGEST_NORMALIZE: &str = include_str!("../../sql/ingest/normalize.sql");
-/// event_id de-duplication of one month of staged rows (`sql/ingest/dedup.sql`).
-pub const INGEST_DEDUP: &str = include_str!("../../sql/ingest/dedup.sql");
 
 /// One SQL file.
 #[derive(Debug, Clone, Copy)]
@@ -29,6 +27,17 @@ macro_rules! sql_file {
         }
     };
 }
+
+/// The files that decide which version of a repeated event id counts, run in this order
+/// over one month (docs/semantics.md "Counted events"): rank the versions, add what counts,
+/// set aside what does not, and drop what was outranked from the earlier files.
+pub const INGEST_CONTESTED: SqlFile = sql_file!("ingest/contested.sql");
+/// See [`INGEST_CONTESTED`].
+pub const INGEST_RESOLVED: SqlFile = sql_file!("ingest/resolved.sql");
+/// See [`INGEST_CONTESTED`].
+pub const INGEST_CONFLICTS: SqlFile = sql_file!("ingest/conflicts.sql");
+/// See [`INGEST_CONTESTED`].
+pub const INGEST_OUTRANKED: SqlFile = sql_file!("ingest/outranked.sql");
 
 /// The views of the metering semantics, in dependency order (docs/semantics.md).
 pub const VIEWS: &[SqlFile] = &[
@@ -159,6 +168,19 @@ impl Params {
                 _ => format!("coalesce({})", order.join(", ")),
             },
         );
+        p
+    }
+
+    /// The placeholders of the ingest files: `{{stored_columns}}`, every stored column in
+    /// table order.
+    pub fn for_ingest() -> Params {
+        let mut p = Params::default();
+        let names: Vec<String> = crate::warehouse::schema::stored_schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        p.set("stored_columns", names.join(", "));
         p
     }
 

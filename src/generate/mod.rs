@@ -200,15 +200,24 @@ struct MonthDraw<'a> {
 }
 
 impl MonthDraw<'_> {
+    /// A draw for event `n` of this month; `purpose` tells the draws of one event apart.
+    fn draw(&self, n: u64, purpose: u64) -> u64 {
+        mix(self.spec.seed
+            ^ mix(
+                (u64::from(self.month_index) << 40 | n).wrapping_mul(0x2545_F491_4F6C_DD1D)
+                    ^ purpose,
+            ))
+    }
+
     fn event(&self, n: u64, out: &mut Batch, scratch: &mut String) {
         let spec = self.spec;
-        let r = |purpose: u64| {
-            mix(spec.seed
-                ^ mix(
-                    (u64::from(self.month_index) << 40 | n).wrapping_mul(0x2545_F491_4F6C_DD1D)
-                        ^ purpose,
-                ))
+        // A re-sent event repeats an earlier one of this month exactly, id and all.
+        let n = if n > 0 && chance(self.draw(n, 6), 1) {
+            below(self.draw(n, 7), n)
+        } else {
+            n
         };
+        let r = |purpose: u64| self.draw(n, purpose);
         // Heavy users log in more: squaring skews towards low person numbers.
         let u = (r(1) >> 11) as f64 / (1u64 << 53) as f64;
         let person = Person::new(
@@ -220,19 +229,13 @@ impl MonthDraw<'_> {
         let anonymous = chance(r(4), 1);
         let active = !chance(r(5), 1);
 
-        // A re-sent event repeats the id of an earlier one in this month.
-        let id_n = if n > 0 && chance(r(6), 1) {
-            below(r(7), n)
-        } else {
-            n
-        };
         let mut text = |column: usize, write: &mut dyn FnMut(&mut String)| {
             scratch.clear();
             write(scratch);
             out.text[column].append_value(&*scratch);
         };
         text(col::EVENT_ID, &mut |s| {
-            let _ = write!(s, "{}-{:02}-{id_n}", spec.seed, self.month_index);
+            let _ = write!(s, "{}-{:02}-{n}", spec.seed, self.month_index);
         });
         text(col::ENV_ID, &mut |s| {
             let _ = write!(s, "{}-{}", app.id, if production { "p" } else { "t" });

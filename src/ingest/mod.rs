@@ -10,28 +10,22 @@ pub mod columns;
 pub mod months;
 pub mod quarantine;
 pub mod read;
+pub mod resolve;
 pub mod validate;
 pub mod write;
 
 use std::collections::HashSet;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
+use datafusion::arrow::array::StringArray;
 use datafusion::arrow::array::{ArrayRef, AsArray, RecordBatch, new_null_array};
-use datafusion::arrow::array::{StringArray, UInt64Array};
 use datafusion::arrow::compute::kernels::cmp::eq;
-use datafusion::arrow::compute::{
-    cast, concat_batches, filter_record_batch, sort_to_indices, take_record_batch,
-};
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, UInt64Type};
-use datafusion::datasource::MemTable;
-use datafusion::prelude::ParquetReadOptions;
-use datafusion::scalar::ScalarValue;
-use futures::StreamExt;
+use datafusion::arrow::compute::{cast, filter_record_batch};
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
 
 use crate::engine::memory::{self, Workload};
-use crate::engine::{Engine, literal_url, sql, udf::UdfSettings};
+use crate::engine::{Engine, sql, udf::UdfSettings};
 use crate::error::{Error, Result};
 use crate::warehouse::commit::{self, Journal, LedgerEntry, Move, StoredFile};
 use crate::warehouse::key::HashAlgorithm;
@@ -39,7 +33,7 @@ use crate::warehouse::{Warehouse, crash, make_dir, schema};
 use months::Months;
 use quarantine::QuarantineWriter;
 use read::Format;
-use write::{ParquetSink, Purpose};
+use resolve::Written;
 
 /// What to do with rows that break the input table of docs/input.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -62,8 +56,14 @@ pub struct Summary {
     pub rows_read: u64,
     /// Rows stored.
     pub rows_stored: u64,
-    /// Rows dropped because their event_id was already stored or repeated.
+    /// Rows dropped because they repeat an event already stored or read (same source, id
+    /// and content).
     pub rows_duplicate: u64,
+    /// Versions of an event id that do not count (docs/semantics.md "Counted events"), set
+    /// aside in the `conflicts` table; includes `rows_outranked`.
+    pub rows_conflicting: u64,
+    /// Stored events that a version from this ingest outranked, moved to `conflicts`.
+    pub rows_outranked: u64,
     /// Rows written to the quarantine.
     pub rows_quarantined: u64,
     /// The quarantine file, relative to the warehouse, if one was written.
@@ -132,7 +132,7 @@ pub async fn ingest(
             .sum(),
     );
     let (mut bytes_before, mut rows_so_far) = (0u64, 0u64);
-    for (index, (file, format)) in files.iter().zip(formats).enumerate() {
+    for (file, format) in files.iter().zip(formats) {
         let file_len = file.metadata().map(|m| m.len()).unwrap_or(0);
         let sha256 = commit::file_sha256(file)?;
         let name = file
@@ -161,7 +161,7 @@ pub async fn ingest(
             entry.rows_read += chunk.len() as u64;
             rows_so_far += chunk.len() as u64;
             observer.progress(bytes_before + chunk.consumed, rows_so_far);
-            let checked = validate::validate(&chunk, (index as u64) << 40)?;
+            let checked = validate::validate(&chunk)?;
             future += checked.future;
             if let Some(first) = checked.rejects.first() {
                 match on_error {
@@ -216,31 +216,33 @@ pub async fn ingest(
 
     let mut moves = Vec::new();
     let mut stored_files = Vec::new();
+    let mut removes = Vec::new();
     for (month, files) in months {
-        // The direct file first, then what de-duplicating the staged rows leaves.
-        let mut outputs: Vec<(PathBuf, u64)> = Vec::new();
-        outputs.extend(files.direct.clone().filter(|(_, rows)| *rows > 0));
-        if let Some(staged) = &files.staged {
-            let out = staging.dir.join(format!("final-{month}.parquet"));
-            let direct = files.direct.as_ref().map(|(path, _)| path.as_path());
-            let rows = dedup_month(&engine, staged, direct, &month, &out).await?;
-            if rows > 0 {
-                outputs.push((out, rows));
-            }
-        }
-        let stored: u64 = outputs.iter().map(|(_, rows)| rows).sum();
-        summary.rows_duplicate += files.accepted - stored;
-        if stored > 0 {
-            summary.rows_stored += stored;
+        let resolved = resolve::month(&engine, &wh, &month, &files, &staging.dir).await?;
+        let added: u64 = resolved.added.iter().map(|(_, rows)| rows).sum();
+        let conflicts = resolved.conflicts.as_ref().map_or(0, |(_, rows)| *rows);
+        summary.rows_conflicting += conflicts;
+        summary.rows_outranked += resolved.outranked_stored;
+        summary.rows_duplicate += files.accepted - added - (conflicts - resolved.outranked_stored);
+        if added > 0 {
+            summary.rows_stored += added;
             summary.months.push(month.clone());
         }
-        for (n, (path, rows)) in outputs.into_iter().enumerate() {
+        let mut outputs: Vec<(Written, &str)> = Vec::new();
+        outputs.extend(resolved.added.into_iter().map(|w| (w, "events")));
+        outputs.extend(resolved.kept_stored.into_iter().map(|w| (w, "events")));
+        outputs.extend(resolved.conflicts.into_iter().map(|w| (w, "conflicts")));
+        removes.extend(resolved.replaced);
+        for (n, ((path, rows), table)) in outputs.into_iter().enumerate() {
             let suffix = if n == 0 {
                 String::new()
             } else {
                 format!("-{}", n + 1)
             };
-            let to = PathBuf::from(format!("events/month={month}/{ingest_id}{suffix}.parquet"));
+            let to = PathBuf::from(format!(
+                "{table}/{}={month}/{ingest_id}{suffix}.parquet",
+                schema::MONTH
+            ));
             stored_files.push(StoredFile {
                 path: to.clone(),
                 rows,
@@ -265,7 +267,7 @@ pub async fn ingest(
         });
         summary.quarantine_file = Some(to);
     }
-    crash::point("deduped");
+    crash::point("resolved");
     if !ledger.is_empty() {
         commit::commit(
             &wh,
@@ -274,6 +276,7 @@ pub async fn ingest(
                 moves,
                 ledger,
                 stored: stored_files,
+                removes,
             },
         )?;
     }
@@ -288,7 +291,7 @@ async fn stage_chunk(engine: &Engine, months: &mut Months<'_>, batch: RecordBatc
     ctx.register_batch("incoming", batch)?;
     let (_, batches) = engine.collect(sql::INGEST_NORMALIZE, &[]).await?;
     ctx.deregister_table("incoming")?;
-    for batch in in_input_order(batches)? {
+    for batch in batches {
         let month_col = cast(
             batch
                 .column_by_name(schema::MONTH)
@@ -300,106 +303,11 @@ async fn stage_chunk(engine: &Engine, months: &mut Months<'_>, batch: RecordBatc
         for month in distinct {
             let mask = eq(month_col, &StringArray::new_scalar(month))?;
             let rows = filter_record_batch(&batch, &mask)?;
-            let rows = conform(&rows, &staged_schema())?;
+            let rows = conform(&rows, &schema::stored_schema())?;
             months.write(month, rows).await?;
         }
     }
     Ok(())
-}
-
-/// Runs `sql/ingest/dedup.sql` over one month's staged rows, after its `direct` file if any,
-/// and writes the survivors.
-async fn dedup_month(
-    engine: &Engine,
-    staged: &Path,
-    direct: Option<&Path>,
-    month: &str,
-    out: &Path,
-) -> Result<u64> {
-    let ctx = engine.context();
-    ctx.deregister_table("staged")?;
-    ctx.deregister_table("direct")?;
-    let options = ParquetReadOptions::default();
-    ctx.register_parquet("staged", &literal_url(staged)?, options)
-        .await?;
-    match direct {
-        Some(path) => {
-            let options = ParquetReadOptions::default();
-            ctx.register_parquet("direct", &literal_url(path)?, options)
-                .await?
-        }
-        None => {
-            let empty = MemTable::try_new(schema::stored_schema(), vec![vec![]])?;
-            ctx.register_table("direct", Arc::new(empty))?;
-        }
-    }
-    let mut stream = engine
-        .stream(
-            sql::INGEST_DEDUP,
-            &[ScalarValue::Utf8(Some(month.to_string()))],
-        )
-        .await?;
-    let mut writer = ParquetSink::create(out, schema::stored_schema(), Purpose::Stored)?;
-    let mut rows = 0u64;
-    while let Some(batch) = stream.next().await {
-        let batch = conform(&batch?, &schema::stored_schema())?;
-        rows += batch.num_rows() as u64;
-        writer.write(batch).await?;
-    }
-    writer.finish()?;
-    ctx.deregister_table("staged")?;
-    ctx.deregister_table("direct")?;
-    Ok(rows)
-}
-
-/// `batches` in input (`seq`) order. DataFusion may return a chunk's rows in slices from
-/// several partitions, out of order, and direct de-duplication keeps the first row of each
-/// event id as it arrives. Slices that are each in order are only put in order; anything else
-/// is sorted.
-fn in_input_order(mut batches: Vec<RecordBatch>) -> Result<Vec<RecordBatch>> {
-    batches.retain(|b| b.num_rows() > 0);
-    let seqs = batches
-        .iter()
-        .map(|b| {
-            let column = b.column_by_name("seq").expect("normalize.sql yields seq");
-            Ok(cast(column, &DataType::UInt64)?
-                .as_primitive::<UInt64Type>()
-                .clone())
-        })
-        .collect::<Result<Vec<UInt64Array>>>()?;
-    let mut order: Vec<usize> = (0..batches.len()).collect();
-    order.sort_by_key(|&i| seqs[i].value(0));
-    let mut last = None;
-    let sorted = order.iter().all(|&i| {
-        let values = seqs[i].values();
-        let ok = last.is_none_or(|l| l < values[0]) && values.windows(2).all(|w| w[0] < w[1]);
-        last = values.last().copied();
-        ok
-    });
-    if sorted {
-        let mut slots: Vec<Option<RecordBatch>> = batches.into_iter().map(Some).collect();
-        return Ok(order.iter().filter_map(|&i| slots[i].take()).collect());
-    }
-    let Some(first) = batches.first() else {
-        return Ok(batches);
-    };
-    let all = concat_batches(&first.schema(), &batches)?;
-    let seq = cast(
-        all.column_by_name("seq").expect("normalize.sql yields seq"),
-        &DataType::UInt64,
-    )?;
-    let indices = sort_to_indices(&seq, None, None)?;
-    Ok(vec![take_record_batch(&all, &indices)?])
-}
-
-/// `seq` plus the stored columns: what staging files hold before de-duplication.
-fn staged_schema() -> SchemaRef {
-    static STAGED: std::sync::LazyLock<SchemaRef> = std::sync::LazyLock::new(|| {
-        let mut fields = vec![Arc::new(Field::new("seq", DataType::UInt64, false))];
-        fields.extend(schema::stored_schema().fields().iter().cloned());
-        Arc::new(Schema::new(fields))
-    });
-    STAGED.clone()
 }
 
 /// Picks `schema`'s columns from `batch` by name and casts them to its types (SQL yields
@@ -474,40 +382,4 @@ fn new_ingest_id() -> String {
     let mut random = [0u8; 4];
     let _ = getrandom::fill(&mut random);
     format!("{now}-{}", hex::encode(random))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn seqs(values: &[u64]) -> RecordBatch {
-        let schema = Arc::new(Schema::new(vec![Field::new(
-            "seq",
-            DataType::UInt64,
-            false,
-        )]));
-        let column: ArrayRef = Arc::new(UInt64Array::from(values.to_vec()));
-        RecordBatch::try_new(schema, vec![column]).unwrap()
-    }
-
-    fn flat(batches: &[RecordBatch]) -> Vec<u64> {
-        let columns = batches
-            .iter()
-            .map(|b| b.column(0).as_primitive::<UInt64Type>());
-        columns.flat_map(|c| c.values().to_vec()).collect()
-    }
-
-    #[test]
-    fn slices_come_back_in_input_order_and_anything_else_is_sorted() {
-        let slices = vec![seqs(&[4, 5]), seqs(&[]), seqs(&[0, 1]), seqs(&[2, 3])];
-        let ordered = in_input_order(slices).unwrap();
-        assert_eq!(ordered.len(), 3, "contiguous slices are only reordered");
-        assert_eq!(flat(&ordered), vec![0, 1, 2, 3, 4, 5]);
-        let interleaved = vec![seqs(&[1, 4]), seqs(&[0, 3, 2])];
-        assert_eq!(
-            flat(&in_input_order(interleaved).unwrap()),
-            vec![0, 1, 2, 3, 4]
-        );
-        assert!(in_input_order(vec![]).unwrap().is_empty());
-    }
 }

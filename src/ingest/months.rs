@@ -1,20 +1,21 @@
 //! Where each month's hashed rows go while the input is read.
 //!
-//! A month is first written **directly**: its rows are de-duplicated as they arrive, against
-//! a set of the event ids seen so far (loaded first with the ids the warehouse already holds
-//! for the month), and the survivors go straight to the month's stored file. An id belongs to
-//! its source, the app and environment that sent it ([`source_keys`]): two apps may number
-//! their events alike. The first row
-//! with an id is kept, which is the rule of `sql/ingest/dedup.sql` (smallest `seq`), since rows
-//! arrive in `seq` order. That saves writing every row to a staging file and reading it back
-//! (BENCHMARKS.md item 32).
+//! A month is first written **directly**: a row whose event id is new goes straight to the
+//! month's stored file, checked against a set of the ids seen so far (loaded first with the
+//! ids the warehouse already holds for the month). An id belongs to its source, the app and
+//! environment that sent it ([`source_keys`]): two apps may number their events alike. Most
+//! rows are new, so most of the input is never written twice.
+//!
+//! A row whose id was seen is **staged**: it may repeat the row it shares its id with, or
+//! contradict it, and which version counts must not depend on which came first
+//! (docs/semantics.md "Counted events"). `sql/ingest/contested.sql` decides at the end, over
+//! every version of the staged ids: stored, direct and staged.
 //!
 //! The sets grow with the distinct ids of every month the input touches, so they are bounded:
 //! at most [`OPEN_MONTHS`] months are direct at once, and their sets together stay within a
 //! budget. Past either, the month used longest ago is closed: its stored file is finished, and
-//! any later rows of that month are **staged** as before and de-duplicated at the end by
-//! `dedup.sql`, against the stored events and that direct file (whose rows all came first).
-//! Input sorted by time, as exports are, closes each month once it is over and stages nothing.
+//! all later rows of that month are staged. Input sorted by time, as exports are, closes each
+//! month once it is over and stages only its repeated ids.
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
@@ -25,7 +26,7 @@ use std::sync::Arc;
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, RecordBatch, StringBuilder,
 };
-use datafusion::arrow::compute::kernels::boolean::{is_null, or};
+use datafusion::arrow::compute::kernels::boolean::{is_null, not, or};
 use datafusion::arrow::compute::{cast, filter_record_batch};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::physical_expr_common::binary_map::{ArrowBytesMap, OutputType};
@@ -37,7 +38,6 @@ use crate::error::Result;
 use crate::warehouse::{Warehouse, check, schema};
 
 use super::write::{ParquetSink, Purpose};
-use super::{conform, staged_schema};
 
 /// Months written directly at once. Each holds a stored file's row group in memory (about
 /// 200 MB at a million rows), so a few at most; two cover input sorted by time, where a
@@ -53,7 +53,8 @@ pub struct MonthFiles {
     pub accepted: u64,
     /// The directly written stored file and its rows, if the month was ever direct.
     pub direct: Option<(PathBuf, u64)>,
-    /// The staged rows still to de-duplicate, if the month received any after closing.
+    /// The staged rows still to resolve, if the month received any repeated id or any row
+    /// after closing.
     pub staged: Option<PathBuf>,
 }
 
@@ -96,7 +97,7 @@ impl<'a> Months<'a> {
         }
     }
 
-    /// Routes `rows` (staged schema: `seq` and the stored columns) of `month`.
+    /// Routes `rows` (the stored columns) of `month`.
     pub async fn write(&mut self, month: &str, rows: RecordBatch) -> Result<()> {
         self.clock += 1;
         if !self.months.contains_key(month) {
@@ -112,25 +113,26 @@ impl<'a> Months<'a> {
         let clock = self.clock;
         let entry = self.months.get_mut(month).expect("just inserted");
         entry.accepted += rows.num_rows() as u64;
-        match entry.direct.as_mut() {
+        let repeated = match entry.direct.as_mut() {
             Some(direct) => {
                 direct.last_used = clock;
-                let kept = first_occurrences(&mut direct.ids, &rows)?;
-                let kept = conform(&kept, &schema::stored_schema())?;
-                direct.rows += kept.num_rows() as u64;
-                if kept.num_rows() > 0 {
-                    direct.sink.write(kept).await?;
+                let (fresh, repeated) = split_fresh(&mut direct.ids, &rows)?;
+                direct.rows += fresh.num_rows() as u64;
+                if fresh.num_rows() > 0 {
+                    direct.sink.write(fresh).await?;
                 }
+                repeated
             }
-            None => {
-                if entry.staged.is_none() {
-                    let path = self.dir.join(format!("staged-{month}.parquet"));
-                    let sink = ParquetSink::create(&path, staged_schema(), Purpose::Staging)?;
-                    entry.staged = Some((sink, path));
-                }
-                let (sink, _) = entry.staged.as_mut().expect("just created");
-                sink.write(rows).await?;
+            None => rows,
+        };
+        if repeated.num_rows() > 0 {
+            if entry.staged.is_none() {
+                let path = self.dir.join(format!("staged-{month}.parquet"));
+                let sink = ParquetSink::create(&path, schema::stored_schema(), Purpose::Staging)?;
+                entry.staged = Some((sink, path));
             }
+            let (sink, _) = entry.staged.as_mut().expect("just created");
+            sink.write(repeated).await?;
         }
         self.keep_within_bounds()
     }
@@ -139,7 +141,7 @@ impl<'a> Months<'a> {
     /// the budget (the month is then staged throughout, as before direct writing).
     async fn open(&mut self, month: &str) -> Result<Option<Direct>> {
         // The stored events of the month are read: they must be whole.
-        check::events_intact(self.wh, Some(&[month.to_string()].into_iter().collect()))?;
+        check::contents_intact(self.wh, Some(&[month.to_string()].into_iter().collect()))?;
         let mut ids = IdSet::new(OutputType::Utf8);
         let mut stored = self
             .engine
@@ -220,9 +222,9 @@ fn close(month: &mut Month) -> Result<()> {
     Ok(())
 }
 
-/// The rows of `batch` whose event id `ids` has not seen from the same source (adding
-/// those ids), and every row without an id.
-fn first_occurrences(ids: &mut IdSet, batch: &RecordBatch) -> Result<RecordBatch> {
+/// Splits `batch` into the rows whose event id `ids` has not seen from the same source
+/// (adding those ids) or that have no id, and the rest.
+fn split_fresh(ids: &mut IdSet, batch: &RecordBatch) -> Result<(RecordBatch, RecordBatch)> {
     let column = source_keys(batch)?;
     let fresh = Cell::new(false);
     let mut seen_first = Vec::with_capacity(column.len());
@@ -232,7 +234,11 @@ fn first_occurrences(ids: &mut IdSet, batch: &RecordBatch) -> Result<RecordBatch
         |()| seen_first.push(fresh.replace(false)),
     );
     let keep = or(&BooleanArray::from(seen_first), &is_null(&column)?)?;
-    Ok(filter_record_batch(batch, &keep)?)
+    let repeated = not(&keep)?;
+    Ok((
+        filter_record_batch(batch, &keep)?,
+        filter_record_batch(batch, &repeated)?,
+    ))
 }
 
 /// Each row's event id qualified by its source: `<bytes of app_id>:<app_id><bytes of
@@ -320,23 +326,25 @@ mod tests {
         let mut set = IdSet::new(OutputType::Utf8);
         let a = from_source("a", &[Some("1"), Some("2")]);
         let b = from_source("b", &[Some("1"), Some("2")]);
-        assert_eq!(first_occurrences(&mut set, &a).unwrap().num_rows(), 2);
-        assert_eq!(first_occurrences(&mut set, &b).unwrap().num_rows(), 2);
-        assert_eq!(first_occurrences(&mut set, &b).unwrap().num_rows(), 0);
+        assert_eq!(split_fresh(&mut set, &a).unwrap().0.num_rows(), 2);
+        assert_eq!(split_fresh(&mut set, &b).unwrap().0.num_rows(), 2);
+        let (fresh, repeated) = split_fresh(&mut set, &b).unwrap();
+        assert_eq!((fresh.num_rows(), repeated.num_rows()), (0, 2));
     }
 
     #[test]
-    fn the_first_row_of_each_id_is_kept_across_batches_and_rows_without_one_always() {
+    fn a_seen_id_is_set_aside_across_batches_and_rows_without_one_always_pass() {
         let mut set = IdSet::new(OutputType::Utf8);
         let first = batch(&[Some("a"), None, Some("b"), Some("a"), None]);
+        let (fresh, repeated) = split_fresh(&mut set, &first).unwrap();
         assert_eq!(
-            ids(&first_occurrences(&mut set, &first).unwrap()),
+            ids(&fresh),
             vec![Some("a".into()), None, Some("b".into()), None]
         );
+        assert_eq!(ids(&repeated), vec![Some("a".into())]);
         let second = batch(&[Some("b"), Some("c"), None, Some("c")]);
-        assert_eq!(
-            ids(&first_occurrences(&mut set, &second).unwrap()),
-            vec![Some("c".into()), None]
-        );
+        let (fresh, repeated) = split_fresh(&mut set, &second).unwrap();
+        assert_eq!(ids(&fresh), vec![Some("c".into()), None]);
+        assert_eq!(ids(&repeated), vec![Some("b".into()), Some("c".into())]);
     }
 }

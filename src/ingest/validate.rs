@@ -9,7 +9,7 @@ use std::sync::{Arc, LazyLock};
 use chrono::{DateTime, NaiveDateTime};
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, BooleanBuilder, ListBuilder, RecordBatch, StringArray,
-    StringBuilder, TimestampMicrosecondArray, UInt64Array, new_null_array,
+    StringBuilder, TimestampMicrosecondArray, new_null_array,
 };
 use datafusion::arrow::compute::{cast, filter_record_batch};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -69,10 +69,7 @@ const PASS_THROUGH: [(Col, &str); 16] = [
 ];
 
 static INCOMING: LazyLock<SchemaRef> = LazyLock::new(|| {
-    let mut fields = vec![
-        Field::new("seq", DataType::UInt64, false),
-        Field::new("event_time", schema::time_type(), false),
-    ];
+    let mut fields = vec![Field::new("event_time", schema::time_type(), false)];
     fields.extend(
         PASS_THROUGH
             .iter()
@@ -92,8 +89,8 @@ pub fn incoming_schema() -> SchemaRef {
 
 const ENVIRONMENT_TYPES: [&str; 5] = ["production", "acceptance", "test", "development", "other"];
 
-/// Checks every row of `chunk`; `seq_base` orders rows across the files of one ingest.
-pub fn validate(chunk: &RawChunk, seq_base: u64) -> Result<Validated> {
+/// Checks every row of `chunk`.
+pub fn validate(chunk: &RawChunk) -> Result<Validated> {
     let n = chunk.len();
     let mut first: Vec<Option<Reject>> = vec![None; n];
     let refuse = |first: &mut Vec<Option<Reject>>, row: usize, col: &str, reason: String| {
@@ -346,11 +343,9 @@ pub fn validate(chunk: &RawChunk, seq_base: u64) -> Result<Validated> {
         None => new_null_array(&schema::roles_type(), n),
     };
 
-    let seq: UInt64Array = chunk.positions.iter().map(|p| seq_base + p).collect();
-    let mut columns: Vec<ArrayRef> = vec![
-        Arc::new(seq),
-        Arc::new(TimestampMicrosecondArray::from(times).with_timezone("UTC")),
-    ];
+    let mut columns: Vec<ArrayRef> = vec![Arc::new(
+        TimestampMicrosecondArray::from(times).with_timezone("UTC"),
+    )];
     for a in texts {
         columns.push(match a {
             Some(a) => Arc::new(a),

@@ -30,8 +30,12 @@ pub fn events_intact(wh: &Warehouse, months: Option<&BTreeSet<String>>) -> Resul
         match expected.get(path) {
             None => {
                 return Err(Error::Runtime(format!(
-                    "{}: seatcount did not write this file, so its events would be counted unchecked; move it out of events/ (ingest its source instead)",
-                    shown.display()
+                    "{}: seatcount did not write this file, so its events would be counted unchecked; move it out of {}/ (ingest its source instead)",
+                    shown.display(),
+                    path.components().next().map_or(String::new(), |c| c
+                        .as_os_str()
+                        .to_string_lossy()
+                        .into_owned())
                 )));
             }
             Some(file) if file.bytes != *bytes => {
@@ -52,6 +56,84 @@ pub fn events_intact(wh: &Warehouse, months: Option<&BTreeSet<String>>) -> Resul
         )));
     }
     Ok(())
+}
+
+/// [`events_intact`], and each file's bytes are those its commit wrote, so a same-size
+/// corruption (flipped bits, a file rewritten in place) cannot change a bill unseen. A file
+/// is read in full once: after it matches, its stat signature is remembered in
+/// `_seatcount/verified.json`, and it is read again only when that changes. Any write to a
+/// file changes its ctime, which no user can set back, so the check costs a stat per file
+/// after the first.
+pub fn contents_intact(wh: &Warehouse, months: Option<&BTreeSet<String>>) -> Result<()> {
+    events_intact(wh, months)?;
+    let mut verified = load_verified(wh);
+    let mut learned = false;
+    for file in commit::manifest(wh)? {
+        let in_scope = months.is_none_or(|m| month_of(&file.path).is_some_and(|x| m.contains(x)));
+        let Some(expected) = file.sha256.as_ref().filter(|_| in_scope) else {
+            continue;
+        };
+        let full = wh.root().join(&file.path);
+        let seen = signature(&full)?;
+        if verified.get(&file.path) == Some(&seen) {
+            continue;
+        }
+        if commit::file_sha256(&full)? != *expected {
+            return Err(Error::Runtime(format!(
+                "{}: damaged: its bytes differ from those seatcount wrote, though its size is the same; restore it from a backup",
+                full.display()
+            )));
+        }
+        verified.insert(file.path, seen);
+        learned = true;
+    }
+    if learned {
+        // A reader that cannot write (a read-only copy) reads the files again next time.
+        let _ = save_verified(wh, &verified);
+    }
+    Ok(())
+}
+
+/// Remembers `paths` as verified: a commit has just hashed them, in staging, and moved them.
+pub fn remember_verified(wh: &Warehouse, paths: &[PathBuf]) -> Result<()> {
+    let mut verified = load_verified(wh);
+    for path in paths {
+        verified.insert(path.clone(), signature(&wh.root().join(path))?);
+    }
+    save_verified(wh, &verified)
+}
+
+type Verified = BTreeMap<PathBuf, String>;
+
+const VERIFIED: &str = "verified.json";
+
+/// What was verified, or nothing when the record is missing or unreadable (the files are
+/// then read again, which is only slower).
+fn load_verified(wh: &Warehouse) -> Verified {
+    fs::read(wh.state_dir().join(VERIFIED))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default()
+}
+
+fn save_verified(wh: &Warehouse, verified: &Verified) -> Result<()> {
+    let text = serde_json::to_vec(verified).expect("paths and strings serialize");
+    commit::write_atomically(&wh.state_dir().join(VERIFIED), &text)
+}
+
+/// Inode, size, and modification and change times to the nanosecond.
+fn signature(path: &Path) -> Result<String> {
+    use std::os::unix::fs::MetadataExt;
+    let m = fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    Ok(format!(
+        "{}:{}:{}.{}:{}.{}",
+        m.ino(),
+        m.size(),
+        m.mtime(),
+        m.mtime_nsec(),
+        m.ctime(),
+        m.ctime_nsec()
+    ))
 }
 
 /// The events files as they are now, with their row counts from the Parquet footers: what
@@ -95,13 +177,13 @@ pub fn verify(wh: &Warehouse) -> Result<Vec<(StoredFile, bool)>> {
         .collect()
 }
 
-/// Every file under `events/`, at any depth, whose name ends in `.parquet`, relative to the
+/// Every file under `events/` and `conflicts/`, at any depth, whose name ends in `.parquet`, relative to the
 /// root, with sizes. This is at least every file the engine's listing reads (it takes any
 /// name ending in `.parquet`, `.parquet` itself included, and, with a setting, files in
 /// subdirectories), so no file can be counted without being checked first.
 fn event_files(wh: &Warehouse) -> Result<Vec<(PathBuf, u64)>> {
     let mut files = Vec::new();
-    let mut dirs = vec![wh.events_dir()];
+    let mut dirs = vec![wh.events_dir(), wh.conflicts_dir()];
     while let Some(dir) = dirs.pop() {
         let Ok(entries) = fs::read_dir(&dir) else {
             continue;

@@ -89,6 +89,10 @@ pub struct Journal {
     /// The events files among the moves' destinations, for the manifest.
     #[serde(default)]
     pub stored: Vec<StoredFile>,
+    /// Stored files the moves replace, deleted once the moves are in (a month rewritten
+    /// because a version from this ingest outranked one of its events).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub removes: Vec<PathBuf>,
 }
 
 const JOURNAL: &str = "commit.journal";
@@ -138,8 +142,16 @@ fn remove_temporaries(dir: &Path) -> Result<()> {
 }
 
 /// A shared lock for the life of a query, after making sure no crashed commit is half
-/// applied and the events files are the ones the commits wrote.
+/// applied and the events files are the ones the commits wrote, byte for byte.
 pub fn read_lock(wh: &Warehouse) -> Result<Lock> {
+    let lock = listing_lock(wh)?;
+    super::check::contents_intact(wh, None)?;
+    Ok(lock)
+}
+
+/// [`read_lock`] checking only that the files are the ones listed, at their sizes: for
+/// `verify`, which reads every file itself and reports each.
+pub fn listing_lock(wh: &Warehouse) -> Result<Lock> {
     let path = commit_lock_path(wh);
     if wh.state_dir().join(JOURNAL).exists() {
         // A journal with no live ingest behind it means a crash mid-commit: finish it.
@@ -245,10 +257,22 @@ fn apply(wh: &Warehouse, journal: &Journal) -> Result<()> {
             )));
         }
     }
+    for path in &journal.removes {
+        let full = root.join(path);
+        match fs::remove_file(&full) {
+            Ok(()) => {
+                crash::point("file-removed");
+                touched_dirs.insert(full.parent().expect("inside the warehouse").to_path_buf());
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io(&full, e)),
+        }
+    }
     for dir in touched_dirs {
         sync_dir(&dir)?;
     }
-    let stored = manifest(wh)?;
+    let mut stored = manifest(wh)?;
+    stored.retain(|f| !journal.removes.contains(&f.path));
     merge_jsonl(
         &wh.state_dir().join(MANIFEST),
         stored,
@@ -262,6 +286,8 @@ fn apply(wh: &Warehouse, journal: &Journal) -> Result<()> {
         |e| e.sha256.clone(),
     )?;
     crash::point("ledger-written");
+    let moved: Vec<PathBuf> = journal.stored.iter().map(|f| f.path.clone()).collect();
+    super::check::remember_verified(wh, &moved)?;
     let journal_path = wh.state_dir().join(JOURNAL);
     fs::remove_file(&journal_path).map_err(|e| Error::io(&journal_path, e))?;
     let staging = wh.state_dir().join("staging").join(&journal.ingest_id);

@@ -171,6 +171,12 @@ impl Warehouse {
         self.root.join("events")
     }
 
+    /// `conflicts/`, partitioned like `events/`: the versions of an event id that do not
+    /// count (docs/semantics.md "Counted events").
+    pub fn conflicts_dir(&self) -> PathBuf {
+        self.root.join("conflicts")
+    }
+
     /// `quarantine/`.
     pub fn quarantine_dir(&self) -> PathBuf {
         self.root.join("quarantine")

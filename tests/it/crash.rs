@@ -79,7 +79,27 @@ fn a_killed_ingest_leaves_the_old_state_or_the_new_never_a_mix() {
     );
     let late = "late-feb,2026-02-10T10:00:00Z,a,e,production,ann,,,,,,";
     let february = base.file("february.csv", &format!("{HEADER}\n{late}\n{late}\n"));
-    let inputs = [raw.as_path(), april.as_path(), february.as_path()];
+    // And an earlier version of a stored January event, which outranks it: January's stored
+    // file is replaced in the same commit (docs/semantics.md "Counted events").
+    let stored = base.rows(
+        "SELECT event_id, app_id, environment_id FROM events \
+         WHERE month = '2026-01' AND event_id IS NOT NULL AND event_time > '2026-01-01T00:00:01Z' \
+         ORDER BY event_id LIMIT 1",
+    );
+    let field = |name: &str| stored[0][name].as_str().unwrap().to_string();
+    let earlier = format!(
+        "{},2026-01-01T00:00:00Z,{},{},production,zed,,,,,,",
+        field("event_id"),
+        field("app_id"),
+        field("environment_id")
+    );
+    let january = base.file("january.csv", &format!("{HEADER}\n{earlier}\n"));
+    let inputs = [
+        raw.as_path(),
+        april.as_path(),
+        february.as_path(),
+        january.as_path(),
+    ];
 
     let clean = copy_of(&base.wh());
     let started = Instant::now();
@@ -90,20 +110,26 @@ fn a_killed_ingest_leaves_the_old_state_or_the_new_never_a_mix() {
     let february_files = clean
         .files()
         .iter()
-        .filter(|f| f.contains("month=2026-02/"))
+        .filter(|f| f.contains("events/month=2026-02/"))
         .count();
     assert_eq!(
         february_files, 2,
         "the direct file and the staged rows' file"
+    );
+    assert_eq!(
+        clean.value("SELECT count(*) FROM conflicts WHERE month = '2026-01'"),
+        "1",
+        "the outranked January event is set aside"
     );
 
     // Every step of the ingest and its commit. Before the journal is written the ingest never
     // happened; once it is, the next command finishes it.
     for (point, expected) in [
         ("staged", &before),
-        ("deduped", &before),
+        ("resolved", &before),
         ("journal-written", &after),
         ("file-moved", &after),
+        ("file-removed", &after),
         ("ledger-written", &after),
     ] {
         let fx = copy_of(&base.wh());

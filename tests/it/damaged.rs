@@ -319,4 +319,16 @@ fn a_same_size_corruption_is_found_by_verify() {
         err.contains("month=2026-10") && err.contains("damaged"),
         "{err}"
     );
+    // A report checks the bytes of the files it reads before it reads them, and names it too.
+    let out = fx
+        .cmd()
+        .args(["report", "usage", "--month", "2026-10"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("month=2026-10") && err.contains("damaged: its bytes differ"),
+        "{err}"
+    );
 }

@@ -189,8 +189,8 @@ fn the_dashboard_renders_the_reports_numbers_in_a_browser() {
         );
     }
     let hygiene = report_rows(&fx, &["report", "hygiene"]);
-    assert_eq!(hygiene.len(), 7);
-    assert_eq!(dom.matches("data-testid=\"hygiene-row\"").count(), 7);
+    assert_eq!(hygiene.len(), 8);
+    assert_eq!(dom.matches("data-testid=\"hygiene-row\"").count(), 8);
 
     // And it paints: a screenshot is a real PNG of some size.
     let shot = fx.dir.path().join("dashboard.png");

@@ -413,14 +413,15 @@ fn pre_hashed_input_stands_in_for_clear_identifiers() {
     );
 }
 
-/// Months are de-duplicated as their rows arrive while few are open (src/ingest/months.rs);
-/// a month closed early (a third month opened) stages its later rows, which are then
-/// de-duplicated against the stored events and the month's direct file. Either way the
-/// first row of each event id is the one kept, and every row without an id.
+/// Months are written as their rows arrive while few are open (src/ingest/months.rs); a month
+/// closed early (a third month opened) stages its later rows, and rows that repeat an id are
+/// staged too. Either way the earliest version of each event id counts, the other versions
+/// are set aside in `conflicts`, and every row without an id is kept.
 #[test]
-fn a_month_closed_early_still_keeps_the_first_row_of_each_event_id() {
+fn a_month_closed_early_still_keeps_the_earliest_version_of_each_event_id() {
     let fx = Fixture::new();
-    // The marker (which row won) is the user name; every row comes from one app.
+    // The marker (which version won) is the user name; every row comes from one app. Each
+    // "later" version is later in time than the "first" one of its id.
     let row = |id: &str, day: &str, marker: &str| {
         format!("{id},2026-{day}T10:00:00Z,a,e,production,{marker},,,,,,")
     };
@@ -430,8 +431,8 @@ fn a_month_closed_early_still_keeps_the_first_row_of_each_event_id() {
     );
     fx.ingest(&[&pre]);
     let a = [
-        row("j1", "01-03", "first"),
         row("j1", "01-04", "later"),
+        row("j1", "01-03", "first"),
         row("j0", "01-05", "later"),
         row("", "01-06", "first"),
         row("f1", "02-03", "first"),
@@ -440,17 +441,19 @@ fn a_month_closed_early_still_keeps_the_first_row_of_each_event_id() {
     // January was closed when March opened: its rows here are staged.
     let b = [
         row("j1", "01-07", "later"),
-        row("j2", "01-08", "first"),
         row("j2", "01-09", "later"),
+        row("j2", "01-08", "first"),
         row("j0", "01-10", "later"),
         row("", "01-11", "first"),
         row("f1", "02-04", "later"),
+        row("f1", "02-03", "first"),
     ];
     let a = fx.file("a.csv", &format!("{HEADER}\n{}\n", a.join("\n")));
     let b = fx.file("b.csv", &format!("{HEADER}\n{}\n", b.join("\n")));
     let out = fx.ingest(&[&a, &b]);
     assert!(out.contains("6 stored"), "{out}");
-    assert!(out.contains("6 duplicate"), "{out}");
+    assert!(out.contains("1 duplicate"), "{out}");
+    assert!(out.contains("6 conflicting versions"), "{out}");
     assert_eq!(
         fx.value("SELECT string_agg(coalesce(event_id, '-'), ',' ORDER BY event_time) FROM events"),
         "j0,j1,-,j2,-,f1,m1"
@@ -459,10 +462,14 @@ fn a_month_closed_early_still_keeps_the_first_row_of_each_event_id() {
         fx.value("SELECT count(*) FROM events WHERE user_name_hash = hash_identifier('later')"),
         "0"
     );
+    assert_eq!(
+        fx.value("SELECT count(*) FROM conflicts WHERE user_name_hash = hash_identifier('later')"),
+        "6"
+    );
     let january = fx
         .files()
         .into_iter()
-        .filter(|f| f.contains("month=2026-01/"))
+        .filter(|f| f.contains("events/month=2026-01/"))
         .count();
     assert_eq!(
         january, 3,
@@ -471,12 +478,12 @@ fn a_month_closed_early_still_keeps_the_first_row_of_each_event_id() {
 }
 
 /// The id sets of open months take at most a quarter of ingest's pool; past it, months close
-/// and stage their later rows. A 1 MiB pool and the default one store the same events.
+/// and stage their later rows. A 4 MiB pool and the default one store the same events.
 #[test]
 fn a_small_pool_stages_more_and_stores_the_same_events() {
     let usual = Fixture::new();
     // Six files (a chunk each) of three months in turn, every id sent twice, the second time
-    // 2,000 rows later; long ids, so that a month's set outgrows a quarter of 1 MiB.
+    // 2,000 rows later; long ids, so that the open months' sets outgrow a quarter of 4 MiB.
     let mut files = Vec::new();
     for part in 0..6u32 {
         let mut text = String::from(HEADER);
@@ -489,7 +496,7 @@ fn a_small_pool_stages_more_and_stores_the_same_events() {
                 "later"
             };
             text.push_str(&format!(
-                "\nevent-{n:0200},2026-0{month}-02T10:{:02}:00Z,{app},e,production,user{},,,,,,",
+                "\nevent-{n:0600},2026-0{month}-02T10:{:02}:00Z,{app},e,production,user{},,,,,,",
                 i % 60,
                 n % 97
             ));
@@ -501,7 +508,7 @@ fn a_small_pool_stages_more_and_stores_the_same_events() {
     let small = Fixture::new();
     let out = small
         .cmd()
-        .env("SEATCOUNT_MEMORY_MB", "1")
+        .env("SEATCOUNT_MEMORY_MB", "4")
         .arg("ingest")
         .args(&files)
         .output()
@@ -515,50 +522,82 @@ fn a_small_pool_stages_more_and_stores_the_same_events() {
         usual.value("SELECT count(*) FROM events WHERE app_id = 'later'"),
         "0"
     );
-    let staged = |fx: &Fixture| {
-        fx.files()
-            .iter()
-            .filter(|f| f.ends_with("-2.parquet"))
-            .count()
+    assert_eq!(
+        small.csv(&[
+            "sql",
+            "SELECT * FROM conflicts ORDER BY event_id, event_time"
+        ]),
+        usual.csv(&[
+            "sql",
+            "SELECT * FROM conflicts ORDER BY event_id, event_time"
+        ])
+    );
+    // Staged rows end in each month's second file (the direct file is the first).
+    let staged = |fx: &Fixture| -> u64 {
+        let manifest = std::fs::read_to_string(fx.wh().join("_seatcount/manifest.jsonl")).unwrap();
+        manifest
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|f| f["path"].as_str().unwrap().ends_with("-2.parquet"))
+            .map(|f| f["rows"].as_u64().unwrap())
+            .sum()
     };
     assert!(
         staged(&small) > staged(&usual),
-        "the small pool staged more months: {:?} against {:?}",
-        small.files(),
-        usual.files()
+        "the small pool staged more rows: {} against {}",
+        staged(&small),
+        staged(&usual)
     );
 }
 
 /// A chunk comes back from the normalizing query in slices of 8,192 rows from two partitions,
-/// out of order; the first row of an event id in the file is still the one kept when the
-/// slice holding its repeat comes back first. Here every odd slice repeats the ids of the even
-/// one before it.
+/// out of order. Here every odd slice holds other versions of the ids of the even one before
+/// it, some earlier and some later: the earliest version of each id counts whichever slice
+/// comes back first, and the file read backwards stores the same events.
 #[test]
-fn the_first_row_of_an_id_wins_within_one_large_chunk() {
-    let fx = Fixture::new();
+fn the_earliest_version_of_an_id_wins_within_one_large_chunk() {
     let slice = 8192u32;
-    let mut text = String::from(HEADER);
+    let mut rows = Vec::new();
     for i in 0..16 * slice {
         let (block, offset) = (i / slice, i % slice);
         let n = (block / 2) * slice + offset;
-        // The marker (which row won) is the user type; every row comes from one app.
+        // The marker (which version won) is the user type; every row comes from one app.
         let marker = if block % 2 == 0 {
             "Internal"
         } else {
             "External"
         };
-        text.push_str(&format!(
-            "\nev-{n},2026-05-02T10:{:02}:00Z,a,e,production,u{},,,{marker},,,",
+        rows.push(format!(
+            "ev-{n},2026-05-02T10:{:02}:00Z,a,e,production,u{},,,{marker},,,",
             i % 60,
             n % 97
         ));
     }
-    let input = fx.file("large.csv", &text);
-    let out = fx.ingest(&[&input]);
+    let forwards = Fixture::new();
+    let input = forwards.file("large.csv", &format!("{HEADER}\n{}", rows.join("\n")));
+    let out = forwards.ingest(&[&input]);
     assert!(out.contains(&format!("{} stored", 8 * slice)), "{out}");
+    assert!(out.contains(&format!("{} conflicting", 8 * slice)), "{out}");
     assert_eq!(
-        fx.value("SELECT count(*) FROM events WHERE user_type = 'External'"),
-        "0"
+        forwards.value(
+            "SELECT count(*) FROM conflicts c JOIN events e \
+             ON e.event_id = c.event_id AND e.app_id = c.app_id AND e.environment_id = c.environment_id \
+             WHERE c.event_time <= e.event_time"
+        ),
+        "0",
+        "no version set aside is as early as the one that counts"
+    );
+    rows.reverse();
+    let backwards = Fixture::new();
+    let input = backwards.file("large.csv", &format!("{HEADER}\n{}", rows.join("\n")));
+    backwards.ingest(&[&input]);
+    let export = |fx: &Fixture, table: &str| {
+        fx.csv(&["sql", &format!("SELECT * FROM {table} ORDER BY event_id")])
+    };
+    assert_eq!(export(&backwards, "events"), export(&forwards, "events"));
+    assert_eq!(
+        export(&backwards, "conflicts"),
+        export(&forwards, "conflicts")
     );
 }
 
@@ -713,6 +752,58 @@ fn two_apps_that_number_their_events_alike_keep_each_others_events() {
         "{out}"
     );
     assert_eq!(fx.value("SELECT count(*) FROM events"), "27");
+}
+
+#[test]
+fn two_versions_of_one_event_id_count_the_same_in_any_order() {
+    // The attack: a source sent event 7 twice, once for ann and once for bob. The first row
+    // read was kept, so the bill depended on which file (or which line) came first. Now the
+    // earliest version counts, in one ingest or over several, and the other is set aside and
+    // counted in the ingest summary and the hygiene report.
+    let header = "event_id,event_time,app_id,environment_id,user_name";
+    let ann = "7,2026-10-05T09:00:00Z,crm,crm-p,ann";
+    let bob = "7,2026-10-05T10:00:00Z,crm,crm-p,bob";
+    let other = "8,2026-10-05T11:00:00Z,crm,crm-p,cat";
+    let orders: [&[&str]; 4] = [&["a", "b"], &["b", "a"], &["ab"], &["ba"]];
+    let mut results = Vec::new();
+    for order in orders {
+        let fx = Fixture::new();
+        let file = |name: &str| {
+            let rows: Vec<&str> = name
+                .chars()
+                .map(|c| if c == 'a' { ann } else { bob })
+                .collect();
+            fx.file(
+                &format!("{name}.csv"),
+                &format!("{header}\n{}\n{other}\n", rows.join("\n")),
+            )
+        };
+        let mut summaries = String::new();
+        for name in order {
+            summaries.push_str(&fx.ingest(&[&file(name)]));
+        }
+        assert!(
+            summaries.contains("1 conflicting version"),
+            "{order:?}: {summaries}"
+        );
+        let hygiene = fx.csv(&["report", "hygiene", "--month", "2026-10"]);
+        assert!(
+            hygiene.contains("\nevent_id_conflicts,1,"),
+            "{order:?}: {hygiene}"
+        );
+        assert_eq!(
+            fx.value("SELECT count(*) FROM events WHERE user_name_hash = hash_identifier('ann')"),
+            "1",
+            "{order:?}: the earliest version counts"
+        );
+        fx.cmd().arg("verify").assert().success();
+        results.push((
+            fx.csv(&["sql", "SELECT * FROM events ORDER BY event_id"]),
+            fx.csv(&["sql", "SELECT * FROM conflicts ORDER BY event_id"]),
+            fx.csv(&["report", "users", "--month", "2026-10"]),
+        ));
+    }
+    assert!(results.windows(2).all(|w| w[0] == w[1]), "{results:#?}");
 }
 
 #[test]

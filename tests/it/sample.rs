@@ -121,6 +121,7 @@ fn the_sample_hygiene_report_counts_each_finding() {
             "unclassified,0",
             "internal_outside_domains,2",
             "mixed_pack_users,1",
+            "event_id_conflicts,0",
         ]
     );
 }
