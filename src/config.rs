@@ -8,8 +8,8 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::engine::udf::CaseMode;
 use crate::error::{Error, Result};
+use crate::identity::CaseMode;
 
 /// The resolved configuration: every key has its value, from the file or from the profile.
 #[derive(Debug, Clone, PartialEq)]

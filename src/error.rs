@@ -39,6 +39,10 @@ pub enum Error {
     Runtime(String),
 }
 
+/// The environment variable that sizes the engine's memory pool in MiB. Named here, at the
+/// bottom of the layers, because the error that tells users to raise it is here.
+pub const MEMORY_ENV: &str = "SEATCOUNT_MEMORY_MB";
+
 /// Shorthand used across the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -85,7 +89,7 @@ fn clean_datafusion_message(e: &datafusion::error::DataFusionError) -> String {
     if let datafusion::error::DataFusionError::ResourcesExhausted(_) = inner {
         return format!(
             "the query needs more memory than the engine may use; raise {} (MiB) or free disk space for spilling",
-            crate::engine::MEMORY_ENV
+            MEMORY_ENV
         );
     }
     let text = inner.to_string();

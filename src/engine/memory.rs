@@ -4,9 +4,9 @@
 
 use crate::error::{Error, Result};
 
-/// Environment variable bounding the engine's memory, in MiB, for every command; past it,
-/// sorts and aggregations spill to disk.
-pub const MEMORY_ENV: &str = "SEATCOUNT_MEMORY_MB";
+/// Bounds the engine's memory, in MiB, for every command; past it, sorts and aggregations
+/// spill to disk.
+pub use crate::error::MEMORY_ENV;
 /// The most ingest's default pool takes: ingest streams, so more would buy nothing, and its
 /// peak must stay under 4 GiB whatever the input. Also the default for queries on a machine
 /// whose memory cannot be read.

@@ -19,7 +19,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use datafusion::arrow::array::StringArray;
-use datafusion::arrow::array::{ArrayRef, AsArray, RecordBatch, new_null_array};
+use datafusion::arrow::array::{ArrayRef, AsArray, RecordBatch};
 use datafusion::arrow::compute::kernels::cmp::eq;
 use datafusion::arrow::compute::{cast, filter_record_batch};
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
@@ -311,7 +311,8 @@ async fn stage_chunk(engine: &Engine, months: &mut Months<'_>, batch: RecordBatc
 }
 
 /// Picks `schema`'s columns from `batch` by name and casts them to its types (SQL yields
-/// view and null types where the files want plain ones).
+/// view and null types where the files want plain ones). A missing column is an error, never
+/// a column of NULLs: the SQL files that feed stored files must yield every stored column.
 pub fn conform(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
     let columns = schema
         .fields()
@@ -319,7 +320,10 @@ pub fn conform(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
         .map(|f| match batch.column_by_name(f.name()) {
             Some(c) if c.data_type() == f.data_type() => Ok(c.clone()),
             Some(c) => Ok(cast(c, f.data_type())?),
-            None => Ok(new_null_array(f.data_type(), batch.num_rows())),
+            None => Err(Error::Runtime(format!(
+                "internal: a query meant for stored files yields no column {}",
+                f.name()
+            ))),
         })
         .collect::<Result<Vec<ArrayRef>>>()?;
     Ok(RecordBatch::try_new(schema.clone(), columns)?)
@@ -382,4 +386,55 @@ fn new_ingest_id() -> String {
     let mut random = [0u8; 4];
     let _ = getrandom::fill(&mut random);
     format!("{now}-{}", hex::encode(random))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `sql/ingest/normalize.sql` yields exactly the stored columns (and `month`), with the
+    /// stored types up to the casts `conform` makes, so nothing reaches a file as a column of
+    /// NULLs filled in for a name the SQL forgot.
+    #[tokio::test]
+    async fn normalize_yields_exactly_the_stored_columns() {
+        let ctx = datafusion::prelude::SessionContext::new();
+        crate::engine::udf::register(
+            &ctx,
+            &UdfSettings {
+                key: Some(std::sync::Arc::new(
+                    crate::warehouse::key::HashKey::plain_sha256(),
+                )),
+                ..UdfSettings::default()
+            },
+        );
+        let empty =
+            datafusion::datasource::MemTable::try_new(validate::incoming_schema(), vec![vec![]])
+                .unwrap();
+        ctx.register_table("incoming", std::sync::Arc::new(empty))
+            .unwrap();
+        let df = ctx.sql(sql::INGEST_NORMALIZE).await.unwrap();
+        let yielded: Vec<String> = df
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .filter(|n| n != schema::MONTH)
+            .collect();
+        let stored: Vec<String> = schema::stored_schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        assert_eq!(yielded, stored);
+        let batch = RecordBatch::new_empty(std::sync::Arc::new(df.schema().as_arrow().clone()));
+        conform(&batch, &schema::stored_schema()).unwrap();
+    }
+
+    #[test]
+    fn a_missing_column_is_an_error_not_nulls() {
+        let batch = RecordBatch::new_empty(schema::stored_schema());
+        let narrower = batch.project(&[0, 1]).unwrap();
+        let err = conform(&narrower, &schema::stored_schema()).unwrap_err();
+        assert!(err.to_string().contains("no column app_id"), "{err}");
+    }
 }

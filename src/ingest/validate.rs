@@ -16,8 +16,8 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
 use super::columns::Col;
 use super::read::{RawChunk, split_roles};
-use crate::engine::udf::text::is_valid_domain;
 use crate::error::Result;
+use crate::identity::is_valid_domain;
 use crate::warehouse::schema;
 
 /// Why one row was refused.

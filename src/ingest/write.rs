@@ -1,5 +1,5 @@
 //! Parquet files written on a thread of their own, so that compressing one batch overlaps
-//! reading, hashing and de-duplicating the next: before this, ingest used one core of two
+//! reading and hashing the next: ingest is otherwise serial and would use one core
 //! (BENCHMARKS.md).
 
 use std::fs::File;

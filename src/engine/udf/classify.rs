@@ -11,7 +11,7 @@ use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
 };
 
-use super::text;
+use crate::identity;
 
 /// Answers `Internal` or `External`; NULL when no internal domain is configured, because
 /// the rule then does not answer.
@@ -39,12 +39,12 @@ impl ClassifyDomain {
         if self.internal_domains.is_empty() {
             return None;
         }
-        let valid = email.is_some_and(|e| text::normalize_email(e, buf))
-            || username.is_some_and(|u| text::normalize_email(u, buf));
+        let valid = email.is_some_and(|e| identity::normalize_email(e, buf))
+            || username.is_some_and(|u| identity::normalize_email(u, buf));
         if !valid {
             return Some("Internal");
         }
-        let domain = text::domain_of(buf);
+        let domain = identity::domain_of(buf);
         Some(if self.internal_domains.iter().any(|d| d == domain) {
             "Internal"
         } else {

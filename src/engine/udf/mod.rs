@@ -7,7 +7,6 @@ mod hash;
 mod key;
 mod latest;
 mod normalize;
-pub mod text;
 
 use std::sync::Arc;
 
@@ -17,8 +16,8 @@ use datafusion::common::{Result, ScalarValue, exec_err};
 use datafusion::logical_expr::{ColumnarValue, ScalarUDF};
 use datafusion::prelude::SessionContext;
 
+pub use crate::identity::CaseMode;
 use crate::warehouse::key::HashKey;
-pub use text::CaseMode;
 
 /// What the functions need to know about the session they run in.
 #[derive(Debug, Clone, Default)]

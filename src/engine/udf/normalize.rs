@@ -6,8 +6,8 @@ use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, TypeSignature, Volatility,
 };
 
-use super::text::{self, CaseMode, Scratch};
 use super::{map_strings, scalar_str};
+use crate::identity::{self, CaseMode, Scratch};
 
 /// `normalize_identifier(s [, 'exact' | 'sensitive' | 'insensitive'])`: the session's
 /// `identifiers.case` unless the second argument overrides it (ingest stores both forms so
@@ -58,7 +58,7 @@ impl ScalarUDFImpl for NormalizeIdentifier {
         };
         let mut scratch = Scratch::default();
         map_strings(&args.args[0], self.name(), |s, out| {
-            text::normalize_identifier(s, case, &mut scratch, out)
+            identity::normalize_identifier(s, case, &mut scratch, out)
         })
     }
 }
@@ -89,7 +89,7 @@ impl ScalarUDFImpl for NormalizeEmail {
         Ok(DataType::Utf8)
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        map_strings(&args.args[0], self.name(), text::normalize_email)
+        map_strings(&args.args[0], self.name(), identity::normalize_email)
     }
 }
 
@@ -121,11 +121,11 @@ impl ScalarUDFImpl for EmailDomain {
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let mut email = String::new();
         map_strings(&args.args[0], self.name(), |s, out| {
-            if !text::normalize_email(s, &mut email) {
+            if !identity::normalize_email(s, &mut email) {
                 return false;
             }
             out.clear();
-            out.push_str(text::domain_of(&email));
+            out.push_str(identity::domain_of(&email));
             true
         })
     }

@@ -1,9 +1,8 @@
 //! The input rows `latest` keeps, pointed at rather than copied.
 //!
-//! A group's best row used to be copied field by field into strings of its own: at 100M events
-//! a month's 5.6M accounts meant 28M small allocations and scattered copies, a third of the
-//! accounts aggregate's time (BENCHMARKS.md item 34). Here a group points at its best row in the
-//! batch that row came in, and the batch is kept as it came, so offering a row copies nothing;
+//! Copying a group's best row field by field into strings of its own costs an allocation per
+//! field per group: millions a month at scale (BENCHMARKS.md item 34). Instead a group points
+//! at its best row in the batch that row came in, and the batch is kept as it came, so offering a row copies nothing;
 //! emitting gathers the rows pointed at with one `interleave` per column. When most kept rows
 //! are no longer pointed at, the live ones are gathered into one batch and the rest dropped, so
 //! what is kept stays within a small multiple of the groups.

@@ -1,5 +1,8 @@
-//! Pure normalization rules of docs/input.md "SQL functions", shared by the SQL functions and
-//! by ingest validation. Each writes into a caller-owned buffer so hot loops do not allocate.
+//! What makes two identifiers one: the normalization, e-mail and domain rules of
+//! docs/input.md "SQL functions" and the case modes of docs/semantics.md "Identifiers".
+//! The configuration names the modes, ingest validates domains, and the SQL functions apply
+//! the rules, all from here. Each rule writes into a caller-owned buffer so hot loops do not
+//! allocate.
 
 use unicode_normalization::UnicodeNormalization;
 
