@@ -386,11 +386,7 @@ impl Config {
             Config::resolve(file).map_err(|reason| Error::Usage(format!("{origin}: {reason}")))?;
         let custom = config.classification.custom_sql.trim();
         if !custom.is_empty() {
-            check_expression(custom).map_err(|reason| {
-                Error::Usage(format!(
-                    "{origin}: classification.custom_sql must be one SQL boolean expression over the stored event columns: {reason}"
-                ))
-            })?;
+            check_expression(custom).map_err(|reason| refuse_custom_sql(Some(origin), reason))?;
         }
         Ok(config)
     }
@@ -406,6 +402,15 @@ impl Config {
             Err(e) => Err(Error::io(path, e)),
         }
     }
+}
+
+/// The one refusal of a `classification.custom_sql`, whether it fails to parse here or to
+/// plan in the engine (`origin` is the file, when known).
+pub fn refuse_custom_sql(origin: Option<&str>, reason: impl std::fmt::Display) -> Error {
+    let origin = origin.map(|o| format!("{o}: ")).unwrap_or_default();
+    Error::Usage(format!(
+        "{origin}classification.custom_sql must be one SQL boolean expression over the stored event columns: {reason}"
+    ))
 }
 
 /// Refuses anything but exactly one expression: no statements, no trailing text.

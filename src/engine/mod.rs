@@ -251,7 +251,7 @@ impl Engine {
     /// `assignments`, so reports and ad-hoc SQL see the same semantics.
     ///
     /// With `scope`, the views cover that month only, and the costly views read more than once
-    /// ([`sql::MATERIALIZED_VIEWS`]) are computed at most once, when a query first needs them,
+    /// ([`sql::View::held`]) are computed at most once, when a query first needs them,
     /// and held in memory up to a share of the pool, on disk past it ([`cached::CachedView`]).
     pub async fn install_semantics(
         &self,
@@ -275,15 +275,13 @@ impl Engine {
         if let Some(month) = scope {
             params = params.with_scope(month);
         }
-        for file in sql::VIEWS {
-            let text = params.render(file)?;
+        for view in sql::VIEWS {
+            let text = params.render(&view.file)?;
             self.run_script(&text)
                 .await
-                .map_err(|e| Error::Runtime(format!("sql/{}: {e}", file.path)))?;
-            if scope.is_some() {
-                for view in sql::MATERIALIZED_VIEWS {
-                    self.materialize(view).await?;
-                }
+                .map_err(|e| Error::Runtime(format!("sql/{}: {e}", view.file.path)))?;
+            if scope.is_some() && view.held {
+                self.materialize(view.name).await?;
             }
         }
         Ok(())
@@ -312,11 +310,7 @@ impl Engine {
         if custom.is_empty() {
             return Ok(());
         }
-        let refuse = |reason: String| {
-            Error::Usage(format!(
-                "classification.custom_sql must be a boolean expression over the stored event columns: {reason}"
-            ))
-        };
+        let refuse = |reason: String| crate::config::refuse_custom_sql(None, reason);
         let df = self
             .ctx
             .sql(&format!("SELECT ({custom}) AS answer FROM events"))

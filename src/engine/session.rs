@@ -2,7 +2,7 @@
 //! the metering views installed. `sql`, `report`, the REPL, the dashboard and the SQL-level
 //! tests all start from one, so they cannot disagree on what the views mean.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::config::Config;
 use crate::engine::Engine;
@@ -77,12 +77,8 @@ impl Session {
 pub fn load_config(root: &Path, config_file: Option<&Path>) -> Result<Config> {
     match config_file {
         Some(path) => Config::load(path, true),
-        None => Config::load(&default_config_path(root), false),
+        None => Config::load(&crate::warehouse::config_path(root), false),
     }
-}
-
-fn default_config_path(root: &Path) -> PathBuf {
-    root.join("seatcount.toml")
 }
 
 /// An engine over `wh` whose functions follow `config` (case, internal domains, key).

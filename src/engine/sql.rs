@@ -39,34 +39,83 @@ pub const INGEST_CONFLICTS: SqlFile = sql_file!("ingest/conflicts.sql");
 /// See [`INGEST_CONTESTED`].
 pub const INGEST_OUTRANKED: SqlFile = sql_file!("ingest/outranked.sql");
 
+/// A file of `sql/views/`: it creates one view, named after it.
+#[derive(Debug, Clone, Copy)]
+pub struct View {
+    /// The view it creates.
+    pub name: &'static str,
+    /// The file.
+    pub file: SqlFile,
+    /// Whether a month-scoped session computes it once and holds it (see
+    /// [`super::Engine::install_semantics`]): the views after it read it more than once, and
+    /// DataFusion would otherwise compute it again for every read.
+    pub held: bool,
+}
+
+macro_rules! view {
+    ($name:literal, $path:literal, $held:literal) => {
+        View {
+            name: $name,
+            file: sql_file!($path),
+            held: $held,
+        }
+    };
+}
+
 /// The views of the metering semantics, in dependency order (docs/semantics.md).
-pub const VIEWS: &[SqlFile] = &[
-    sql_file!("views/10_counted_events.sql"),
-    sql_file!("views/20_accounts.sql"),
-    sql_file!("views/30_account_persons.sql"),
-    sql_file!("views/35_person_apps.sql"),
-    sql_file!("views/40_persons.sql"),
-    sql_file!("views/50_subscriptions.sql"),
-    sql_file!("views/60_final_persons.sql"),
-    sql_file!("views/65_consumption.sql"),
-    sql_file!("views/70_usage.sql"),
+pub const VIEWS: &[View] = &[
+    view!("counted_events", "views/10_counted_events.sql", false),
+    view!("accounts", "views/20_accounts.sql", false),
+    view!("account_persons", "views/30_account_persons.sql", true),
+    view!("person_apps", "views/35_person_apps.sql", true),
+    view!(
+        "person_environments",
+        "views/36_person_environments.sql",
+        false
+    ),
+    view!("persons", "views/40_persons.sql", false),
+    view!("months", "views/45_months.sql", true),
+    view!(
+        "valid_subscriptions",
+        "views/50_valid_subscriptions.sql",
+        false
+    ),
+    view!("single_app_packs", "views/55_single_app_packs.sql", false),
+    view!("final_persons", "views/60_final_persons.sql", true),
+    view!("consumption", "views/65_consumption.sql", false),
+    view!("usage", "views/70_usage.sql", false),
 ];
 
-/// The views a month-scoped session computes once and holds (see
-/// [`super::Engine::install_semantics`]): each is read more than once by the views after it,
-/// and DataFusion would otherwise compute it again for every read.
-pub const MATERIALIZED_VIEWS: &[&str] =
-    &["months", "account_persons", "final_persons", "person_apps"];
+/// A canned report (docs/semantics.md "Reports").
+#[derive(Debug, Clone, Copy)]
+pub struct ReportFile {
+    /// Its name on the command line.
+    pub name: &'static str,
+    /// Its file under `sql/reports/`.
+    pub file: SqlFile,
+    /// Whether it covers one month (`--month`, `{{month}}` in the file) rather than all.
+    pub monthly: bool,
+}
 
-/// The canned reports (docs/semantics.md "Reports"), by report name.
-pub const REPORTS: &[(&str, SqlFile)] = &[
-    ("named-users", sql_file!("reports/named-users.sql")),
-    ("usage", sql_file!("reports/usage.sql")),
-    ("history", sql_file!("reports/history.sql")),
-    ("environments", sql_file!("reports/environments.sql")),
-    ("providers", sql_file!("reports/providers.sql")),
-    ("users", sql_file!("reports/users.sql")),
-    ("hygiene", sql_file!("reports/hygiene.sql")),
+macro_rules! report {
+    ($name:literal, $path:literal, $monthly:literal) => {
+        ReportFile {
+            name: $name,
+            file: sql_file!($path),
+            monthly: $monthly,
+        }
+    };
+}
+
+/// The canned reports, in the order `seatcount reports` lists them.
+pub const REPORTS: &[ReportFile] = &[
+    report!("named-users", "reports/named-users.sql", true),
+    report!("usage", "reports/usage.sql", true),
+    report!("history", "reports/history.sql", false),
+    report!("environments", "reports/environments.sql", true),
+    report!("providers", "reports/providers.sql", true),
+    report!("users", "reports/users.sql", true),
+    report!("hygiene", "reports/hygiene.sql", true),
 ];
 
 impl SqlFile {
@@ -284,7 +333,8 @@ mod tests {
     #[test]
     fn every_placeholder_in_every_file_is_known() {
         let params = Params::from_config(&Config::default()).with_month("2026-01");
-        for file in VIEWS.iter().chain(REPORTS.iter().map(|(_, f)| f)) {
+        let views = VIEWS.iter().map(|v| &v.file);
+        for file in views.chain(REPORTS.iter().map(|r| &r.file)) {
             let text = params.render(file).unwrap();
             let code: String = text
                 .lines()
@@ -322,8 +372,40 @@ mod tests {
 
     #[test]
     fn every_report_says_what_it_is() {
-        for (name, file) in REPORTS {
-            assert!(file.summary().len() > 10, "{name}");
+        for report in REPORTS {
+            assert!(report.file.summary().len() > 10, "{}", report.name);
+        }
+    }
+
+    /// The table above is what the code reads; the files must agree with it.
+    #[test]
+    fn each_view_file_creates_the_one_view_it_is_named_for() {
+        for view in VIEWS {
+            let created: Vec<&str> = view
+                .file
+                .text
+                .match_indices("CREATE VIEW ")
+                .map(|(i, m)| {
+                    view.file.text[i + m.len()..]
+                        .split_whitespace()
+                        .next()
+                        .unwrap()
+                })
+                .collect();
+            assert_eq!(created, [view.name], "{}", view.file.path);
+            assert!(view.file.path.ends_with(&format!("_{}.sql", view.name)));
+        }
+    }
+
+    #[test]
+    fn a_report_is_monthly_when_its_file_uses_the_month() {
+        for report in REPORTS {
+            assert_eq!(
+                report.monthly,
+                report.file.text.contains("{{month}}"),
+                "{}",
+                report.name
+            );
         }
     }
 }

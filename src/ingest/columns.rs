@@ -93,19 +93,6 @@ impl Col {
     pub fn index(self) -> usize {
         self as usize
     }
-
-    /// Columns whose values identify a person: their values never appear in messages.
-    pub fn is_personal(self) -> bool {
-        matches!(
-            self,
-            Col::UserName
-                | Col::NamedUserIdentifier
-                | Col::Email
-                | Col::UserNameHash
-                | Col::NamedUserIdentifierHash
-                | Col::EmailHash
-        )
-    }
 }
 
 /// Columns of quarantine files and other seatcount outputs that ingest skips silently.

@@ -14,7 +14,7 @@ pub mod resolve;
 pub mod validate;
 pub mod write;
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -29,8 +29,9 @@ use crate::engine::{Engine, sql, udf::UdfSettings};
 use crate::error::{Error, Result};
 use crate::warehouse::commit::{self, Journal, LedgerEntry, Move, StoredFile};
 use crate::warehouse::key::HashAlgorithm;
-use crate::warehouse::{Warehouse, crash, make_dir, schema};
-use months::Months;
+use crate::warehouse::lock::Lock;
+use crate::warehouse::{CONFLICTS, EVENTS, QUARANTINE, Warehouse, crash, make_dir, schema};
+use months::{MonthFiles, Months};
 use quarantine::QuarantineWriter;
 use read::Format;
 use resolve::Written;
@@ -94,110 +95,203 @@ pub async fn ingest(
     algorithm: HashAlgorithm,
     observer: &mut dyn Observer,
 ) -> Result<Summary> {
-    let files = expand_directories(files)?;
-    let formats = files.iter().map(|f| {
-        if !f.is_file() {
-            return Err(Error::Usage(format!("{}: no such file", f.display())));
-        }
-        Format::from_path(f)
-    });
-    let formats: Vec<Format> = formats.collect::<Result<_>>()?;
-    let pool_mb = memory::pool_mb(Workload::Ingest)?;
-    let wh = Warehouse::open_or_create(root, algorithm)?;
-    let _ingest_lock = commit::ingest_lock(&wh)?;
-    commit::recover(&wh)?;
-    let key = wh.require_key()?;
-    // Ingest does not read seatcount.toml: it stores both case forms of every identifier,
-    // so the configuration can change (or be broken) without touching stored data.
-    let settings = UdfSettings {
-        key: Some(key),
-        ..UdfSettings::default()
-    };
-    let engine = Engine::open(&wh, &settings, pool_mb).await?;
-    let ingest_id = new_ingest_id();
-    let staging = Staging::create(&wh, &ingest_id)?;
-    let mut known: HashSet<String> = commit::ledger(&wh)?.into_iter().map(|e| e.sha256).collect();
+    let inputs = list_inputs(files)?;
+    let mut run = Run::start(root, algorithm).await?;
+    let read = run.read(&inputs, on_error, observer).await?;
+    observer.finish_reading();
+    crash::point("staged");
+    let journal = run.resolve(read).await?;
+    crash::point("resolved");
+    if !journal.ledger.is_empty() {
+        commit::commit(&run.wh, &journal)?;
+    }
+    Ok(run.summary)
+}
 
-    let mut summary = Summary::default();
-    let mut ledger = Vec::new();
-    // A quarter of the pool for the direct months' id sets; the rest is the engine's.
-    let id_budget = usize::try_from(pool_mb * 1024 * 1024 / 4).unwrap_or(usize::MAX);
-    let mut months = Months::new(&engine, &wh, &staging.dir, id_budget);
-    let mut quarantine: Option<QuarantineWriter> = None;
-    observer.start(
-        files
-            .iter()
-            .filter_map(|f| f.metadata().ok())
-            .map(|m| m.len())
-            .sum(),
-    );
-    let (mut bytes_before, mut rows_so_far) = (0u64, 0u64);
-    for (file, format) in files.iter().zip(formats) {
-        let file_len = file.metadata().map(|m| m.len()).unwrap_or(0);
-        let sha256 = commit::file_sha256(file)?;
-        let name = file
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if !known.insert(sha256.clone()) {
-            summary.files_skipped.push(file.display().to_string());
-            bytes_before += file_len;
-            observer.progress(bytes_before, rows_so_far);
-            continue;
-        }
-        summary.files_read += 1;
-        let mut entry = LedgerEntry {
-            sha256,
-            file: name,
-            ingest_id: ingest_id.clone(),
-            rows_read: 0,
-            rows_accepted: 0,
-            rows_quarantined: 0,
+/// The input files with their formats, checked before anything is opened for writing.
+fn list_inputs(files: &[PathBuf]) -> Result<Vec<(PathBuf, Format)>> {
+    expand_directories(files)?
+        .into_iter()
+        .map(|f| {
+            if !f.is_file() {
+                return Err(Error::Usage(format!("{}: no such file", f.display())));
+            }
+            let format = Format::from_path(&f)?;
+            Ok((f, format))
+        })
+        .collect()
+}
+
+/// One ingest while it runs: the warehouse under its ingest lock, the engine that normalizes
+/// and hashes, and the private staging directory its files are written to.
+struct Run {
+    wh: Warehouse,
+    engine: Engine,
+    id: String,
+    pool_mb: u64,
+    summary: Summary,
+    /// Removed on drop, under the lock, unless the commit has taken its files.
+    staging: Staging,
+    _lock: Lock,
+}
+
+/// What reading the inputs leaves to resolve and commit.
+struct Read {
+    ledger: Vec<LedgerEntry>,
+    months: BTreeMap<String, MonthFiles>,
+    quarantine: Option<QuarantineWriter>,
+}
+
+/// Bytes and rows read so far over all files, for the observer.
+#[derive(Default)]
+struct Progress {
+    bytes: u64,
+    rows: u64,
+}
+
+impl Run {
+    /// Opens (or creates) the warehouse, takes the ingest lock and finishes any commit a
+    /// crash left half done.
+    async fn start(root: &Path, algorithm: HashAlgorithm) -> Result<Run> {
+        let pool_mb = memory::pool_mb(Workload::Ingest)?;
+        let wh = Warehouse::open_or_create(root, algorithm)?;
+        let lock = commit::ingest_lock(&wh)?;
+        commit::recover(&wh)?;
+        // Ingest does not read seatcount.toml: it stores every case form of every identifier,
+        // so the configuration can change (or be broken) without touching stored data.
+        let settings = UdfSettings {
+            key: Some(wh.require_key()?),
+            ..UdfSettings::default()
         };
-        let display = file.display().to_string();
+        let engine = Engine::open(&wh, &settings, pool_mb).await?;
+        let id = new_ingest_id();
+        let staging = Staging::create(&wh, &id)?;
+        Ok(Run {
+            wh,
+            engine,
+            id,
+            pool_mb,
+            summary: Summary::default(),
+            staging,
+            _lock: lock,
+        })
+    }
+
+    /// Reads every input the ledger does not hold yet: validates it, quarantines or refuses
+    /// bad rows, normalizes and hashes the rest, and routes them to their months.
+    async fn read(
+        &mut self,
+        inputs: &[(PathBuf, Format)],
+        on_error: OnError,
+        observer: &mut dyn Observer,
+    ) -> Result<Read> {
+        let mut known: HashSet<String> = commit::ledger(&self.wh)?
+            .into_iter()
+            .map(|e| e.sha256)
+            .collect();
+        // A quarter of the pool for the direct months' id sets; the rest is the engine's.
+        let id_budget = usize::try_from(self.pool_mb * 1024 * 1024 / 4).unwrap_or(usize::MAX);
+        let mut months = Months::new(&self.engine, &self.wh, &self.staging.dir, id_budget);
+        let mut quarantine = None;
+        let mut ledger = Vec::new();
+        let sizes = inputs.iter().filter_map(|(f, _)| f.metadata().ok());
+        observer.start(sizes.map(|m| m.len()).sum());
+        let mut progress = Progress::default();
+        for (file, format) in inputs {
+            let sha256 = commit::file_sha256(file)?;
+            if known.insert(sha256.clone()) {
+                let entry = LedgerEntry {
+                    sha256,
+                    file: file
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                    ingest_id: self.id.clone(),
+                    rows_read: 0,
+                    rows_accepted: 0,
+                    rows_quarantined: 0,
+                };
+                let file = Input {
+                    path: file,
+                    format: *format,
+                    on_error,
+                };
+                let entry = self
+                    .read_file(
+                        &file,
+                        entry,
+                        &mut months,
+                        &mut quarantine,
+                        &mut progress,
+                        observer,
+                    )
+                    .await?;
+                self.summary.files_read += 1;
+                self.summary.rows_read += entry.rows_read;
+                self.summary.rows_quarantined += entry.rows_quarantined;
+                ledger.push(entry);
+            } else {
+                self.summary.files_skipped.push(file.display().to_string());
+            }
+            progress.bytes += file.metadata().map(|m| m.len()).unwrap_or(0);
+            observer.progress(progress.bytes, progress.rows);
+        }
+        Ok(Read {
+            ledger,
+            months: months.finish()?,
+            quarantine,
+        })
+    }
+
+    /// Reads one input file chunk by chunk, counting into its ledger `entry`.
+    async fn read_file(
+        &self,
+        input: &Input<'_>,
+        mut entry: LedgerEntry,
+        months: &mut Months<'_>,
+        quarantine: &mut Option<QuarantineWriter>,
+        progress: &mut Progress,
+        observer: &mut dyn Observer,
+    ) -> Result<LedgerEntry> {
+        let display = input.path.display().to_string();
         let mut future = 0u64;
-        for chunk in read::open(file, format, &mut |m| observer.warn(m))? {
+        for chunk in read::open(input.path, input.format, &mut |m| observer.warn(m))? {
             let chunk = chunk?;
             entry.rows_read += chunk.len() as u64;
-            rows_so_far += chunk.len() as u64;
-            observer.progress(bytes_before + chunk.consumed, rows_so_far);
+            progress.rows += chunk.len() as u64;
+            observer.progress(progress.bytes + chunk.consumed, progress.rows);
             let checked = validate::validate(&chunk)?;
             future += checked.future;
             if let Some(first) = checked.rejects.first() {
-                match on_error {
-                    OnError::Fail => {
-                        return Err(Error::BadRow {
-                            file: display,
-                            location: format!(
-                                "{} {}",
-                                format.position_word(),
-                                chunk.positions[first.row]
-                            ),
-                            column: first.column.clone(),
-                            reason: first.reason.clone(),
-                        });
-                    }
-                    OnError::Quarantine => {
-                        if quarantine.is_none() {
-                            quarantine = Some(QuarantineWriter::create(
-                                &staging.dir.join("quarantine.ndjson"),
-                            )?);
-                        }
-                        let header = chunk.header.as_deref().map(Vec::as_slice);
-                        quarantine.as_mut().expect("just created").write(
-                            file,
-                            format,
-                            header,
-                            &chunk,
-                            &checked.rejects,
-                        )?;
-                        entry.rows_quarantined += checked.rejects.len() as u64;
-                    }
+                if input.on_error == OnError::Fail {
+                    return Err(Error::BadRow {
+                        file: display,
+                        location: format!(
+                            "{} {}",
+                            input.format.position_word(),
+                            chunk.positions[first.row]
+                        ),
+                        column: first.column.clone(),
+                        reason: first.reason.clone(),
+                    });
                 }
+                if quarantine.is_none() {
+                    let path = self.staging.dir.join(QUARANTINE_FILE);
+                    *quarantine = Some(QuarantineWriter::create(&path)?);
+                }
+                let header = chunk.header.as_deref().map(Vec::as_slice);
+                quarantine.as_mut().expect("just created").write(
+                    input.path,
+                    input.format,
+                    header,
+                    &chunk,
+                    &checked.rejects,
+                )?;
+                entry.rows_quarantined += checked.rejects.len() as u64;
             }
             entry.rows_accepted += checked.batch.num_rows() as u64;
             if checked.batch.num_rows() > 0 {
-                stage_chunk(&engine, &mut months, checked.batch).await?;
+                stage_chunk(&self.engine, months, checked.batch).await?;
             }
         }
         if future > 0 {
@@ -205,84 +299,89 @@ pub async fn ingest(
                 "{display}: {future} events are dated after tomorrow; reports default to the latest month up to this one"
             ));
         }
-        summary.rows_read += entry.rows_read;
-        summary.rows_quarantined += entry.rows_quarantined;
-        ledger.push(entry);
-        bytes_before += file_len;
+        Ok(entry)
     }
-    let months = months.finish()?;
-    observer.finish_reading();
-    crash::point("staged");
 
-    let mut moves = Vec::new();
-    let mut stored_files = Vec::new();
-    let mut removes = Vec::new();
-    for (month, files) in months {
-        let resolved = resolve::month(&engine, &wh, &month, &files, &staging.dir).await?;
-        let added: u64 = resolved.added.iter().map(|(_, rows)| rows).sum();
-        let conflicts = resolved.conflicts.as_ref().map_or(0, |(_, rows)| *rows);
-        summary.rows_conflicting += conflicts;
-        summary.rows_outranked += resolved.outranked_stored;
-        summary.rows_duplicate += files.accepted - added - (conflicts - resolved.outranked_stored);
-        if added > 0 {
-            summary.rows_stored += added;
-            summary.months.push(month.clone());
+    /// Decides each month's repeated event ids ([`resolve`]) and names where every file
+    /// goes: the journal the commit applies.
+    async fn resolve(&mut self, read: Read) -> Result<Journal> {
+        let mut journal = Journal {
+            ingest_id: self.id.clone(),
+            moves: Vec::new(),
+            ledger: read.ledger,
+            stored: Vec::new(),
+            removes: Vec::new(),
+        };
+        for (month, files) in read.months {
+            let resolved =
+                resolve::month(&self.engine, &self.wh, &month, &files, &self.staging.dir).await?;
+            let added: u64 = resolved.added.iter().map(|(_, rows)| rows).sum();
+            let conflicts = resolved.conflicts.as_ref().map_or(0, |(_, rows)| *rows);
+            let s = &mut self.summary;
+            s.rows_conflicting += conflicts;
+            s.rows_outranked += resolved.outranked_stored;
+            s.rows_duplicate += files.accepted - added - (conflicts - resolved.outranked_stored);
+            if added > 0 {
+                s.rows_stored += added;
+                s.months.push(month.clone());
+            }
+            let mut outputs: Vec<(Written, &str)> = Vec::new();
+            outputs.extend(resolved.added.into_iter().map(|w| (w, EVENTS)));
+            outputs.extend(resolved.kept_stored.into_iter().map(|w| (w, EVENTS)));
+            outputs.extend(resolved.conflicts.into_iter().map(|w| (w, CONFLICTS)));
+            journal.removes.extend(resolved.replaced);
+            for (n, ((path, rows), table)) in outputs.into_iter().enumerate() {
+                let suffix = if n == 0 {
+                    String::new()
+                } else {
+                    format!("-{}", n + 1)
+                };
+                let to = PathBuf::from(format!(
+                    "{table}/{}={month}/{}{suffix}.parquet",
+                    schema::MONTH,
+                    self.id
+                ));
+                journal.stored.push(StoredFile {
+                    path: to.clone(),
+                    rows,
+                    bytes: fs::metadata(&path).map_err(|e| Error::io(&path, e))?.len(),
+                    sha256: Some(commit::file_sha256(&path)?),
+                });
+                journal.moves.push(Move {
+                    from: self.relative(&path),
+                    to,
+                });
+            }
         }
-        let mut outputs: Vec<(Written, &str)> = Vec::new();
-        outputs.extend(resolved.added.into_iter().map(|w| (w, "events")));
-        outputs.extend(resolved.kept_stored.into_iter().map(|w| (w, "events")));
-        outputs.extend(resolved.conflicts.into_iter().map(|w| (w, "conflicts")));
-        removes.extend(resolved.replaced);
-        for (n, ((path, rows), table)) in outputs.into_iter().enumerate() {
-            let suffix = if n == 0 {
-                String::new()
-            } else {
-                format!("-{}", n + 1)
-            };
-            let to = PathBuf::from(format!(
-                "{table}/{}={month}/{ingest_id}{suffix}.parquet",
-                schema::MONTH
-            ));
-            stored_files.push(StoredFile {
-                path: to.clone(),
-                rows,
-                bytes: fs::metadata(&path).map_err(|e| Error::io(&path, e))?.len(),
-                sha256: Some(commit::file_sha256(&path)?),
+        if let Some(q) = read.quarantine {
+            q.finish()?;
+            let to = Path::new(QUARANTINE).join(format!("{}.ndjson", self.id));
+            journal.moves.push(Move {
+                from: self.relative(&self.staging.dir.join(QUARANTINE_FILE)),
+                to: to.clone(),
             });
-            let from = path
-                .strip_prefix(wh.root())
-                .expect("staging is under the warehouse")
-                .to_path_buf();
-            moves.push(Move { from, to });
+            self.summary.quarantine_file = Some(to);
         }
+        Ok(journal)
     }
-    if let Some(q) = quarantine {
-        q.finish()?;
-        let to = PathBuf::from(format!("quarantine/{ingest_id}.ndjson"));
-        moves.push(Move {
-            from: PathBuf::from("_seatcount/staging")
-                .join(&ingest_id)
-                .join("quarantine.ndjson"),
-            to: to.clone(),
-        });
-        summary.quarantine_file = Some(to);
+
+    /// `path` (under staging) relative to the warehouse root, as the journal records it.
+    fn relative(&self, path: &Path) -> PathBuf {
+        path.strip_prefix(self.wh.root())
+            .expect("staging is under the warehouse")
+            .to_path_buf()
     }
-    crash::point("resolved");
-    if !ledger.is_empty() {
-        commit::commit(
-            &wh,
-            &Journal {
-                ingest_id,
-                moves,
-                ledger,
-                stored: stored_files,
-                removes,
-            },
-        )?;
-    }
-    drop(staging);
-    Ok(summary)
 }
+
+/// One input file and how to treat its bad rows.
+struct Input<'a> {
+    path: &'a Path,
+    format: Format,
+    on_error: OnError,
+}
+
+/// The quarantine's name in staging, before the commit moves it under `quarantine/`.
+const QUARANTINE_FILE: &str = "quarantine.ndjson";
 
 /// Normalizes one validated chunk in SQL and hands its rows to their months.
 async fn stage_chunk(engine: &Engine, months: &mut Months<'_>, batch: RecordBatch) -> Result<()> {

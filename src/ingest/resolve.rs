@@ -23,7 +23,7 @@ use super::write::{ParquetSink, Purpose};
 use crate::engine::sql::{self, Params, SqlFile};
 use crate::engine::{Engine, literal_url};
 use crate::error::Result;
-use crate::warehouse::{Warehouse, commit, schema};
+use crate::warehouse::{EVENTS, Warehouse, commit, schema};
 
 /// A file this ingest wrote, and its rows.
 pub type Written = (PathBuf, u64);
@@ -124,7 +124,7 @@ pub async fn month(
         )
         .await?;
         out.kept_stored = (rows > 0).then_some((kept, rows));
-        let prefix = Path::new("events").join(format!("{}={month}", schema::MONTH));
+        let prefix = Path::new(EVENTS).join(format!("{}={month}", schema::MONTH));
         out.replaced = commit::manifest(wh)?
             .into_iter()
             .map(|f| f.path)

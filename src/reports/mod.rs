@@ -22,6 +22,8 @@ pub struct Report {
     pub name: &'static str,
     /// Its SQL file.
     pub file: SqlFile,
+    /// Whether it covers one month.
+    monthly: bool,
 }
 
 impl Report {
@@ -32,15 +34,17 @@ impl Report {
 
     /// Whether the report covers one month (`--month`) rather than all of them.
     pub fn is_monthly(&self) -> bool {
-        self.file.text.contains("{{month}}")
+        self.monthly
     }
 }
 
 /// Every canned report, in the order `seatcount reports` lists them.
 pub fn all() -> impl Iterator<Item = Report> {
-    REPORTS
-        .iter()
-        .map(|(name, file)| Report { name, file: *file })
+    REPORTS.iter().map(|r| Report {
+        name: r.name,
+        file: r.file,
+        monthly: r.monthly,
+    })
 }
 
 /// The list `seatcount reports` and the REPL's `\reports` print: one line per report.

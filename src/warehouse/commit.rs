@@ -241,7 +241,7 @@ fn apply(wh: &Warehouse, journal: &Journal) -> Result<()> {
         let (from, to) = (root.join(&mv.from), root.join(&mv.to));
         if from.exists() {
             let parent = to.parent().expect("destinations are inside the warehouse");
-            let mode = if mv.to.starts_with("quarantine") {
+            let mode = if mv.to.starts_with(super::QUARANTINE) {
                 0o700
             } else {
                 0o755

@@ -42,6 +42,19 @@ pub const DEFAULT_WAREHOUSE: &str = "data/warehouse";
 pub const FORMAT_VERSION: u32 = 2;
 
 /// Facts fixed when the warehouse is created, kept in `_seatcount/warehouse.json`.
+/// The events table's directory under the root, as commits and the journal name it.
+pub const EVENTS: &str = "events";
+/// The conflicts table's directory, partitioned like [`EVENTS`].
+pub const CONFLICTS: &str = "conflicts";
+/// Rejected rows, kept as they came.
+pub const QUARANTINE: &str = "quarantine";
+
+/// The warehouse's own configuration file, read when no `--config` is given; known before
+/// the warehouse is opened.
+pub fn config_path(root: &Path) -> PathBuf {
+    root.join("seatcount.toml")
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Metadata {
@@ -168,28 +181,23 @@ impl Warehouse {
 
     /// `events/`, the hive-partitioned table root.
     pub fn events_dir(&self) -> PathBuf {
-        self.root.join("events")
+        self.root.join(EVENTS)
     }
 
     /// `conflicts/`, partitioned like `events/`: the versions of an event id that do not
     /// count (docs/semantics.md "Counted events").
     pub fn conflicts_dir(&self) -> PathBuf {
-        self.root.join("conflicts")
+        self.root.join(CONFLICTS)
     }
 
     /// `quarantine/`.
     pub fn quarantine_dir(&self) -> PathBuf {
-        self.root.join("quarantine")
+        self.root.join(QUARANTINE)
     }
 
     /// `_seatcount/`, seatcount's private state.
     pub fn state_dir(&self) -> PathBuf {
         self.root.join("_seatcount")
-    }
-
-    /// The default configuration file.
-    pub fn config_path(&self) -> PathBuf {
-        self.root.join("seatcount.toml")
     }
 
     /// The subscriptions table.

@@ -10,9 +10,6 @@
 -- assignments.csv), the one with the latest date on or before the day; on the same date
 -- assignments.csv wins. A pack with no assignment by then has app_id NULL: it counts, for no
 -- app, and `usage` shows it with an empty app_id.
-CREATE VIEW months AS
-SELECT DISTINCT month FROM events WHERE {{month_scope}};
-
 CREATE VIEW valid_subscriptions AS
 WITH days AS (
     SELECT month,
@@ -50,11 +47,3 @@ SELECT v.month, v.subscription_id, v.subscription_type, v.quantity, v.valid_from
 FROM valid v
 LEFT JOIN in_force a
   ON a.month = v.month AND a.subscription_id = v.subscription_id AND a.rank = 1;
-
--- The single-app packs that count in a month, summed per app; app_id NULL gathers the packs
--- assigned to no app (they serve nobody).
-CREATE VIEW single_app_packs AS
-SELECT month, app_id, sum(quantity) AS entitlement
-FROM valid_subscriptions
-WHERE subscription_type = 'single_app_internal'
-GROUP BY month, app_id;

@@ -1,0 +1,12 @@
+-- Where each person of a month was counted (docs/semantics.md "Persons"): the (app,
+-- production environment, user provider, tenant) each person has a counted event in;
+-- `named-users`, `environments` and `providers` count persons there. Under
+-- `dedup.scope = portfolio` an account spans its app's environments, so its person is found
+-- through its counted events rather than its latest one.
+CREATE VIEW person_environments AS
+SELECT DISTINCT c.month, c.app_id, c.environment_id, c.user_provider, c.tenant, p.person_key
+FROM counted_events c
+JOIN account_persons p
+  ON p.month = c.month AND p.app_id = c.app_id AND p.scope_environment = c.scope_environment
+ AND p.user_provider = c.user_provider AND p.tenant = c.tenant
+ AND p.identifier_key = c.identifier_key;
