@@ -97,8 +97,26 @@ fn clean_datafusion_message(e: &datafusion::error::DataFusionError) -> String {
     // DataFusion's Parquet decoder does not say which file it was reading. Every stored file
     // is checked against its checksum before a query reads it (`check::contents_intact`), so
     // this is a file recorded without one; `verify` lists them.
-    if first.contains("Parquet") {
+    // A function failing inside a scan's filter is reported as a Parquet error too.
+    if first.contains("Parquet") && !first.contains("evaluating filter") {
         return format!("{first}; a stored events file is damaged: `seatcount verify` names it");
     }
     first.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::error::DataFusionError;
+
+    #[test]
+    fn only_a_decoding_error_points_at_a_damaged_file() {
+        let decode = DataFusionError::Execution("Parquet error: invalid page header".into());
+        assert!(Error::from(decode).to_string().contains("seatcount verify"));
+        let function = DataFusionError::Execution(
+            "Parquet error: External: Compute error: Error evaluating filter predicate: bad input"
+                .into(),
+        );
+        assert!(!Error::from(function).to_string().contains("damaged"));
+    }
 }

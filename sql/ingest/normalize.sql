@@ -1,7 +1,8 @@
 -- Normalization and hashing at ingest (docs/input.md): the privacy boundary.
 --
 -- Reads `incoming`, validated rows of one input chunk that still hold clear identifiers in
--- memory, and produces the stored event columns plus `month`. Only this query's output is
+-- memory, and produces the stored event columns plus `month` and `fingerprint` (a hash of
+-- the row's validated values, which ingest uses to drop exact repeats and does not store). Only this query's output is
 -- written to disk, so every clear identifier is hashed here and dropped.
 --
 -- The user name and the NamedUserIdentifier are each stored in the three forms of
@@ -37,6 +38,7 @@ hashed AS (
     FROM forms
 )
 SELECT
+    fingerprint,
     nullif(trim(event_id), '') AS event_id,
     event_time,
     to_char(event_time, '%Y-%m') AS month,

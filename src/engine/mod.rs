@@ -418,7 +418,7 @@ impl Engine {
     }
 
     /// Plans `sql` with `$1, $2, …` bound to `params`.
-    pub async fn dataframe(&self, sql: &str, params: &[ScalarValue]) -> Result<DataFrame> {
+    async fn dataframe(&self, sql: &str, params: &[ScalarValue]) -> Result<DataFrame> {
         let df = self.ctx.sql(sql).await?;
         if params.is_empty() {
             Ok(df)

@@ -7,8 +7,8 @@
 
 /// Bumped whenever the same arguments start giving different events, so that cached
 /// portfolios (the scale benchmark keeps its raw files between runs) are not mistaken for
-/// current ones. 2: pairwise apps pass the e-mail claim.
-pub const PORTFOLIO_VERSION: u32 = 2;
+/// current ones. 2: pairwise apps pass the e-mail claim. 3: a re-sent event is an exact copy.
+pub const PORTFOLIO_VERSION: u32 = 3;
 
 pub mod profile;
 
@@ -211,12 +211,12 @@ impl MonthDraw<'_> {
 
     fn event(&self, n: u64, out: &mut Batch, scratch: &mut String) {
         let spec = self.spec;
-        // A re-sent event repeats an earlier one of this month exactly, id and all.
-        let n = if n > 0 && chance(self.draw(n, 6), 1) {
-            below(self.draw(n, 7), n)
-        } else {
-            n
-        };
+        // A re-sent event repeats an earlier one of this month exactly, id and all; that one
+        // may be a re-send too, so follow the chain to the event first sent.
+        let mut n = n;
+        while n > 0 && chance(self.draw(n, 6), 1) {
+            n = below(self.draw(n, 7), n);
+        }
         let r = |purpose: u64| self.draw(n, purpose);
         // Heavy users log in more: squaring skews towards low person numbers.
         let u = (r(1) >> 11) as f64 / (1u64 << 53) as f64;

@@ -22,7 +22,7 @@ use datafusion::arrow::array::StringArray;
 use datafusion::arrow::array::{ArrayRef, AsArray, RecordBatch};
 use datafusion::arrow::compute::kernels::cmp::eq;
 use datafusion::arrow::compute::{cast, filter_record_batch};
-use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, SchemaRef, UInt64Type};
 
 use crate::engine::memory::{self, Workload};
 use crate::engine::{Engine, sql, udf::UdfSettings};
@@ -402,8 +402,15 @@ async fn stage_chunk(engine: &Engine, months: &mut Months<'_>, batch: RecordBatc
         for month in distinct {
             let mask = eq(month_col, &StringArray::new_scalar(month))?;
             let rows = filter_record_batch(&batch, &mask)?;
+            let fingerprints = cast(
+                rows.column_by_name(validate::FINGERPRINT)
+                    .expect("normalize.sql yields the fingerprint"),
+                &DataType::UInt64,
+            )?;
             let rows = conform(&rows, &schema::stored_schema())?;
-            months.write(month, rows).await?;
+            months
+                .write(month, rows, fingerprints.as_primitive::<UInt64Type>())
+                .await?;
         }
     }
     Ok(())
@@ -491,7 +498,8 @@ fn new_ingest_id() -> String {
 mod tests {
     use super::*;
 
-    /// `sql/ingest/normalize.sql` yields exactly the stored columns (and `month`), with the
+    /// `sql/ingest/normalize.sql` yields exactly the stored columns (and `month` and the
+    /// fingerprint, which ingest routes by and drops), with the
     /// stored types up to the casts `conform` makes, so nothing reaches a file as a column of
     /// NULLs filled in for a name the SQL forgot.
     #[tokio::test]
@@ -517,7 +525,7 @@ mod tests {
             .fields()
             .iter()
             .map(|f| f.name().clone())
-            .filter(|n| n != schema::MONTH)
+            .filter(|n| n != schema::MONTH && n != validate::FINGERPRINT)
             .collect();
         let stored: Vec<String> = schema::stored_schema()
             .fields()

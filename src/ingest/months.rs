@@ -6,10 +6,14 @@
 //! environment that sent it ([`source_keys`]): two apps may number their events alike. Most
 //! rows are new, so most of the input is never written twice.
 //!
-//! A row whose id was seen is **staged**: it may repeat the row it shares its id with, or
-//! contradict it, and which version counts must not depend on which came first
-//! (docs/semantics.md "Counted events"). `sql/ingest/contested.sql` decides at the end, over
-//! every version of the staged ids: stored, direct and staged.
+//! A row whose id was seen is dropped when its fingerprint (a hash of its validated values,
+//! [`super::validate::FINGERPRINT`]) equals that of the first row with the id: it stores the
+//! same event, a re-send. Any other is **staged**: it may contradict the row it shares its id
+//! with (or repeat a stored event, whose fingerprint is not kept), and which version counts
+//! must not depend on which came first (docs/semantics.md "Counted events").
+//! `sql/ingest/contested.sql` decides at the end, over every version of the staged ids:
+//! stored, direct and staged. Two different rows with equal 64-bit fingerprints would be
+//! taken for one (odds of about 2^-64 a pair).
 //!
 //! The sets grow with the distinct ids of every month the input touches, so they are bounded:
 //! at most [`OPEN_MONTHS`] months are direct at once, and their sets together stay within a
@@ -24,9 +28,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, RecordBatch, StringBuilder,
+    Array, ArrayRef, AsArray, BooleanArray, RecordBatch, StringBuilder, UInt64Array,
 };
-use datafusion::arrow::compute::kernels::boolean::{is_null, not, or};
 use datafusion::arrow::compute::{cast, filter_record_batch};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::physical_expr_common::binary_map::{ArrowBytesMap, OutputType};
@@ -44,8 +47,13 @@ use super::write::{ParquetSink, Purpose};
 /// month's last events and the next month's first ones are read together.
 pub const OPEN_MONTHS: usize = 2;
 
-/// The event ids one direct month has seen, each once.
-type IdSet = ArrowBytesMap<i32, ()>;
+/// The event ids one direct month has seen, each once, with the fingerprint of the first row
+/// that had it, or [`STORED`].
+type IdSet = ArrowBytesMap<i32, u64>;
+
+/// The payload of an id the warehouse already held: its row's fingerprint is not known, so a
+/// row repeating it is always staged.
+const STORED: u64 = u64::MAX;
 
 /// What one month received, once the input is read.
 pub struct MonthFiles {
@@ -97,8 +105,13 @@ impl<'a> Months<'a> {
         }
     }
 
-    /// Routes `rows` (the stored columns) of `month`.
-    pub async fn write(&mut self, month: &str, rows: RecordBatch) -> Result<()> {
+    /// Routes `rows` (the stored columns) of `month`, whose rows have `fingerprints`.
+    pub async fn write(
+        &mut self,
+        month: &str,
+        rows: RecordBatch,
+        fingerprints: &UInt64Array,
+    ) -> Result<()> {
         self.clock += 1;
         if !self.months.contains_key(month) {
             let opened = self.open(month).await?;
@@ -116,7 +129,7 @@ impl<'a> Months<'a> {
         let repeated = match entry.direct.as_mut() {
             Some(direct) => {
                 direct.last_used = clock;
-                let (fresh, repeated) = split_fresh(&mut direct.ids, &rows)?;
+                let (fresh, repeated) = split_fresh(&mut direct.ids, &rows, fingerprints)?;
                 direct.rows += fresh.num_rows() as u64;
                 if fresh.num_rows() > 0 {
                     direct.sink.write(fresh).await?;
@@ -153,7 +166,7 @@ impl<'a> Months<'a> {
             .await?;
         while let Some(batch) = stored.next().await {
             let column = utf8(batch?.column(0))?;
-            ids.insert_if_new(&column, |_| {}, |_| {});
+            ids.insert_if_new(&column, |_| STORED, |_| {});
             if ids.size() > self.budget {
                 return Ok(None);
             }
@@ -223,21 +236,35 @@ fn close(month: &mut Month) -> Result<()> {
 }
 
 /// Splits `batch` into the rows whose event id `ids` has not seen from the same source
-/// (adding those ids) or that have no id, and the rest.
-fn split_fresh(ids: &mut IdSet, batch: &RecordBatch) -> Result<(RecordBatch, RecordBatch)> {
+/// (adding those ids) or that have no id, and the rows that repeat a seen id with another
+/// fingerprint. Rows that repeat a seen id with the same fingerprint are in neither: they are
+/// the same event again.
+fn split_fresh(
+    ids: &mut IdSet,
+    batch: &RecordBatch,
+    fingerprints: &UInt64Array,
+) -> Result<(RecordBatch, RecordBatch)> {
     let column = source_keys(batch)?;
+    let row = Cell::new(0usize);
     let fresh = Cell::new(false);
-    let mut seen_first = Vec::with_capacity(column.len());
+    let mut keep = Vec::with_capacity(column.len());
+    let mut stage = Vec::with_capacity(column.len());
     ids.insert_if_new(
         &column,
-        |_| fresh.set(true),
-        |()| seen_first.push(fresh.replace(false)),
+        |_| {
+            fresh.set(true);
+            fingerprints.value(row.get())
+        },
+        |first| {
+            let i = row.replace(row.get() + 1);
+            let is_fresh = fresh.replace(false) || column.is_null(i);
+            keep.push(is_fresh);
+            stage.push(!is_fresh && first != fingerprints.value(i));
+        },
     );
-    let keep = or(&BooleanArray::from(seen_first), &is_null(&column)?)?;
-    let repeated = not(&keep)?;
     Ok((
-        filter_record_batch(batch, &keep)?,
-        filter_record_batch(batch, &repeated)?,
+        filter_record_batch(batch, &BooleanArray::from(keep))?,
+        filter_record_batch(batch, &BooleanArray::from(stage))?,
     ))
 }
 
@@ -326,24 +353,39 @@ mod tests {
         let mut set = IdSet::new(OutputType::Utf8);
         let a = from_source("a", &[Some("1"), Some("2")]);
         let b = from_source("b", &[Some("1"), Some("2")]);
-        assert_eq!(split_fresh(&mut set, &a).unwrap().0.num_rows(), 2);
-        assert_eq!(split_fresh(&mut set, &b).unwrap().0.num_rows(), 2);
-        let (fresh, repeated) = split_fresh(&mut set, &b).unwrap();
-        assert_eq!((fresh.num_rows(), repeated.num_rows()), (0, 2));
+        let prints = UInt64Array::from(vec![1, 2]);
+        assert_eq!(split_fresh(&mut set, &a, &prints).unwrap().0.num_rows(), 2);
+        assert_eq!(split_fresh(&mut set, &b, &prints).unwrap().0.num_rows(), 2);
+        let (fresh, repeated) = split_fresh(&mut set, &b, &prints).unwrap();
+        assert_eq!(
+            (fresh.num_rows(), repeated.num_rows()),
+            (0, 0),
+            "the same rows again"
+        );
+        let other = UInt64Array::from(vec![1, 3]);
+        let (fresh, repeated) = split_fresh(&mut set, &b, &other).unwrap();
+        assert_eq!(
+            (fresh.num_rows(), ids(&repeated)),
+            (0, vec![Some("2".into())]),
+            "another version of 2"
+        );
     }
 
     #[test]
     fn a_seen_id_is_set_aside_across_batches_and_rows_without_one_always_pass() {
         let mut set = IdSet::new(OutputType::Utf8);
+        // Every row a version of its own.
         let first = batch(&[Some("a"), None, Some("b"), Some("a"), None]);
-        let (fresh, repeated) = split_fresh(&mut set, &first).unwrap();
+        let prints = UInt64Array::from(vec![1, 2, 3, 4, 5]);
+        let (fresh, repeated) = split_fresh(&mut set, &first, &prints).unwrap();
         assert_eq!(
             ids(&fresh),
             vec![Some("a".into()), None, Some("b".into()), None]
         );
         assert_eq!(ids(&repeated), vec![Some("a".into())]);
         let second = batch(&[Some("b"), Some("c"), None, Some("c")]);
-        let (fresh, repeated) = split_fresh(&mut set, &second).unwrap();
+        let prints = UInt64Array::from(vec![6, 7, 8, 9]);
+        let (fresh, repeated) = split_fresh(&mut set, &second, &prints).unwrap();
         assert_eq!(ids(&fresh), vec![Some("c".into()), None]);
         assert_eq!(ids(&repeated), vec![Some("b".into()), Some("c".into())]);
     }

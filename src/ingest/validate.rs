@@ -9,10 +9,11 @@ use std::sync::{Arc, LazyLock};
 use chrono::{DateTime, NaiveDateTime};
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, BooleanBuilder, ListBuilder, RecordBatch, StringArray,
-    StringBuilder, TimestampMicrosecondArray, new_null_array,
+    StringBuilder, TimestampMicrosecondArray, UInt64Array, new_null_array,
 };
 use datafusion::arrow::compute::{cast, filter_record_batch};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::common::hash_utils::{RandomState, create_hashes};
 
 use super::columns::Col;
 use super::read::{RawChunk, split_roles};
@@ -79,8 +80,14 @@ static INCOMING: LazyLock<SchemaRef> = LazyLock::new(|| {
     fields.push(Field::new("roles", schema::roles_type(), true));
     fields.push(Field::new("active", DataType::Boolean, true));
     fields.push(Field::new("anonymous", DataType::Boolean, true));
+    fields.push(Field::new(FINGERPRINT, DataType::UInt64, false));
     Arc::new(Schema::new(fields))
 });
+
+/// A hash of a row's validated values, which decide every stored column: two rows with equal
+/// fingerprints store the same event, so a repeat of one is dropped without reading back the
+/// first (src/ingest/months.rs). Not stored.
+pub const FINGERPRINT: &str = "fingerprint";
 
 /// The schema of the `incoming` table that `sql/ingest/normalize.sql` reads.
 pub fn incoming_schema() -> SchemaRef {
@@ -357,6 +364,9 @@ pub fn validate(chunk: &RawChunk) -> Result<Validated> {
     for b in bools {
         columns.push(Arc::new(b));
     }
+    let mut hashes = vec![0u64; n];
+    create_hashes(&columns, &RandomState::default(), &mut hashes)?;
+    columns.push(Arc::new(UInt64Array::from(hashes)));
     let batch = RecordBatch::try_new(incoming_schema(), columns)?;
     let keep: BooleanArray = first.iter().map(|r| Some(r.is_none())).collect();
     let batch = filter_record_batch(&batch, &keep)?;

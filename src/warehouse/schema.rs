@@ -71,3 +71,30 @@ pub fn stored_schema() -> SchemaRef {
 
 /// The partition column.
 pub const MONTH: &str = "month";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The README's table of stored columns (what analysts write SQL against) lists exactly
+    /// the stored columns, in file order, then the partition column.
+    #[test]
+    fn the_readme_documents_exactly_the_stored_columns() {
+        let readme = include_str!("../../README.md");
+        let section = readme
+            .split("## Stored events")
+            .nth(1)
+            .expect("the README has a stored events section");
+        let documented: Vec<&str> = section
+            .lines()
+            .skip_while(|l| !l.starts_with("| column |"))
+            .skip(2)
+            .take_while(|l| l.starts_with('|'))
+            .flat_map(|l| l.split('|').nth(1).unwrap_or("").split(','))
+            .map(str::trim)
+            .collect();
+        let mut stored: Vec<&str> = COLUMNS.iter().map(|(name, _, _)| *name).collect();
+        stored.push(MONTH);
+        assert_eq!(documented, stored);
+    }
+}

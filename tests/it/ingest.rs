@@ -156,8 +156,29 @@ fn an_event_id_is_stored_once_across_files_and_ingests() {
         "second.csv",
         &format!("{HEADER}\n{row}\nev-2,2026-05-01T11:00:00Z,a,e,production,ann,,,,,,\n"),
     );
+    // The copy has the first row's fingerprint: it is dropped as it arrives, and nothing is
+    // staged for the end (stopped there, the ingest shows its staging directory).
+    let stopped = fx
+        .cmd()
+        .env("SEATCOUNT_CRASH_AT", "staged")
+        .arg("ingest")
+        .arg(&first)
+        .output()
+        .unwrap();
+    assert_eq!(stopped.status.code(), None);
+    let staging = fx.files();
+    assert!(
+        staging
+            .iter()
+            .any(|f| f.contains("/direct-2026-05.parquet"))
+            && !staging.iter().any(|f| f.contains("/staged-")),
+        "{staging:?}"
+    );
     let out = fx.ingest(&[&first]);
-    assert!(out.contains("1 stored"), "{out}");
+    assert!(
+        out.contains("1 stored") && out.contains("1 duplicate"),
+        "{out}"
+    );
     let out = fx.ingest(&[&second]);
     assert!(out.contains("1 stored"), "{out}");
     assert_eq!(
