@@ -27,6 +27,7 @@ use datafusion::parquet::basic::{Compression, ZstdLevel};
 use datafusion::parquet::file::properties::WriterProperties;
 
 use crate::error::{Error, Result};
+use crate::ingest::columns::Col;
 use profile::{App, Person, below, chance, mix};
 
 /// Rows per batch written.
@@ -97,31 +98,31 @@ pub fn plan_outputs(
     })
 }
 
-/// The columns written, named as in docs/input.md.
+/// The columns written, named as the input columns of docs/input.md ([`Col`]).
 pub fn schema() -> SchemaRef {
-    let text = |name: &str, nullable: bool| Field::new(name, DataType::Utf8, nullable);
+    let text = |col: Col, nullable: bool| Field::new(col.name(), DataType::Utf8, nullable);
     Arc::new(Schema::new(vec![
-        text("event_id", false),
+        text(Col::EventId, false),
         Field::new(
-            "event_time",
+            Col::EventTime.name(),
             DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
             false,
         ),
-        text("app_id", false),
-        text("app_name", false),
-        text("environment_id", false),
-        text("environment_name", false),
-        text("environment_type", false),
-        text("deployment_type", false),
-        text("user_provider", false),
-        text("tenant", false),
-        text("user_name", true),
-        text("named_user_identifier", true),
-        text("email", true),
-        text("user_type", true),
-        text("roles", true),
-        Field::new("active", DataType::Boolean, false),
-        Field::new("anonymous", DataType::Boolean, false),
+        text(Col::AppId, false),
+        text(Col::AppName, false),
+        text(Col::EnvironmentId, false),
+        text(Col::EnvironmentName, false),
+        text(Col::EnvironmentType, false),
+        text(Col::DeploymentType, false),
+        text(Col::UserProvider, false),
+        text(Col::Tenant, false),
+        text(Col::UserName, true),
+        text(Col::NamedUserIdentifier, true),
+        text(Col::Email, true),
+        text(Col::UserType, true),
+        text(Col::Roles, true),
+        Field::new(Col::Active.name(), DataType::Boolean, false),
+        Field::new(Col::Anonymous.name(), DataType::Boolean, false),
     ]))
 }
 
@@ -315,22 +316,23 @@ impl MonthDraw<'_> {
     }
 }
 
-enum Sink {
+/// One generated file being written, in the format asked for.
+enum EventFile {
     Parquet(ArrowWriter<File>),
     Csv(datafusion::arrow::csv::Writer<File>),
 }
 
-impl Sink {
-    fn create(path: &Path, format: FileFormat, schema: &SchemaRef) -> Result<Sink> {
+impl EventFile {
+    fn create(path: &Path, format: FileFormat, schema: &SchemaRef) -> Result<EventFile> {
         let file = File::create(path).map_err(|e| Error::io(path, e))?;
         Ok(match format {
             FileFormat::Parquet => {
                 let props = WriterProperties::builder()
                     .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("level 1")))
                     .build();
-                Sink::Parquet(ArrowWriter::try_new(file, schema.clone(), Some(props))?)
+                EventFile::Parquet(ArrowWriter::try_new(file, schema.clone(), Some(props))?)
             }
-            FileFormat::Csv => Sink::Csv(
+            FileFormat::Csv => EventFile::Csv(
                 datafusion::arrow::csv::WriterBuilder::new()
                     .with_header(true)
                     .with_timestamp_tz_format("%Y-%m-%dT%H:%M:%SZ".to_string())
@@ -341,18 +343,18 @@ impl Sink {
 
     fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         match self {
-            Sink::Parquet(w) => w.write(batch)?,
-            Sink::Csv(w) => w.write(batch)?,
+            EventFile::Parquet(w) => w.write(batch)?,
+            EventFile::Csv(w) => w.write(batch)?,
         }
         Ok(())
     }
 
     fn close(self) -> Result<()> {
         match self {
-            Sink::Parquet(w) => {
+            EventFile::Parquet(w) => {
                 w.close()?;
             }
-            Sink::Csv(w) => drop(w.into_inner()),
+            EventFile::Csv(w) => drop(w.into_inner()),
         }
         Ok(())
     }
@@ -375,7 +377,7 @@ pub fn generate(
     let mut batch = Batch::new();
     let mut scratch = String::with_capacity(64);
     let mut written = 0u64;
-    let mut sink: Option<Sink> = None;
+    let mut sink: Option<EventFile> = None;
     let per_month = spec.events / u64::from(spec.months);
     for m in 0..spec.months {
         let (path, format) = &outputs[if outputs.len() == 1 { 0 } else { m as usize }];
@@ -383,7 +385,7 @@ pub fn generate(
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
             }
-            sink = Some(Sink::create(path, *format, &schema)?);
+            sink = Some(EventFile::create(path, *format, &schema)?);
         }
         let month = month_start(spec.start, m);
         let next = month_start(spec.start, m + 1);

@@ -818,3 +818,59 @@ pub fn is_text(array: &dyn Array) -> bool {
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::AsArray;
+
+    fn chunks(text: &str, format: Format) -> (Vec<RawChunk>, Vec<String>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("in");
+        std::fs::write(&path, text).unwrap();
+        let mut warnings = Vec::new();
+        let read: Vec<RawChunk> = open(&path, format, &mut |w| warnings.push(w))
+            .unwrap()
+            .collect::<Result<_>>()
+            .unwrap();
+        (read, warnings)
+    }
+
+    #[test]
+    fn a_csv_header_matches_whatever_its_case_and_rows_know_their_first_line() {
+        let text = "Event_Time, APP_ID ,environment_id,user_name,colour\n\
+                    2026-01-01T00:00:00Z,a,e,\"ann\nsmith\",red\n\
+                    2026-01-02T00:00:00Z,b,e,bob,blue\n";
+        let (read, warnings) = chunks(text, Format::Csv);
+        assert_eq!(read.len(), 1);
+        let chunk = &read[0];
+        assert_eq!(
+            chunk.positions,
+            vec![2, 4],
+            "a quoted line break moves the next row"
+        );
+        let apps = chunk.column(Col::AppId).unwrap().as_string::<i32>();
+        assert_eq!(apps.value(1), "b");
+        let names = chunk.column(Col::UserName).unwrap().as_string::<i32>();
+        assert_eq!(names.value(0), "ann\nsmith");
+        assert!(chunk.column(Col::Email).is_none());
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("colour"), "{warnings:?}");
+    }
+
+    #[test]
+    fn ndjson_rows_are_numbered_by_line_and_role_arrays_are_lists() {
+        let text = "{\"event_time\":\"2026-01-01T00:00:00Z\",\"app_id\":\"a\",\"environment_id\":\"e\",\"user_name\":\"ann\",\"roles\":[\"x\",\"y\"]}\n\
+                    \n\
+                    {\"event_time\":\"2026-01-02T00:00:00Z\",\"app_id\":\"b\",\"environment_id\":\"e\",\"user_name\":\"bob\"}\n";
+        let (read, _) = chunks(text, Format::Ndjson);
+        let chunk = &read[0];
+        assert_eq!(
+            chunk.positions,
+            vec![1, 3],
+            "a blank line is skipped, not renumbered"
+        );
+        let roles = chunk.column(Col::Roles).unwrap();
+        assert!(roles.data_type().is_nested(), "{:?}", roles.data_type());
+    }
+}

@@ -50,31 +50,40 @@ pub struct Validated {
 const TIME_RANGE: (i64, i64) = (-9_223_286_400_000_000, 9_223_286_400_000_000);
 
 /// Text columns passed through to SQL as they are, in `incoming` order after the typed ones.
-const PASS_THROUGH: [(Col, &str); 16] = [
-    (Col::EventId, "event_id"),
-    (Col::AppId, "app_id"),
-    (Col::AppName, "app_name"),
-    (Col::EnvironmentId, "environment_id"),
-    (Col::EnvironmentName, "environment_name"),
-    (Col::EnvironmentType, "environment_type"),
-    (Col::DeploymentType, "deployment_type"),
-    (Col::UserProvider, "user_provider"),
-    (Col::Tenant, "tenant"),
-    (Col::UserName, "user_name"),
-    (Col::NamedUserIdentifier, "named_user_identifier"),
-    (Col::Email, "email"),
-    (Col::UserNameHash, "user_name_hash"),
-    (Col::NamedUserIdentifierHash, "named_user_identifier_hash"),
-    (Col::EmailHash, "email_hash"),
-    (Col::EmailDomain, "email_domain_given"),
+const PASS_THROUGH: [Col; 16] = [
+    Col::EventId,
+    Col::AppId,
+    Col::AppName,
+    Col::EnvironmentId,
+    Col::EnvironmentName,
+    Col::EnvironmentType,
+    Col::DeploymentType,
+    Col::UserProvider,
+    Col::Tenant,
+    Col::UserName,
+    Col::NamedUserIdentifier,
+    Col::Email,
+    Col::UserNameHash,
+    Col::NamedUserIdentifierHash,
+    Col::EmailHash,
+    Col::EmailDomain,
 ];
+
+/// A pass-through column's name in `incoming`: its input name, except the clear e-mail
+/// domain given with pre-hashed input, which `normalize.sql` tells from the one it derives.
+fn incoming_name(col: Col) -> &'static str {
+    match col {
+        Col::EmailDomain => "email_domain_given",
+        other => other.name(),
+    }
+}
 
 static INCOMING: LazyLock<SchemaRef> = LazyLock::new(|| {
     let mut fields = vec![Field::new("event_time", schema::time_type(), false)];
     fields.extend(
         PASS_THROUGH
             .iter()
-            .map(|(_, name)| Field::new(*name, DataType::Utf8, true)),
+            .map(|c| Field::new(incoming_name(*c), DataType::Utf8, true)),
     );
     fields.push(Field::new("user_type", DataType::Utf8, true));
     fields.push(Field::new("roles", schema::roles_type(), true));
@@ -189,12 +198,12 @@ pub fn validate(chunk: &RawChunk) -> Result<Validated> {
 
     let texts: Vec<Option<StringArray>> = PASS_THROUGH
         .iter()
-        .map(|(c, _)| text(*c))
+        .map(|c| text(*c))
         .collect::<Result<_>>()?;
     let get = |col: Col| {
         &texts[PASS_THROUGH
             .iter()
-            .position(|(c, _)| *c == col)
+            .position(|c| *c == col)
             .expect("pass-through column")]
     };
 

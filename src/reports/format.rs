@@ -41,14 +41,15 @@ fn format_options() -> FormatOptions<'static> {
 /// (or fill their `--output` file) while the query runs and never hold a large result whole.
 /// A table is the exception: it needs every row for its column widths.
 pub struct Writer<W: Write + Send> {
-    sink: Sink<W>,
+    sink: Encoder<W>,
     schema: SchemaRef,
-    /// The schema the rows are written in: `schema` with [`Sink::textual`] columns as text.
+    /// The schema the rows are written in: `schema` with [`Encoder::textual`] columns as text.
     text_schema: SchemaRef,
     rows: usize,
 }
 
-enum Sink<W: Write + Send> {
+/// How rows become bytes in each output format.
+enum Encoder<W: Write + Send> {
     Table(W, Vec<RecordBatch>),
     Csv(datafusion::arrow::csv::Writer<W>),
     Json(datafusion::arrow::json::ArrayWriter<W>),
@@ -56,14 +57,14 @@ enum Sink<W: Write + Send> {
     Parquet(ArrowWriter<W>),
 }
 
-impl<W: Write + Send> Sink<W> {
+impl<W: Write + Send> Encoder<W> {
     /// The column types this sink prints as display text: CSV has no nested values (lists and
     /// structs print as their display text), and CSV and JSON print timestamps as RFC 3339.
     fn textual(&self) -> fn(&DataType) -> bool {
         match self {
-            Sink::Csv(_) => |dt| is_time(dt) || dt.is_nested(),
-            Sink::Json(_) | Sink::Ndjson(_) => is_time,
-            Sink::Table(..) | Sink::Parquet(_) => |_| false,
+            Encoder::Csv(_) => |dt| is_time(dt) || dt.is_nested(),
+            Encoder::Json(_) | Encoder::Ndjson(_) => is_time,
+            Encoder::Table(..) | Encoder::Parquet(_) => |_| false,
         }
     }
 }
@@ -72,17 +73,17 @@ impl<W: Write + Send> Writer<W> {
     /// Starts a result of `schema` in `format` on `out`.
     pub fn new(out: W, schema: &SchemaRef, format: OutputFormat) -> Result<Self> {
         let sink = match format {
-            OutputFormat::Table => Sink::Table(out, Vec::new()),
-            OutputFormat::Csv => Sink::Csv(
+            OutputFormat::Table => Encoder::Table(out, Vec::new()),
+            OutputFormat::Csv => Encoder::Csv(
                 datafusion::arrow::csv::WriterBuilder::new()
                     .with_header(true)
                     .build(out),
             ),
-            OutputFormat::Json => Sink::Json(datafusion::arrow::json::ArrayWriter::new(out)),
+            OutputFormat::Json => Encoder::Json(datafusion::arrow::json::ArrayWriter::new(out)),
             OutputFormat::Ndjson => {
-                Sink::Ndjson(datafusion::arrow::json::LineDelimitedWriter::new(out))
+                Encoder::Ndjson(datafusion::arrow::json::LineDelimitedWriter::new(out))
             }
-            OutputFormat::Parquet => Sink::Parquet(
+            OutputFormat::Parquet => Encoder::Parquet(
                 ArrowWriter::try_new(out, schema.clone(), None).map_err(output_error)?,
             ),
         };
@@ -100,14 +101,14 @@ impl<W: Write + Send> Writer<W> {
         self.rows += batch.num_rows();
         let textual = self.sink.textual();
         match &mut self.sink {
-            Sink::Table(_, batches) => {
+            Encoder::Table(_, batches) => {
                 batches.push(batch.clone());
                 Ok(())
             }
-            Sink::Csv(w) => w.write(&as_text(&self.text_schema, batch, textual)?),
-            Sink::Json(w) => w.write(&as_text(&self.text_schema, batch, textual)?),
-            Sink::Ndjson(w) => w.write(&as_text(&self.text_schema, batch, textual)?),
-            Sink::Parquet(w) => return w.write(batch).map_err(output_error),
+            Encoder::Csv(w) => w.write(&as_text(&self.text_schema, batch, textual)?),
+            Encoder::Json(w) => w.write(&as_text(&self.text_schema, batch, textual)?),
+            Encoder::Ndjson(w) => w.write(&as_text(&self.text_schema, batch, textual)?),
+            Encoder::Parquet(w) => return w.write(batch).map_err(output_error),
         }
         .map_err(output_error)
     }
@@ -115,20 +116,20 @@ impl<W: Write + Send> Writer<W> {
     /// Ends the result (a CSV header, an empty JSON array or a Parquet footer even without
     /// rows) and hands back the output.
     pub fn finish(mut self) -> Result<W> {
-        if self.rows == 0 && matches!(self.sink, Sink::Csv(_)) {
+        if self.rows == 0 && matches!(self.sink, Encoder::Csv(_)) {
             // arrow writes the header with the first batch; without rows there was none.
             let empty = RecordBatch::new_empty(self.text_schema.clone());
-            if let Sink::Csv(w) = &mut self.sink {
+            if let Encoder::Csv(w) = &mut self.sink {
                 w.write(&empty).map_err(output_error)?;
             }
         }
         let mut out = match self.sink {
-            Sink::Table(mut out, batches) => {
+            Encoder::Table(mut out, batches) => {
                 write_table(&mut out, &self.schema, &batches)?;
                 out
             }
-            Sink::Csv(w) => w.into_inner(),
-            Sink::Json(mut w) => {
+            Encoder::Csv(w) => w.into_inner(),
+            Encoder::Json(mut w) => {
                 w.finish().map_err(output_error)?;
                 let mut out = w.into_inner();
                 if self.rows == 0 {
@@ -137,11 +138,11 @@ impl<W: Write + Send> Writer<W> {
                 writeln!(out).map_err(output_error)?;
                 out
             }
-            Sink::Ndjson(mut w) => {
+            Encoder::Ndjson(mut w) => {
                 w.finish().map_err(output_error)?;
                 w.into_inner()
             }
-            Sink::Parquet(w) => w.into_inner().map_err(output_error)?,
+            Encoder::Parquet(w) => w.into_inner().map_err(output_error)?,
         };
         out.flush().map_err(output_error)?;
         Ok(out)
@@ -253,4 +254,53 @@ fn write_table(out: &mut impl Write, schema: &SchemaRef, batches: &[RecordBatch]
         }
     }
     writeln!(out, "{table}").map_err(output_error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{Int64Array, StringArray};
+    use datafusion::arrow::datatypes::{Field, Schema};
+    use std::sync::Arc;
+
+    fn batch() -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("month", DataType::Utf8, false),
+            Field::new("app_id", DataType::Utf8, true),
+            Field::new("consumption", DataType::Int64, false),
+        ]));
+        RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(StringArray::from(vec!["2026-10", "2026-10"])),
+                Arc::new(StringArray::from(vec![None, Some("field, north")])),
+                Arc::new(Int64Array::from(vec![3, 5])),
+            ],
+        )
+        .unwrap()
+    }
+
+    fn render(format: OutputFormat) -> String {
+        let b = batch();
+        let mut writer = Writer::new(Vec::new(), &b.schema(), format).unwrap();
+        writer.write(&b).unwrap();
+        String::from_utf8(writer.finish().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn csv_has_a_header_quotes_commas_and_leaves_nulls_empty() {
+        assert_eq!(
+            render(OutputFormat::Csv),
+            "month,app_id,consumption\n2026-10,,3\n2026-10,\"field, north\",5\n"
+        );
+    }
+
+    #[test]
+    fn ndjson_is_one_object_a_row_and_omits_nothing_it_has() {
+        let text = render(OutputFormat::Ndjson);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2);
+        assert!(lines[1].contains("\"app_id\":\"field, north\""), "{text}");
+        assert!(lines[1].contains("\"consumption\":5"), "{text}");
+    }
 }

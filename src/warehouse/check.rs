@@ -216,3 +216,34 @@ fn month_of(path: &Path) -> Option<&str> {
         .to_str()?
         .strip_prefix("month=")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::key::HashAlgorithm;
+    use super::*;
+
+    /// A file is read against its checksum once; after that only its stat is compared, and
+    /// rewriting it in place (same size) changes the stat, so it is read again and refused.
+    #[test]
+    fn a_verified_file_is_read_again_only_when_its_stat_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let wh = Warehouse::open_or_create(&dir.path().join("wh"), HashAlgorithm::Sha256).unwrap();
+        let path = PathBuf::from("events/month=2026-01/a.parquet");
+        let full = wh.root().join(&path);
+        fs::create_dir_all(full.parent().unwrap()).unwrap();
+        fs::write(&full, b"seatcount").unwrap();
+        let file = StoredFile {
+            path: path.clone(),
+            rows: 1,
+            bytes: 9,
+            sha256: Some(commit::file_sha256(&full).unwrap()),
+        };
+        commit::write_manifest(&wh, &[file]).unwrap();
+        contents_intact(&wh, None).unwrap();
+        assert!(load_verified(&wh).contains_key(&path));
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        fs::write(&full, b"seatcounT").unwrap();
+        let err = contents_intact(&wh, None).unwrap_err().to_string();
+        assert!(err.contains("a.parquet: damaged"), "{err}");
+    }
+}

@@ -336,3 +336,81 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
         .and_then(|d| d.sync_all())
         .map_err(|e| Error::io(dir, e))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::key::HashAlgorithm;
+    use super::*;
+
+    fn warehouse() -> (tempfile::TempDir, Warehouse) {
+        let dir = tempfile::tempdir().unwrap();
+        let wh = Warehouse::open_or_create(&dir.path().join("wh"), HashAlgorithm::Sha256).unwrap();
+        (dir, wh)
+    }
+
+    fn stored(path: &str, bytes: &[u8]) -> StoredFile {
+        StoredFile {
+            path: PathBuf::from(path),
+            rows: 1,
+            bytes: bytes.len() as u64,
+            sha256: None,
+        }
+    }
+
+    /// A commit that moves a new file in and removes the one it replaces leaves the same
+    /// warehouse when its journal is applied again, as recovery after a crash does.
+    #[test]
+    fn replaying_a_journal_with_moves_and_removes_changes_nothing_more() {
+        let (_dir, wh) = warehouse();
+        let root = wh.root().to_path_buf();
+        let old = "events/month=2026-01/old.parquet";
+        std::fs::create_dir_all(root.join("events/month=2026-01")).unwrap();
+        std::fs::write(root.join(old), b"old").unwrap();
+        write_manifest(&wh, &[stored(old, b"old")]).unwrap();
+        let staging = wh.state_dir().join("staging/i1");
+        std::fs::create_dir_all(&staging).unwrap();
+        std::fs::write(staging.join("new.parquet"), b"newer").unwrap();
+        let new = "events/month=2026-01/new.parquet";
+        let journal = Journal {
+            ingest_id: "i1".into(),
+            moves: vec![Move {
+                from: PathBuf::from("_seatcount/staging/i1/new.parquet"),
+                to: PathBuf::from(new),
+            }],
+            ledger: vec![],
+            stored: vec![stored(new, b"newer")],
+            removes: vec![PathBuf::from(old)],
+        };
+        commit(&wh, &journal).unwrap();
+        let after = (
+            manifest(&wh).unwrap(),
+            std::fs::read(root.join(new)).unwrap(),
+        );
+        assert_eq!(after.0, vec![stored(new, b"newer")]);
+        assert!(!root.join(old).exists());
+        // A crash after the renames: the journal is still there, and recovery replays it.
+        write_atomically(
+            &wh.state_dir().join(JOURNAL),
+            &serde_json::to_vec(&journal).unwrap(),
+        )
+        .unwrap();
+        recover(&wh).unwrap();
+        assert_eq!(
+            (
+                manifest(&wh).unwrap(),
+                std::fs::read(root.join(new)).unwrap()
+            ),
+            after
+        );
+        assert!(!wh.state_dir().join(JOURNAL).exists());
+    }
+
+    #[test]
+    fn a_damaged_journal_never_reached_its_commit_and_is_dropped() {
+        let (_dir, wh) = warehouse();
+        std::fs::write(wh.state_dir().join(JOURNAL), b"{\"ingest_id\": ").unwrap();
+        recover(&wh).unwrap();
+        assert!(!wh.state_dir().join(JOURNAL).exists());
+        assert!(manifest(&wh).unwrap().is_empty());
+    }
+}

@@ -209,5 +209,11 @@ fn bare_std() -> std::process::Command {
     cmd
 }
 
+/// An `entitlements.csv` of `rows`, under the header the warehouse defines.
+pub fn entitlements(rows: &[&str]) -> String {
+    let header = seatcount::warehouse::entitlements::COLUMNS.join(",");
+    format!("{header}\n{}\n", rows.join("\n"))
+}
+
 /// CSV header with every clear column of docs/input.md.
 pub const HEADER: &str = "event_id,event_time,app_id,environment_id,environment_type,user_name,named_user_identifier,email,user_type,roles,active,anonymous";

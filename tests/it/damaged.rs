@@ -278,9 +278,10 @@ fn an_absurd_quantity_is_refused_rather_than_summed_into_a_negative_entitlement(
     let fx = Fixture::sample();
     std::fs::write(
         fx.wh().join("entitlements.csv"),
-        "subscription_id,subscription_type,quantity,valid_from,valid_to,app_id\n\
-         a,external,9223372036854775807,2026-01-01,,\n\
-         b,external,9223372036854775807,2026-01-01,,\n",
+        crate::common::entitlements(&[
+            "a,external,9223372036854775807,2026-01-01,,",
+            "b,external,9223372036854775807,2026-01-01,,",
+        ]),
     )
     .unwrap();
     fails(

@@ -47,8 +47,10 @@ fn setup(fx: &Fixture) {
     fx.cmd().arg("init").assert().success();
     std::fs::write(
         fx.wh().join("entitlements.csv"),
-        "subscription_id,subscription_type,quantity,valid_from,valid_to,app_id\n\
-         x,external,3,2026-01-01,,\np,single_app_internal,2,2026-09-01,,app1\n",
+        crate::common::entitlements(&[
+            "x,external,3,2026-01-01,,",
+            "p,single_app_internal,2,2026-09-01,,app1",
+        ]),
     )
     .unwrap();
 }

@@ -19,12 +19,7 @@ pub fn portfolio(rows: &[&str], toml: &str, subs: &[&str]) -> Fixture {
 /// Replaces the warehouse's configuration and subscriptions.
 pub fn configure(fx: &Fixture, toml: &str, subs: &[&str]) {
     std::fs::write(fx.wh().join("seatcount.toml"), toml).unwrap();
-    let mut text =
-        String::from("subscription_id,subscription_type,quantity,valid_from,valid_to,app_id\n");
-    for s in subs {
-        text.push_str(s);
-        text.push('\n');
-    }
+    let text = crate::common::entitlements(subs);
     std::fs::write(fx.wh().join("entitlements.csv"), text).unwrap();
 }
 
@@ -593,7 +588,8 @@ fn report_commands_and_errors() {
             "{args:?}"
         );
     }
-    std::fs::write(fx.wh().join("entitlements.csv"), "subscription_id,subscription_type,quantity,valid_from,valid_to,app_id\ns,external,many,2026-01-01,,\n").unwrap();
+    let subs = crate::common::entitlements(&["s,external,many,2026-01-01,,"]);
+    std::fs::write(fx.wh().join("entitlements.csv"), subs).unwrap();
     let out = fx.cmd().args(["report", "usage"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);

@@ -97,12 +97,9 @@ impl AsyncDB for SeatcountDb {
         match words.as_slice() {
             ["INGEST"] => self.ingest(body),
             ["CONFIG"] => Ok(self.replace("seatcount.toml", body.to_string())),
-            ["ENTITLEMENTS"] => Ok(self.replace(
-                "entitlements.csv",
-                format!(
-                    "subscription_id,subscription_type,quantity,valid_from,valid_to,app_id\n{body}\n"
-                ),
-            )),
+            ["ENTITLEMENTS"] => {
+                Ok(self.replace("entitlements.csv", crate::common::entitlements(&[body])))
+            }
             ["ASSIGNMENTS"] => Ok(self.replace(
                 "assignments.csv",
                 format!("subscription_id,app_id,assigned_from\n{body}\n"),
@@ -110,8 +107,7 @@ impl AsyncDB for SeatcountDb {
             ["REPORT", name, month] => {
                 let report = reports::find(name)?;
                 let session = self.session().await?;
-                let (_, batches) =
-                    reports::run(session, report, Some(month)).await?;
+                let (_, batches) = reports::run(session, report, Some(month)).await?;
                 Ok(rows(&batches))
             }
             _ => {

@@ -33,7 +33,7 @@ use datafusion::logical_expr::utils::format_state_name;
 use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility,
 };
-use rows::{RowRef, Rows};
+use rows::{KeptRows, RowRef};
 
 /// The aggregate, ready to register.
 pub fn latest() -> AggregateUDF {
@@ -163,13 +163,13 @@ fn desc_nulls_last(a: Option<&str>, b: Option<&str>) -> Ordering {
 }
 
 /// Every group's best row so far: its time, and where the row is kept (its value's fields
-/// and its id, in [`Rows`]).
+/// and its id, in [`KeptRows`]).
 #[derive(Debug)]
 struct Groups {
     /// The struct's fields, or `None` for a plain text value.
     fields: Option<Fields>,
     /// The kept rows' columns: one per field of the value, then the id.
-    rows: Rows,
+    rows: KeptRows,
     best: Vec<Option<RowRef>>,
     time: Vec<Option<i64>>,
     /// How many groups have a best row.
@@ -186,7 +186,7 @@ impl Groups {
         let values = value_columns(fields.as_ref());
         Groups {
             fields,
-            rows: Rows::new(values + 1),
+            rows: KeptRows::new(values + 1),
             best: Vec::new(),
             time: Vec::new(),
             live: 0,

@@ -61,7 +61,7 @@ impl Texts {
 
 /// Batches of text columns, all of one shape, kept for the rows groups point at.
 #[derive(Debug)]
-pub struct Rows {
+pub struct KeptRows {
     columns: usize,
     batches: Vec<Vec<Texts>>,
     /// Each column's type, fixed by the first batch, so every batch can be interleaved.
@@ -70,10 +70,10 @@ pub struct Rows {
     bytes: usize,
 }
 
-impl Rows {
+impl KeptRows {
     /// A store for batches of `columns` columns.
     pub fn new(columns: usize) -> Self {
-        Rows {
+        KeptRows {
             columns,
             batches: Vec::new(),
             types: Vec::new(),
