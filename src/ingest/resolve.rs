@@ -88,16 +88,8 @@ pub async fn month(
         if outranked_direct == 0 {
             out.added.push((path.clone(), *rows));
         } else {
-            register_file(engine, "earlier", Some(path)).await?;
             let kept = dir.join(format!("direct-kept-{month}.parquet"));
-            let rows = write(
-                engine,
-                &params,
-                &sql::INGEST_OUTRANKED,
-                &[ScalarValue::Int64(Some(1))],
-                &kept,
-            )
-            .await?;
+            let rows = without_outranked(engine, &params, path, Origin::Direct, &kept).await?;
             out.added.push((kept, rows));
         }
     }
@@ -113,16 +105,8 @@ pub async fn month(
     if outranked_stored > 0 {
         out.outranked_stored = outranked_stored;
         let month_dir = wh.events_dir().join(format!("{}={month}", schema::MONTH));
-        register_file(engine, "earlier", Some(&month_dir)).await?;
         let kept = dir.join(format!("stored-kept-{month}.parquet"));
-        let rows = write(
-            engine,
-            &params,
-            &sql::INGEST_OUTRANKED,
-            &[ScalarValue::Int64(Some(0))],
-            &kept,
-        )
-        .await?;
+        let rows = without_outranked(engine, &params, &month_dir, Origin::Stored, &kept).await?;
         out.kept_stored = (rows > 0).then_some((kept, rows));
         let prefix = Path::new(EVENTS).join(format!("{}={month}", schema::MONTH));
         out.replaced = commit::manifest(wh)?
@@ -135,6 +119,27 @@ pub async fn month(
         ctx.deregister_table(table)?;
     }
     Ok(out)
+}
+
+/// Where a version was first found, as `contested.sql` numbers it (`origin`).
+#[derive(Clone, Copy)]
+enum Origin {
+    Stored = 0,
+    Direct = 1,
+}
+
+/// Writes the rows of `earlier` (a file or directory of one row per event id, whose
+/// versions were first found at `origin`) that no version from this ingest outranked.
+async fn without_outranked(
+    engine: &Engine,
+    params: &Params,
+    earlier: &Path,
+    origin: Origin,
+    out: &Path,
+) -> Result<u64> {
+    register_file(engine, "earlier", Some(earlier)).await?;
+    let origin = [ScalarValue::Int64(Some(origin as i64))];
+    write(engine, params, &sql::INGEST_OUTRANKED, &origin, out).await
 }
 
 /// How many ranked versions that do not count were stored, and how many were written
