@@ -8,6 +8,9 @@
 //! the files on disk; [`engine`], DataFusion with seatcount's functions and SQL; [`ingest`],
 //! which normalizes and hashes through the engine and writes the warehouse; [`reports`];
 //! [`generate`], synthetic input; and [`cli`] on top. A test keeps it so.
+//!
+//! Submodules are `pub(crate)` unless the binary, the integration tests or the benchmarks
+//! use them, so an item nothing calls is reported as dead code.
 
 pub mod cli;
 pub mod config;

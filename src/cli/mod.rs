@@ -1,10 +1,10 @@
 //! The command line (README commands): dispatch, and where output goes. Commands are thin: each
 //! opens what it needs and hands the work to ingest, engine, reports or print.
 
-pub mod args;
-pub mod output;
-pub mod progress;
-pub mod repl;
+pub(crate) mod args;
+pub(crate) mod output;
+pub(crate) mod progress;
+pub(crate) mod repl;
 
 use std::io::{IsTerminal, Read};
 use std::path::Path;

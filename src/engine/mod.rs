@@ -2,9 +2,9 @@
 //! stored `events` table and a bounded memory pool, so ingest, `sql`, reports and the REPL
 //! all run queries the same way.
 
-pub mod cached;
-pub mod compact;
-pub mod memory;
+pub(crate) mod cached;
+pub(crate) mod compact;
+pub(crate) mod memory;
 pub mod session;
 pub mod sql;
 pub mod udf;

@@ -6,13 +6,13 @@
 //! ([`months`]) → commit (journal + renames). Clear identifiers exist only in
 //! memory between read and normalize, and in the quarantine when asked for.
 
-pub mod columns;
-pub mod months;
-pub mod quarantine;
-pub mod read;
-pub mod resolve;
-pub mod validate;
-pub mod write;
+pub(crate) mod columns;
+pub(crate) mod months;
+pub(crate) mod quarantine;
+pub(crate) mod read;
+pub(crate) mod resolve;
+pub(crate) mod validate;
+pub(crate) mod write;
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs;

@@ -109,11 +109,6 @@ impl RawChunk {
         self.positions.len()
     }
 
-    /// Whether the chunk has no rows.
-    pub fn is_empty(&self) -> bool {
-        self.positions.is_empty()
-    }
-
     /// The column's values, if the file has it.
     pub fn column(&self, col: Col) -> Option<&ArrayRef> {
         self.columns[col.index()].as_ref()
@@ -809,14 +804,6 @@ pub fn read_span(path: &PathBuf, span: (u64, u64)) -> Result<Vec<u8>> {
     file.read_exact(&mut bytes)
         .map_err(|e| Error::io(path, e))?;
     Ok(bytes)
-}
-
-/// Whether the array is Arrow text of any layout.
-pub fn is_text(array: &dyn Array) -> bool {
-    matches!(
-        array.data_type(),
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
-    )
 }
 
 #[cfg(test)]

@@ -2,8 +2,8 @@
 //! one month over the views of `sql/views/`. This module finds a report, settles its month and
 //! runs it; the report's meaning lives in its SQL file.
 
-pub mod dashboard;
-pub mod format;
+pub(crate) mod dashboard;
+pub(crate) mod format;
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;

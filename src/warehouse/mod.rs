@@ -11,15 +11,15 @@
 //!                                              ingested files, locks, commit journal, staging
 //! ```
 
-pub mod assignments;
-pub mod check;
-pub mod commit;
-pub mod crash;
+pub(crate) mod assignments;
+pub(crate) mod check;
+pub(crate) mod commit;
+pub(crate) mod crash;
 pub mod entitlements;
 pub mod key;
-pub mod lock;
-pub mod schema;
-pub mod table;
+pub(crate) mod lock;
+pub(crate) mod schema;
+pub(crate) mod table;
 
 use std::fs;
 use std::os::unix::fs::DirBuilderExt;
