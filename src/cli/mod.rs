@@ -20,7 +20,7 @@ use crate::reports::{self, dashboard};
 use crate::warehouse::assignments;
 use crate::warehouse::entitlements;
 use crate::warehouse::key::HashAlgorithm;
-use crate::warehouse::{Warehouse, check, commit};
+use crate::warehouse::{Warehouse, check, commit, files, manifest};
 pub use args::{Cli, Command, HashArg, OutputArgs, QuarantineAction, SubscriptionAction};
 
 /// Runs the parsed command line.
@@ -144,7 +144,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             let session = Session::open(&root, cli.config.as_deref()).await?;
             let _read = commit::read_lock(&session.warehouse)?;
             let page = dashboard::render(&session).await?;
-            crate::warehouse::commit::write_atomically(output, page.as_bytes())?;
+            files::write_atomically(output, page.as_bytes())?;
             eprintln!("wrote {}", output.display());
             Ok(())
         }
@@ -221,7 +221,7 @@ async fn repair_manifest(root: &Path, yes: bool, output: &args::OutputArgs) -> R
     let batch = stored_files_batch(&files, None)?;
     output::emit(output, Rows::from_batches(batch.schema(), vec![batch])).await?;
     if yes {
-        commit::write_manifest(&wh, &files)?;
+        manifest::write_manifest(&wh, &files)?;
         eprintln!(
             "recorded {} files as the manifest; from now on only they are counted",
             files.len()
@@ -240,7 +240,7 @@ async fn verify(root: &Path, output: &args::OutputArgs) -> Result<()> {
     let wh = Warehouse::open(root)?;
     let _read = commit::listing_lock(&wh)?;
     let checked = check::verify(&wh)?;
-    let files: Vec<commit::StoredFile> = checked.iter().map(|(f, _)| f.clone()).collect();
+    let files: Vec<manifest::StoredFile> = checked.iter().map(|(f, _)| f.clone()).collect();
     let states: Vec<&str> = checked
         .iter()
         .map(|(_, ok)| if *ok { "ok" } else { "damaged" })
@@ -258,7 +258,7 @@ async fn verify(root: &Path, output: &args::OutputArgs) -> Result<()> {
 
 /// The files as rows of (path, rows, bytes[, state]), for every output format.
 fn stored_files_batch(
-    files: &[commit::StoredFile],
+    files: &[manifest::StoredFile],
     states: Option<&[&str]>,
 ) -> Result<RecordBatch> {
     use datafusion::arrow::array::{ArrayRef, StringArray, UInt64Array};

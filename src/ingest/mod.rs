@@ -27,9 +27,11 @@ use datafusion::arrow::datatypes::{DataType, SchemaRef, UInt64Type};
 use crate::engine::memory::{self, Workload};
 use crate::engine::{Engine, sql, udf::UdfSettings};
 use crate::error::{Error, Result};
-use crate::warehouse::commit::{self, Journal, LedgerEntry, Move, StoredFile};
+use crate::warehouse::commit::{self, Journal, LedgerEntry, Move};
+use crate::warehouse::files;
 use crate::warehouse::key::HashAlgorithm;
 use crate::warehouse::lock::Lock;
+use crate::warehouse::manifest::StoredFile;
 use crate::warehouse::{CONFLICTS, EVENTS, QUARANTINE, Warehouse, crash, make_dir, schema};
 use months::{MonthFiles, Months};
 use quarantine::QuarantineWriter;
@@ -198,7 +200,7 @@ impl Run {
         observer.start(sizes.map(|m| m.len()).sum());
         let mut progress = Progress::default();
         for (file, format) in inputs {
-            let sha256 = commit::file_sha256(file)?;
+            let sha256 = files::file_sha256(file)?;
             if known.insert(sha256.clone()) {
                 let entry = LedgerEntry {
                     sha256,
@@ -345,7 +347,7 @@ impl Run {
                     path: to.clone(),
                     rows,
                     bytes: fs::metadata(&path).map_err(|e| Error::io(&path, e))?.len(),
-                    sha256: Some(commit::file_sha256(&path)?),
+                    sha256: Some(files::file_sha256(&path)?),
                 });
                 journal.moves.push(Move {
                     from: self.relative(&path),

@@ -23,7 +23,7 @@ use super::write::{ParquetSink, Purpose};
 use crate::engine::sql::{self, Params, SqlFile};
 use crate::engine::{Engine, literal_url};
 use crate::error::Result;
-use crate::warehouse::{EVENTS, Warehouse, commit, schema};
+use crate::warehouse::{EVENTS, Warehouse, manifest, schema};
 
 /// A file this ingest wrote, and its rows.
 pub type Written = (PathBuf, u64);
@@ -109,7 +109,7 @@ pub async fn month(
         let rows = without_outranked(engine, &params, &month_dir, Origin::Stored, &kept).await?;
         out.kept_stored = (rows > 0).then_some((kept, rows));
         let prefix = Path::new(EVENTS).join(format!("{}={month}", schema::MONTH));
-        out.replaced = commit::manifest(wh)?
+        out.replaced = manifest::manifest(wh)?
             .into_iter()
             .map(|f| f.path)
             .filter(|p| p.starts_with(&prefix))

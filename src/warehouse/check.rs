@@ -8,12 +8,13 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::Warehouse;
-use super::commit::{self, StoredFile};
+use super::files;
+use super::manifest::{self, StoredFile};
 use crate::error::{Error, Result};
 
 /// Checks the events files of `months` (all months when `None`) against the manifest.
 pub fn events_intact(wh: &Warehouse, months: Option<&BTreeSet<String>>) -> Result<()> {
-    let manifest = commit::manifest(wh)?;
+    let manifest = manifest::manifest(wh)?;
     let in_scope =
         |path: &Path| months.is_none_or(|m| month_of(path).is_some_and(|month| m.contains(month)));
     let expected: BTreeMap<PathBuf, StoredFile> = manifest
@@ -68,7 +69,7 @@ pub fn contents_intact(wh: &Warehouse, months: Option<&BTreeSet<String>>) -> Res
     events_intact(wh, months)?;
     let mut verified = load_verified(wh);
     let mut learned = false;
-    for file in commit::manifest(wh)? {
+    for file in manifest::manifest(wh)? {
         let in_scope = months.is_none_or(|m| month_of(&file.path).is_some_and(|x| m.contains(x)));
         let Some(expected) = file.sha256.as_ref().filter(|_| in_scope) else {
             continue;
@@ -78,7 +79,7 @@ pub fn contents_intact(wh: &Warehouse, months: Option<&BTreeSet<String>>) -> Res
         if verified.get(&file.path) == Some(&seen) {
             continue;
         }
-        if commit::file_sha256(&full)? != *expected {
+        if files::file_sha256(&full)? != *expected {
             return Err(Error::Runtime(format!(
                 "{}: damaged: its bytes differ from those seatcount wrote, though its size is the same; restore it from a backup",
                 full.display()
@@ -118,7 +119,7 @@ fn load_verified(wh: &Warehouse) -> Verified {
 
 fn save_verified(wh: &Warehouse, verified: &Verified) -> Result<()> {
     let text = serde_json::to_vec(verified).expect("paths and strings serialize");
-    commit::write_atomically(&wh.state_dir().join(VERIFIED), &text)
+    files::write_atomically(&wh.state_dir().join(VERIFIED), &text)
 }
 
 /// Inode, size, and modification and change times to the nanosecond.
@@ -149,7 +150,7 @@ pub fn scan_events(wh: &Warehouse) -> Result<Vec<StoredFile>> {
                 Error::Runtime(format!("{}: not a Parquet file: {e}", full.display()))
             })?;
             let rows = reader.metadata().file_metadata().num_rows() as u64;
-            let sha256 = Some(commit::file_sha256(&full)?);
+            let sha256 = Some(files::file_sha256(&full)?);
             Ok(StoredFile {
                 path,
                 rows,
@@ -165,11 +166,11 @@ pub fn scan_events(wh: &Warehouse) -> Result<Vec<StoredFile>> {
 /// whether it matches; a file recorded without a checksum counts as matching.
 pub fn verify(wh: &Warehouse) -> Result<Vec<(StoredFile, bool)>> {
     events_intact(wh, None)?;
-    commit::manifest(wh)?
+    manifest::manifest(wh)?
         .into_iter()
         .map(|file| {
             let ok = match &file.sha256 {
-                Some(expected) => commit::file_sha256(&wh.root().join(&file.path))? == *expected,
+                Some(expected) => files::file_sha256(&wh.root().join(&file.path))? == *expected,
                 None => true,
             };
             Ok((file, ok))
@@ -236,9 +237,9 @@ mod tests {
             path: path.clone(),
             rows: 1,
             bytes: 9,
-            sha256: Some(commit::file_sha256(&full).unwrap()),
+            sha256: Some(files::file_sha256(&full).unwrap()),
         };
-        commit::write_manifest(&wh, &[file]).unwrap();
+        manifest::write_manifest(&wh, &[file]).unwrap();
         contents_intact(&wh, None).unwrap();
         assert!(load_verified(&wh).contains_key(&path));
         std::thread::sleep(std::time::Duration::from_millis(10));

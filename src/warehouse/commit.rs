@@ -9,12 +9,13 @@
 
 use std::collections::HashSet;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::files::{merge_jsonl, read_jsonl, sync_dir, write_atomically};
 use super::lock::{self, Lock, Mode};
+use super::manifest::{self, StoredFile};
 use super::{Warehouse, crash};
 use crate::error::{Error, Result};
 
@@ -45,38 +46,6 @@ pub struct Move {
     pub to: PathBuf,
 }
 
-/// An events file as its commit wrote it. The manifest of these is what
-/// [`super::check`] compares the disk against, to catch lost, truncated or foreign files.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct StoredFile {
-    /// Path relative to the warehouse root, under `events/`.
-    pub path: PathBuf,
-    /// Events in the file.
-    pub rows: u64,
-    /// Its size in bytes.
-    pub bytes: u64,
-    /// SHA-256 of its bytes, for `seatcount verify`: a same-size corruption keeps the size.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sha256: Option<String>,
-}
-
-/// SHA-256 of a file's bytes, in hex, read in 1 MiB pieces.
-pub fn file_sha256(path: &Path) -> Result<String> {
-    use sha2::{Digest, Sha256};
-    use std::io::Read;
-    let mut file = fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = file.read(&mut buf).map_err(|e| Error::io(path, e))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hex::encode(hasher.finalize()))
-}
-
 /// Everything one commit makes visible.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Journal {
@@ -97,7 +66,6 @@ pub struct Journal {
 
 const JOURNAL: &str = "commit.journal";
 const LEDGER: &str = "ingested.jsonl";
-const MANIFEST: &str = "manifest.jsonl";
 
 /// Makes `journal` visible, atomically with respect to readers and crashes.
 pub fn commit(wh: &Warehouse, journal: &Journal) -> Result<()> {
@@ -169,71 +137,6 @@ pub fn ledger(wh: &Warehouse) -> Result<Vec<LedgerEntry>> {
     Ok(read_jsonl(&wh.state_dir().join(LEDGER), "ledger entry")?.unwrap_or_default())
 }
 
-/// Every events file commits have written. Every warehouse of this format is created with a
-/// manifest, so a missing one is damage: without it nothing can tell seatcount's files from
-/// foreign ones, and the check would be off.
-pub fn manifest(wh: &Warehouse) -> Result<Vec<StoredFile>> {
-    let path = wh.state_dir().join(MANIFEST);
-    read_jsonl(&path, "manifest entry")?.ok_or_else(|| {
-        Error::Runtime(format!(
-            "{}: missing, so the events files cannot be checked against what seatcount wrote; `seatcount repair-manifest` lists the files it would trust, and `--yes` records them",
-            path.display()
-        ))
-    })
-}
-
-/// Replaces the manifest with `files`: the explicit repair after it was lost.
-pub fn write_manifest(wh: &Warehouse, files: &[StoredFile]) -> Result<()> {
-    merge_jsonl(&wh.state_dir().join(MANIFEST), Vec::new(), files, |f| {
-        f.path.clone()
-    })
-}
-
-/// Starts the empty manifest of a new warehouse (in its state directory `state`).
-pub fn create_manifest(state: &Path) -> Result<()> {
-    write_atomically(&state.join(MANIFEST), b"")
-}
-
-/// One JSON value per line; `None` when the file does not exist.
-fn read_jsonl<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> Result<Option<Vec<T>>> {
-    if !path.exists() {
-        return Ok(None);
-    }
-    let text = fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .enumerate()
-        .map(|(i, line)| {
-            serde_json::from_str(line).map_err(|e| {
-                Error::Runtime(format!(
-                    "{}: line {}: damaged {what}: {e}",
-                    path.display(),
-                    i + 1
-                ))
-            })
-        })
-        .collect::<Result<Vec<T>>>()
-        .map(Some)
-}
-
-/// Replaces `path` with `existing` plus those of `new` whose key is not there yet, so
-/// replaying a journal adds nothing twice.
-fn merge_jsonl<T: Serialize + Clone, K: Eq + std::hash::Hash>(
-    path: &Path,
-    mut existing: Vec<T>,
-    new: &[T],
-    key: impl Fn(&T) -> K,
-) -> Result<()> {
-    let known: HashSet<K> = existing.iter().map(&key).collect();
-    existing.extend(new.iter().filter(|e| !known.contains(&key(e))).cloned());
-    let mut text = Vec::new();
-    for entry in &existing {
-        serde_json::to_writer(&mut text, entry).expect("entries serialize");
-        text.push(b'\n');
-    }
-    write_atomically(path, &text)
-}
-
 fn apply(wh: &Warehouse, journal: &Journal) -> Result<()> {
     let root = wh.root();
     let mut touched_dirs = HashSet::new();
@@ -271,14 +174,7 @@ fn apply(wh: &Warehouse, journal: &Journal) -> Result<()> {
     for dir in touched_dirs {
         sync_dir(&dir)?;
     }
-    let mut stored = manifest(wh)?;
-    stored.retain(|f| !journal.removes.contains(&f.path));
-    merge_jsonl(
-        &wh.state_dir().join(MANIFEST),
-        stored,
-        &journal.stored,
-        |f| f.path.clone(),
-    )?;
+    manifest::record(wh, &journal.stored, &journal.removes)?;
     merge_jsonl(
         &wh.state_dir().join(LEDGER),
         ledger(wh)?,
@@ -315,31 +211,10 @@ fn commit_lock_path(wh: &Warehouse) -> PathBuf {
     wh.state_dir().join("commit.lock")
 }
 
-/// Replaces `path` with `bytes` so that readers see the old or the new content, never a
-/// mix: write a sibling, flush it to disk, rename it over.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    let mut file = fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    file.write_all(bytes).map_err(|e| Error::io(&tmp, e))?;
-    file.sync_all().map_err(|e| Error::io(&tmp, e))?;
-    fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
-    // A bare file name's parent is "", which is the working directory.
-    match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => sync_dir(dir),
-        _ => sync_dir(Path::new(".")),
-    }
-}
-
-/// Flushes a directory's entries, so a rename survives a power cut.
-pub fn sync_dir(dir: &Path) -> Result<()> {
-    fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| Error::io(dir, e))
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::key::HashAlgorithm;
+    use super::super::manifest::{manifest, write_manifest};
     use super::*;
 
     fn warehouse() -> (tempfile::TempDir, Warehouse) {

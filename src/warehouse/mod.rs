@@ -16,8 +16,10 @@ pub(crate) mod check;
 pub(crate) mod commit;
 pub(crate) mod crash;
 pub mod entitlements;
+pub(crate) mod files;
 pub mod key;
 pub(crate) mod lock;
+pub(crate) mod manifest;
 pub(crate) mod schema;
 pub(crate) mod table;
 
@@ -160,9 +162,9 @@ impl Warehouse {
             hash: algorithm,
             key_fingerprint: key.fingerprint(),
         };
-        commit::create_manifest(&state)?;
+        manifest::create_manifest(&state)?;
         let text = serde_json::to_string_pretty(&meta).expect("metadata serializes");
-        commit::write_atomically(&state.join("warehouse.json"), text.as_bytes())?;
+        files::write_atomically(&state.join("warehouse.json"), text.as_bytes())?;
         Ok(Warehouse {
             root: root.to_path_buf(),
             meta,

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use super::{Warehouse, commit, lock};
+use super::{Warehouse, files, lock};
 use crate::error::{Error, Result};
 
 /// The file's bytes, or `None` when it does not exist (an empty table).
@@ -87,5 +87,5 @@ pub fn write(
     let bytes = writer
         .into_inner()
         .map_err(|e| Error::Runtime(format!("cannot write {}: {e}", path.display())))?;
-    commit::write_atomically(path, &bytes)
+    files::write_atomically(path, &bytes)
 }
