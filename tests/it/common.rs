@@ -143,6 +143,17 @@ impl Fixture {
         }
     }
 
+    /// Writes the warehouse's `seatcount.toml` and its `entitlements.csv` of `subs`.
+    pub fn configure(&self, toml: &str, subs: &[&str]) {
+        std::fs::write(self.wh().join("seatcount.toml"), toml).unwrap();
+        std::fs::write(self.wh().join("entitlements.csv"), entitlements(subs)).unwrap();
+    }
+
+    /// A report of one month as CSV text.
+    pub fn report(&self, name: &str, month: &str) -> String {
+        self.csv(&["report", name, "--month", month])
+    }
+
     /// Every file under the warehouse, relative, sorted.
     pub fn files(&self) -> Vec<String> {
         files_under(&self.wh())

@@ -428,7 +428,7 @@ fn pre_hashed_input_stands_in_for_clear_identifiers() {
     assert_eq!(rows[1]["user_name_hash"], ann.as_str());
     // The hashed source and the clear source are one person.
     assert_eq!(
-        crate::semantics::report(&fx, "usage", "2026-09"),
+        fx.report("usage", "2026-09"),
         "month,subscription_type,app_id,entitlement,consumption,over_usage\n\
          2026-09,external,,0,0,0\n2026-09,multi_app_internal,,0,1,1\n"
     );

@@ -12,25 +12,14 @@ pub fn portfolio(rows: &[&str], toml: &str, subs: &[&str]) -> Fixture {
     let fx = Fixture::new();
     let input = fx.file("events.csv", &format!("{HEAD}\n{}\n", rows.join("\n")));
     fx.ingest(&[&input]);
-    configure(&fx, toml, subs);
+    fx.configure(toml, subs);
     fx
 }
 
 /// Replaces the warehouse's configuration and subscriptions.
-pub fn configure(fx: &Fixture, toml: &str, subs: &[&str]) {
-    std::fs::write(fx.wh().join("seatcount.toml"), toml).unwrap();
-    let text = crate::common::entitlements(subs);
-    std::fs::write(fx.wh().join("entitlements.csv"), text).unwrap();
-}
-
-/// A report as CSV text.
-pub fn report(fx: &Fixture, name: &str, month: &str) -> String {
-    fx.csv(&["report", name, "--month", month])
-}
-
 /// The usage report as `type:app=consumption/entitlement` items, for compact assertions.
 fn usage(fx: &Fixture, month: &str) -> Vec<String> {
-    report(fx, "usage", month)
+    fx.report("usage", month)
         .lines()
         .skip(1)
         .map(|l| {
@@ -102,7 +91,7 @@ fn username_or_email_merges_transitively_within_the_default_tenant() {
         usage(&fx, "2026-09"),
         ["external=0/0", "multi_app_internal=3/0"]
     );
-    let users = report(&fx, "users", "2026-09");
+    let users = fx.report("users", "2026-09");
     let mut apps: Vec<&str> = users
         .lines()
         .skip(1)
@@ -111,7 +100,7 @@ fn username_or_email_merges_transitively_within_the_default_tenant() {
     apps.sort();
     // {A,B,C} used 3 apps, {D,F} 2, {E} 1.
     assert_eq!(apps, ["1", "2", "3"]);
-    let providers = report(&fx, "providers", "2026-09");
+    let providers = fx.report("providers", "2026-09");
     // Per environment: {A,B,C} in e1 (p1), e2 (p2), e3 (p3); {D,F} in e1 and e2 (p1, t2);
     // {E} in e1 (p2, t2).
     assert_eq!(
@@ -122,7 +111,7 @@ fn username_or_email_merges_transitively_within_the_default_tenant() {
     );
 
     // Under the exact default, C's ' ANN.B ' is not B's ann.b: {A,B}, {C}, {D,F}, {E} = 4.
-    configure(&fx, "[dedup]\npolicy = \"username_or_email\"\n", &[]);
+    fx.configure("[dedup]\npolicy = \"username_or_email\"\n", &[]);
     assert_eq!(
         usage(&fx, "2026-09"),
         ["external=0/0", "multi_app_internal=4/0"]
@@ -130,7 +119,7 @@ fn username_or_email_merges_transitively_within_the_default_tenant() {
 
     // The same events under the identifier policy, lowercased: identifiers are user names
     // (no NamedUserIdentifier): ann, ann.b = 2 persons across all tenants.
-    configure(&fx, "[identifiers]\ncase = \"insensitive\"\n", &[]);
+    fx.configure("[identifiers]\ncase = \"insensitive\"\n", &[]);
     assert_eq!(
         usage(&fx, "2026-09"),
         ["external=0/0", "multi_app_internal=2/0"]
@@ -155,13 +144,13 @@ fn named_user_identifier_falls_back_to_the_user_name_and_case_is_configurable() 
         ["external=0/0", "multi_app_internal=4/0"]
     );
     // Insensitive: {1,2,3} and zed = 2.
-    configure(&fx, "[identifiers]\ncase = \"insensitive\"\n", &[]);
+    fx.configure("[identifiers]\ncase = \"insensitive\"\n", &[]);
     assert_eq!(
         usage(&fx, "2026-09"),
         ["external=0/0", "multi_app_internal=2/0"]
     );
     // Sensitive: 'X@Y.com', 'x@y.com', 'X@y.COM' differ; zed = 4.
-    configure(&fx, "[identifiers]\ncase = \"sensitive\"\n", &[]);
+    fx.configure("[identifiers]\ncase = \"sensitive\"\n", &[]);
     assert_eq!(
         usage(&fx, "2026-09"),
         ["external=0/0", "multi_app_internal=4/0"]
@@ -183,12 +172,12 @@ fn the_waterfall_with_and_without_an_external_subscription() {
         ["external=1/10", "multi_app_internal=1/0"]
     );
     // Without one, ext falls through to internal.
-    configure(&fx, "", &["m,multi_app_internal,1,2026-01-01,,"]);
+    fx.configure("", &["m,multi_app_internal,1,2026-01-01,,"]);
     assert_eq!(
         usage(&fx, "2026-09"),
         ["external=0/0", "multi_app_internal=2/1"]
     );
-    let users = report(&fx, "users", "2026-09");
+    let users = fx.report("users", "2026-09");
     assert!(!users.contains(",External,"), "{users}");
 }
 
@@ -205,7 +194,7 @@ fn users_lists_each_app_of_a_person_once_in_order() {
         "5,2026-09-01T10:00:00Z,b,b-p,,,,bob,,b@x.com,,,,",
     ];
     let fx = portfolio(&rows, "[dedup]\npolicy = \"username_or_email\"\n", &[]);
-    let users = report(&fx, "users", "2026-09");
+    let users = fx.report("users", "2026-09");
     let mut apps: Vec<String> = users
         .lines()
         .skip(1)
@@ -238,7 +227,7 @@ fn users_names_each_person_by_their_hash() {
         format!("{},Internal,1,b", hash("bob")),
     ];
     expected.sort();
-    let users = report(&fx, "users", "2026-09");
+    let users = fx.report("users", "2026-09");
     let listed: Vec<&str> = users.lines().skip(1).collect();
     assert_eq!(listed, expected, "{users}");
 }
@@ -271,7 +260,7 @@ fn single_app_packs_count_per_person_and_app() {
     );
     // p: solo, both = 2 against 1 → over by 1. r: 0/2. The unassigned pack: 0/5, on a row
     // with an empty app_id. Multi-app: other = 1 against 2.
-    let csv = report(&fx, "usage", "2026-09");
+    let csv = fx.report("usage", "2026-09");
     assert_eq!(
         csv,
         "month,subscription_type,app_id,entitlement,consumption,over_usage\n\
@@ -299,13 +288,12 @@ fn conflict_policies() {
         usage(&fx, "2026-09"),
         ["external=1/10", "multi_app_internal=1/0"]
     );
-    let hygiene = report(&fx, "hygiene", "2026-09");
+    let hygiene = fx.report("hygiene", "2026-09");
     assert!(
         hygiene.contains("conflicting_classification,1,"),
         "{hygiene}"
     );
-    configure(
-        &fx,
+    fx.configure(
         "[classification]\nconflict = \"external_wins\"\n",
         &[EXTERNAL_2026],
     );
@@ -314,8 +302,7 @@ fn conflict_policies() {
         ["external=2/10", "multi_app_internal=0/0"]
     );
     // latest: p's latest counted event (11:00, app b) is Internal.
-    configure(
-        &fx,
+    fx.configure(
         "[classification]\nconflict = \"latest\"\n",
         &[EXTERNAL_2026],
     );
@@ -372,7 +359,7 @@ fn latest_policy_takes_the_latest_account_and_internal_on_a_tie() {
         ["external=1/10", "multi_app_internal=2/0"]
     );
     // Under the default internal_wins, r is Internal too.
-    configure(&fx, "", &[EXTERNAL_2026]);
+    fx.configure("", &[EXTERNAL_2026]);
     assert_eq!(
         usage(&fx, "2026-09"),
         ["external=0/10", "multi_app_internal=3/0"]
@@ -414,20 +401,20 @@ fn roles_and_custom_rules_in_order() {
     );
     // Custom first: u1 and u2 are at partner.org → External; u3 not → Internal.
     let toml = "[classification]\nrules = [\"custom\", \"roles\"]\nexternal_roles = [\"Customer\"]\ncustom_sql = \"email_domain = 'partner.org'\"\n";
-    configure(&fx, toml, &[EXTERNAL_2026]);
+    fx.configure(toml, &[EXTERNAL_2026]);
     assert_eq!(
         usage(&fx, "2026-09"),
         ["external=2/10", "multi_app_internal=1/0"]
     );
     // A custom rule that is NULL does not answer: reported decides (u2 External).
     let toml = "[classification]\nrules = [\"custom\", \"reported\"]\ncustom_sql = \"CASE WHEN email_domain = 'mine.com' THEN false END\"\n";
-    configure(&fx, toml, &[EXTERNAL_2026]);
+    fx.configure(toml, &[EXTERNAL_2026]);
     assert_eq!(
         usage(&fx, "2026-09"),
         ["external=1/10", "multi_app_internal=2/0"]
     );
     // Not a boolean: refused naming the key.
-    configure(&fx, "[classification]\ncustom_sql = \"app_id\"\n", &[]);
+    fx.configure("[classification]\ncustom_sql = \"app_id\"\n", &[]);
     let out = fx.cmd().args(["report", "usage"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("classification.custom_sql"));
@@ -455,7 +442,7 @@ fn only_production_active_named_events_count_and_months_are_utc() {
         usage(&fx, "2026-10"),
         ["external=0/0", "multi_app_internal=1/0"]
     );
-    let named = report(&fx, "named-users", "2026-09");
+    let named = fx.report("named-users", "2026-09");
     // One row per production environment; a-p has counted, late = 2 named users.
     assert_eq!(
         named,
@@ -484,7 +471,7 @@ fn subscription_validity_edges() {
     ];
     let fx = portfolio(&rows, "", &[]);
     for (sub, valid) in cases {
-        configure(&fx, "", &[sub]);
+        fx.configure("", &[sub]);
         let expected = if valid == 1 {
             vec!["external=1/1", "multi_app_internal=0/0"]
         } else {
@@ -519,7 +506,7 @@ fn hygiene_finds_what_inflates_the_bill() {
         "[identifiers]\ncase = \"insensitive\"\n[classification]\ninternal_domains = [\"corp.com\"]\n",
         &[],
     );
-    let h = report(&fx, "hygiene", "2026-09");
+    let h = fx.report("hygiene", "2026-09");
     let rows: Vec<(String, String)> = h
         .lines()
         .skip(1)
@@ -757,7 +744,7 @@ fn history_is_each_months_usage_oldest_first() {
     let history = fx.csv(&["report", "history"]);
     let mut expected = String::new();
     for m in 1..=5 {
-        let usage = report(&fx, "usage", &format!("2026-0{m}"));
+        let usage = fx.report("usage", &format!("2026-0{m}"));
         let mut lines = usage.lines();
         let header = lines.next().unwrap();
         if expected.is_empty() {
