@@ -197,6 +197,11 @@ pub fn csv(mut cmd: Command, args: &[&str]) -> String {
     String::from_utf8(out.stdout).expect("utf-8")
 }
 
+/// Runs `seatcount generate` with `args`.
+pub fn generate(args: &[&str]) -> std::process::Output {
+    bare().arg("generate").args(args).output().unwrap()
+}
+
 /// `seatcount` with no seatcount variables inherited from the caller's environment.
 pub fn bare() -> Command {
     Command::from_std(bare_std())

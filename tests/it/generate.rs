@@ -1,11 +1,7 @@
 //! `seatcount generate`: deterministic, one file or one per month, and what it writes
 //! ingests cleanly and has the features metering must handle.
 
-use crate::common::{Fixture, bare};
-
-pub fn generate(args: &[&str]) -> std::process::Output {
-    bare().arg("generate").args(args).output().unwrap()
-}
+use crate::common::{Fixture, generate};
 
 #[test]
 fn equal_seeds_give_equal_files() {

@@ -558,7 +558,7 @@ fn held_views_past_their_share_of_the_pool_spill_and_give_the_same_report() {
 fn spilling_portfolio() -> Fixture {
     let fx = Fixture::new();
     let raw = fx.dir.path().join("raw.parquet");
-    let generated = crate::generate::generate(&[
+    let generated = crate::common::generate(&[
         "--users",
         "20000",
         "--apps",
