@@ -4,7 +4,7 @@
 mod classify;
 mod components;
 mod hash;
-mod key;
+mod hash_key;
 mod latest;
 mod normalize;
 
@@ -46,7 +46,7 @@ pub fn functions(settings: &UdfSettings) -> Vec<ScalarUDF> {
         ScalarUDF::from(normalize::NormalizeEmail::new()),
         ScalarUDF::from(normalize::EmailDomain::new()),
         ScalarUDF::from(hash::HashIdentifier::new(settings.key.clone())),
-        ScalarUDF::from(key::HashNumber::new()),
+        ScalarUDF::from(hash_key::HashKeyFunction::new()),
         ScalarUDF::from(classify::ClassifyDomain::new(
             settings.internal_domains.clone(),
         )),

@@ -25,20 +25,20 @@ const KEY_TYPE: DataType = DataType::Decimal128(DECIMAL128_MAX_PRECISION, 0);
 
 /// The function; it needs nothing from the session.
 #[derive(Debug, PartialEq, Eq, Hash)]
-pub struct HashNumber {
+pub struct HashKeyFunction {
     signature: Signature,
 }
 
-impl HashNumber {
+impl HashKeyFunction {
     /// The function, ready to register.
     pub fn new() -> Self {
-        HashNumber {
+        HashKeyFunction {
             signature: Signature::string(1, Volatility::Immutable),
         }
     }
 }
 
-impl ScalarUDFImpl for HashNumber {
+impl ScalarUDFImpl for HashKeyFunction {
     fn name(&self) -> &str {
         "hash_key"
     }
