@@ -156,8 +156,8 @@ fn outranked(contested: &[RecordBatch]) -> Result<(u64, u64)> {
         let origin = origin.as_primitive::<Int64Type>();
         for (place, origin) in place.values().iter().zip(origin.values()) {
             match (*place > 1, *origin) {
-                (true, 0) => stored += 1,
-                (true, 1) => direct += 1,
+                (true, o) if o == Origin::Stored as i64 => stored += 1,
+                (true, o) if o == Origin::Direct as i64 => direct += 1,
                 _ => {}
             }
         }
