@@ -61,15 +61,6 @@ pub async fn month(
         return Ok(out);
     };
     let ctx = engine.context();
-    // The repeated ids are few: their join's filter, applied inside the scans of the month's
-    // files, decodes whole rows only for them (half the time of decoding every row).
-    ctx.state_ref()
-        .write()
-        .config_mut()
-        .options_mut()
-        .execution
-        .parquet
-        .pushdown_filters = true;
     register_file(engine, "staged", Some(staged)).await?;
     register_file(engine, "direct", direct.map(|(path, _)| path.as_path())).await?;
     let params = Params::for_ingest();

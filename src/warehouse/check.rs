@@ -14,6 +14,14 @@ use crate::error::{Error, Result};
 
 /// Checks the events files of `months` (all months when `None`) against the manifest.
 pub fn events_intact(wh: &Warehouse, months: Option<&BTreeSet<String>>) -> Result<()> {
+    listed_files_intact(wh, months).map(|_| ())
+}
+
+/// [`events_intact`], returning the manifest's entries in scope, each found at its size.
+fn listed_files_intact(
+    wh: &Warehouse,
+    months: Option<&BTreeSet<String>>,
+) -> Result<BTreeMap<PathBuf, StoredFile>> {
     let manifest = manifest::manifest(wh)?;
     let in_scope =
         |path: &Path| months.is_none_or(|m| month_of(path).is_some_and(|month| m.contains(month)));
@@ -56,7 +64,7 @@ pub fn events_intact(wh: &Warehouse, months: Option<&BTreeSet<String>>) -> Resul
             file.rows
         )));
     }
-    Ok(())
+    Ok(expected)
 }
 
 /// [`events_intact`], and each file's bytes are those its commit wrote, so a same-size
@@ -66,12 +74,11 @@ pub fn events_intact(wh: &Warehouse, months: Option<&BTreeSet<String>>) -> Resul
 /// file changes its ctime, which no user can set back, so the check costs a stat per file
 /// after the first.
 pub fn contents_intact(wh: &Warehouse, months: Option<&BTreeSet<String>>) -> Result<()> {
-    events_intact(wh, months)?;
+    let listed = listed_files_intact(wh, months)?;
     let mut verified = load_verified(wh);
     let mut learned = false;
-    for file in manifest::manifest(wh)? {
-        let in_scope = months.is_none_or(|m| month_of(&file.path).is_some_and(|x| m.contains(x)));
-        let Some(expected) = file.sha256.as_ref().filter(|_| in_scope) else {
+    for file in listed.into_values() {
+        let Some(expected) = file.sha256.as_ref() else {
             continue;
         };
         let full = wh.root().join(&file.path);

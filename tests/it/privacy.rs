@@ -71,6 +71,24 @@ fn no_stored_value_is_a_clear_identifier() {
     let fx = Fixture::new();
     let files = sample_files();
     fx.ingest(&[&files[0], &files[1]]);
+    // An earlier version of ev-0001 naming other sample people: it replaces the stored event
+    // (a rewritten events file) and puts alice's version in `conflicts`, which must be as
+    // clear-free as `events`.
+    let header = std::fs::read_to_string(&files[0]).unwrap();
+    let header = header.lines().next().unwrap();
+    let earlier = fx.file(
+        "earlier.csv",
+        &format!(
+            "{header}\nev-0001,2026-09-01T08:00:00Z,expense,Expense Claims,expense-prod,Expense Claims Production,production,mendix_cloud,,,BOB ,bob@acme-corp.com,bob@acme-corp.com,Internal,Employee,true,false\n"
+        ),
+    );
+    let out = fx.ingest(&[&earlier]);
+    assert!(out.contains("1 conflicting version"), "{out}");
+    assert!(
+        fx.files().iter().any(|f| f.starts_with("conflicts/")),
+        "{:?}",
+        fx.files()
+    );
     let ids = clear_identifiers();
     assert!(ids.len() > 15, "the sample has identifiers to check");
     let values = stored_values(&fx);
