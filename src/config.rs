@@ -1,4 +1,4 @@
-//! `seatcount.toml` (README "Configuration", docs/semantics.md "Profiles"). Every key is
+//! `seatcount.toml` (docs/configuration.md). Every key is
 //! optional and defaults to its profile's value; an unknown key or a bad value is refused
 //! with a sentence naming it, because a typo in a licence rule must not silently fall back
 //! to a default.
@@ -521,6 +521,35 @@ conflict = "latest"
         assert_eq!(c.dedup.policy, DedupPolicy::UsernameOrEmail);
         assert_eq!(c.classification.internal_domains, vec!["mycompany.com"]);
         assert_eq!(c.classification.conflict, Conflict::Latest);
+    }
+
+    /// docs/configuration.md shows the whole file with the Mendix profile's values: it must
+    /// parse, mean exactly the default, and list every key the profiles set in its table.
+    #[test]
+    fn the_documented_file_is_the_mendix_default() {
+        let doc = include_str!("../docs/configuration.md");
+        let block = doc
+            .split("```toml\n")
+            .nth(1)
+            .and_then(|rest| rest.split("```").next())
+            .expect("docs/configuration.md shows the file");
+        let documented = Config::parse(block, "docs/configuration.md").unwrap();
+        let mut default = Config::parse("", "t").unwrap();
+        default.classification.apps = documented.classification.apps.clone();
+        default.classification.environments = documented.classification.environments.clone();
+        assert_eq!(documented, default);
+        assert!(documented.classification.apps.contains_key("crm"));
+        for key in [
+            "identifiers.case",
+            "identifiers.source",
+            "dedup.policy",
+            "dedup.scope",
+            "counting.basis",
+            "classification.rules",
+            "waterfall.enabled",
+        ] {
+            assert!(doc.contains(&format!("| `{key}` |")), "{key}");
+        }
     }
 
     #[test]

@@ -81,10 +81,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             };
             let session = Session::open(&root, cli.config.as_deref()).await?;
             let _read = commit::read_lock(&session.warehouse)?;
-            let rows = session
-                .engine
-                .stream_script(&text, Access::ReadOnly)
-                .await?;
+            let rows = session.engine.script(&text, Access::ReadOnly).await?;
             output::emit(output, rows).await
         }
         Command::Report {

@@ -24,7 +24,7 @@ use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::memory_pool::MemoryLimit;
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::logical_expr::{DdlStatement, Expr, LogicalPlan};
-use datafusion::prelude::{DataFrame, ParquetReadOptions, SessionConfig, SessionContext};
+use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 use datafusion::scalar::ScalarValue;
 
 use datafusion::arrow::array::AsArray;
@@ -69,6 +69,14 @@ impl<'a> Rows<'a> {
                     let _ = &owner;
                 })
                 .boxed(),
+        }
+    }
+
+    /// A result computed as it is read.
+    pub fn from_stream(stream: SendableRecordBatchStream) -> Self {
+        Rows {
+            schema: stream.schema(),
+            batches: stream.map_err(Error::from).boxed(),
         }
     }
 
@@ -277,7 +285,9 @@ impl Engine {
         }
         for view in sql::VIEWS {
             let text = params.render(&view.file)?;
-            self.run_script(&text)
+            self.script(&text, Access::Write)
+                .await?
+                .collect()
                 .await
                 .map_err(|e| Error::Runtime(format!("sql/{}: {e}", view.file.path)))?;
             if scope.is_some() && view.held {
@@ -343,45 +353,22 @@ impl Engine {
         Ok(())
     }
 
-    /// Runs every statement of `text` (seatcount's own SQL) in order, returning the last one's
-    /// result.
-    pub async fn run_script(&self, text: &str) -> Result<(SchemaRef, Vec<RecordBatch>)> {
-        self.stream_script(text, Access::Write)
-            .await?
-            .collect()
-            .await
-    }
-
-    /// Runs every statement of `text` in order but the last, whose rows come as they are
-    /// computed.
-    pub async fn stream_script(&self, text: &str, access: Access) -> Result<Rows<'static>> {
+    /// Runs every statement of `text` in order; the last one's rows come as they are
+    /// computed (`.collect()` them to hold them whole).
+    pub async fn script(&self, text: &str, access: Access) -> Result<Rows<'static>> {
         let mut statements = parse(text)?;
         let last = statements
             .pop()
             .expect("parse gives at least one statement");
         for statement in statements {
-            self.run_statement(statement, access).await?;
+            self.statement(statement, access).await?.collect().await?;
         }
-        self.stream_statement(last, access).await
+        self.statement(last, access).await
     }
 
-    /// Plans and runs one parsed statement, collecting its result.
-    pub async fn run_statement(
-        &self,
-        statement: Statement,
-        access: Access,
-    ) -> Result<(SchemaRef, Vec<RecordBatch>)> {
-        self.stream_statement(statement, access)
-            .await?
-            .collect()
-            .await
-    }
-
-    async fn stream_statement(
-        &self,
-        statement: Statement,
-        access: Access,
-    ) -> Result<Rows<'static>> {
+    /// Plans and runs one parsed statement, for a caller (the REPL) that shows each
+    /// statement's result.
+    pub async fn statement(&self, statement: Statement, access: Access) -> Result<Rows<'static>> {
         let plan = self.ctx.state().statement_to_plan(statement).await?;
         if access == Access::ReadOnly {
             refuse_writes(&plan)?;
@@ -392,16 +379,27 @@ impl Engine {
             .await?
             .execute_stream()
             .await?;
-        Ok(Rows {
-            schema: stream.schema(),
-            batches: stream.map_err(Error::from).boxed(),
-        })
+        Ok(Rows::from_stream(stream))
+    }
+
+    /// Runs one query of seatcount's own with `$1, $2, …` bound to `params`; values are
+    /// bound, never spliced into the text.
+    pub async fn query(&self, sql: &str, params: &[ScalarValue]) -> Result<Rows<'static>> {
+        let mut df = self.ctx.sql(sql).await?;
+        if !params.is_empty() {
+            df = df.with_param_values(ParamValues::List(
+                params.iter().cloned().map(Into::into).collect(),
+            ))?;
+        }
+        Ok(Rows::from_stream(df.execute_stream().await?))
     }
 
     /// Every month with events, oldest first.
     pub async fn months(&self) -> Result<Vec<String>> {
         let (_, batches) = self
-            .collect("SELECT DISTINCT month FROM events ORDER BY month", &[])
+            .query("SELECT DISTINCT month FROM events ORDER BY month", &[])
+            .await?
+            .collect()
             .await?;
         let mut months = Vec::new();
         for batch in &batches {
@@ -415,38 +413,5 @@ impl Engine {
             );
         }
         Ok(months)
-    }
-
-    /// Plans `sql` with `$1, $2, …` bound to `params`.
-    async fn dataframe(&self, sql: &str, params: &[ScalarValue]) -> Result<DataFrame> {
-        let df = self.ctx.sql(sql).await?;
-        if params.is_empty() {
-            Ok(df)
-        } else {
-            Ok(df.with_param_values(ParamValues::List(
-                params.iter().cloned().map(Into::into).collect(),
-            ))?)
-        }
-    }
-
-    /// Runs `sql` and collects every row.
-    pub async fn collect(
-        &self,
-        sql: &str,
-        params: &[ScalarValue],
-    ) -> Result<(SchemaRef, Vec<RecordBatch>)> {
-        let df = self.dataframe(sql, params).await?;
-        let schema = Arc::new(df.schema().as_arrow().clone());
-        let batches = df.collect().await?;
-        Ok((schema, batches))
-    }
-
-    /// Runs `sql` as a stream of batches, for results too large to hold.
-    pub async fn stream(
-        &self,
-        sql: &str,
-        params: &[ScalarValue],
-    ) -> Result<SendableRecordBatchStream> {
-        Ok(self.dataframe(sql, params).await?.execute_stream().await?)
     }
 }

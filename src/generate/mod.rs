@@ -27,7 +27,7 @@ use datafusion::parquet::basic::{Compression, ZstdLevel};
 use datafusion::parquet::file::properties::WriterProperties;
 
 use crate::error::{Error, Result};
-use crate::ingest::columns::Col;
+use crate::ingest::columns::{Col, Kind};
 use profile::{App, Person, below, chance, mix};
 
 /// Rows per batch written.
@@ -98,32 +98,38 @@ pub fn plan_outputs(
     })
 }
 
-/// The columns written, named as the input columns of docs/input.md ([`Col`]).
+/// The input columns written (docs/input.md), in file order, and whether each may be empty.
+const WRITTEN: [(Col, bool); 17] = [
+    (Col::EventId, false),
+    (Col::EventTime, false),
+    (Col::AppId, false),
+    (Col::AppName, false),
+    (Col::EnvironmentId, false),
+    (Col::EnvironmentName, false),
+    (Col::EnvironmentType, false),
+    (Col::DeploymentType, false),
+    (Col::UserProvider, false),
+    (Col::Tenant, false),
+    (Col::UserName, true),
+    (Col::NamedUserIdentifier, true),
+    (Col::Email, true),
+    (Col::UserType, true),
+    (Col::Roles, true),
+    (Col::Active, false),
+    (Col::Anonymous, false),
+];
+
+/// The columns written: times and flags typed, the rest as the text an export would hold.
 pub fn schema() -> SchemaRef {
-    let text = |col: Col, nullable: bool| Field::new(col.name(), DataType::Utf8, nullable);
-    Arc::new(Schema::new(vec![
-        text(Col::EventId, false),
-        Field::new(
-            Col::EventTime.name(),
-            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-            false,
-        ),
-        text(Col::AppId, false),
-        text(Col::AppName, false),
-        text(Col::EnvironmentId, false),
-        text(Col::EnvironmentName, false),
-        text(Col::EnvironmentType, false),
-        text(Col::DeploymentType, false),
-        text(Col::UserProvider, false),
-        text(Col::Tenant, false),
-        text(Col::UserName, true),
-        text(Col::NamedUserIdentifier, true),
-        text(Col::Email, true),
-        text(Col::UserType, true),
-        text(Col::Roles, true),
-        Field::new(Col::Active.name(), DataType::Boolean, false),
-        Field::new(Col::Anonymous.name(), DataType::Boolean, false),
-    ]))
+    let field = |(col, nullable): &(Col, bool)| {
+        let data_type = match col.kind() {
+            Kind::Time => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            Kind::Flag => DataType::Boolean,
+            Kind::Text | Kind::UserType | Kind::Roles => DataType::Utf8,
+        };
+        Field::new(col.name(), data_type, *nullable)
+    };
+    Arc::new(Schema::new(WRITTEN.iter().map(field).collect::<Vec<_>>()))
 }
 
 fn month_start(start: NaiveDate, offset: u32) -> NaiveDate {
@@ -134,6 +140,7 @@ fn month_start(start: NaiveDate, offset: u32) -> NaiveDate {
 
 /// Column builders for one batch.
 struct Batch {
+    /// By [`Col::index`]; only those of [`WRITTEN`] are filled.
     text: Vec<StringBuilder>,
     time: TimestampMicrosecondBuilder,
     active: BooleanBuilder,
@@ -141,30 +148,15 @@ struct Batch {
     rows: usize,
 }
 
-/// Indexes into `Batch::text`, in schema order without the typed columns.
-mod col {
-    pub const EVENT_ID: usize = 0;
-    pub const APP_ID: usize = 1;
-    pub const APP_NAME: usize = 2;
-    pub const ENV_ID: usize = 3;
-    pub const ENV_NAME: usize = 4;
-    pub const ENV_TYPE: usize = 5;
-    pub const DEPLOYMENT: usize = 6;
-    pub const PROVIDER: usize = 7;
-    pub const TENANT: usize = 8;
-    pub const USER_NAME: usize = 9;
-    pub const NUI: usize = 10;
-    pub const EMAIL: usize = 11;
-    pub const USER_TYPE: usize = 12;
-    pub const ROLES: usize = 13;
-    pub const COUNT: usize = 14;
-}
-
 impl Batch {
     fn new() -> Batch {
         Batch {
-            text: (0..col::COUNT)
-                .map(|_| StringBuilder::with_capacity(BATCH_ROWS, BATCH_ROWS * 16))
+            text: Col::ALL
+                .iter()
+                .map(|c| match WRITTEN.iter().any(|(w, _)| w == c) {
+                    true => StringBuilder::with_capacity(BATCH_ROWS, BATCH_ROWS * 16),
+                    false => StringBuilder::new(),
+                })
                 .collect(),
             time: TimestampMicrosecondBuilder::with_capacity(BATCH_ROWS).with_timezone("UTC"),
             active: BooleanBuilder::with_capacity(BATCH_ROWS),
@@ -173,18 +165,21 @@ impl Batch {
         }
     }
 
+    /// The builder of text column `col`.
+    fn text(&mut self, col: Col) -> &mut StringBuilder {
+        &mut self.text[col.index()]
+    }
+
     fn finish(&mut self, schema: &SchemaRef) -> Result<RecordBatch> {
-        let mut text: Vec<ArrayRef> = self
-            .text
-            .iter_mut()
-            .map(|b| Arc::new(b.finish()) as ArrayRef)
+        let columns: Vec<ArrayRef> = WRITTEN
+            .iter()
+            .map(|(col, _)| match col {
+                Col::EventTime => Arc::new(self.time.finish()) as ArrayRef,
+                Col::Active => Arc::new(self.active.finish()),
+                Col::Anonymous => Arc::new(self.anonymous.finish()),
+                other => Arc::new(self.text[other.index()].finish()),
+            })
             .collect();
-        let mut columns: Vec<ArrayRef> = Vec::with_capacity(17);
-        columns.push(text.remove(0));
-        columns.push(Arc::new(self.time.finish()));
-        columns.extend(text);
-        columns.push(Arc::new(self.active.finish()));
-        columns.push(Arc::new(self.anonymous.finish()));
         self.rows = 0;
         Ok(RecordBatch::try_new(schema.clone(), columns)?)
     }
@@ -230,25 +225,25 @@ impl MonthDraw<'_> {
         let anonymous = chance(r(4), 1);
         let active = !chance(r(5), 1);
 
-        let mut text = |column: usize, write: &mut dyn FnMut(&mut String)| {
+        let mut text = |column: Col, write: &mut dyn FnMut(&mut String)| {
             scratch.clear();
             write(scratch);
-            out.text[column].append_value(&*scratch);
+            out.text(column).append_value(&*scratch);
         };
-        text(col::EVENT_ID, &mut |s| {
+        text(Col::EventId, &mut |s| {
             let _ = write!(s, "{}-{:02}-{n}", spec.seed, self.month_index);
         });
-        text(col::ENV_ID, &mut |s| {
+        text(Col::EnvironmentId, &mut |s| {
             let _ = write!(s, "{}-{}", app.id, if production { "p" } else { "t" });
         });
-        text(col::TENANT, &mut |s| person.write_tenant(s));
+        text(Col::Tenant, &mut |s| person.write_tenant(s));
         if anonymous {
-            text(col::USER_NAME, &mut |s| {
+            text(Col::UserName, &mut |s| {
                 let _ = write!(s, "anonymous_{:x}", r(9) >> 40);
             });
         } else {
             let variant = below(r(10), 100);
-            text(col::USER_NAME, &mut |s| {
+            text(Col::UserName, &mut |s| {
                 if variant == 3 || variant == 4 {
                     s.push(' ');
                 }
@@ -267,40 +262,43 @@ impl MonthDraw<'_> {
             });
         }
         if !anonymous && !app.pairwise && person.named_user_identifier.is_some() {
-            text(col::NUI, &mut |s| {
+            text(Col::NamedUserIdentifier, &mut |s| {
                 person.write_named_user_identifier(s);
             });
         } else {
-            out.text[col::NUI].append_null();
+            out.text(Col::NamedUserIdentifier).append_null();
         }
         // Pairwise apps still pass the e-mail claim, as OpenID providers do with a per-app
         // `sub`: it is what lets `hygiene` find them.
         if !anonymous && !chance(r(11), 20) {
             scratch.clear();
             person.write_email(scratch);
-            out.text[col::EMAIL].append_value(&*scratch);
+            out.text(Col::Email).append_value(&*scratch);
         } else {
-            out.text[col::EMAIL].append_null();
+            out.text(Col::Email).append_null();
         }
         out.time
             .append_value(self.start_micros + (below(r(8), self.seconds) * 1_000_000) as i64);
-        out.text[col::APP_ID].append_value(&app.id);
-        out.text[col::APP_NAME].append_value(&app.name);
-        out.text[col::ENV_NAME].append_value(if production { "Production" } else { "Test" });
-        out.text[col::ENV_TYPE].append_value(if production { "production" } else { "test" });
-        out.text[col::DEPLOYMENT].append_value(app.deployment_type);
-        out.text[col::PROVIDER].append_value(person.provider);
+        out.text(Col::AppId).append_value(&app.id);
+        out.text(Col::AppName).append_value(&app.name);
+        out.text(Col::EnvironmentName)
+            .append_value(if production { "Production" } else { "Test" });
+        out.text(Col::EnvironmentType)
+            .append_value(if production { "production" } else { "test" });
+        out.text(Col::DeploymentType)
+            .append_value(app.deployment_type);
+        out.text(Col::UserProvider).append_value(person.provider);
         if app.reports_user_type {
-            out.text[col::USER_TYPE].append_value(if person.external {
+            out.text(Col::UserType).append_value(if person.external {
                 "External"
             } else {
                 "Internal"
             });
         } else {
-            out.text[col::USER_TYPE].append_null();
+            out.text(Col::UserType).append_null();
         }
         if app.has_roles {
-            out.text[col::ROLES].append_value(if person.external {
+            out.text(Col::Roles).append_value(if person.external {
                 "Customer"
             } else if chance(r(12), 10) {
                 "Admin;Employee"
@@ -308,7 +306,7 @@ impl MonthDraw<'_> {
                 "Employee"
             });
         } else {
-            out.text[col::ROLES].append_null();
+            out.text(Col::Roles).append_null();
         }
         out.active.append_value(active);
         out.anonymous.append_value(anonymous);

@@ -1,5 +1,5 @@
-//! The input columns of docs/input.md, as one table that the readers, the validator and the
-//! error messages share.
+//! The input columns of docs/input.md, as one table that the readers, the validator, the
+//! generator and the error messages share.
 
 /// A column seatcount understands in raw input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -89,10 +89,37 @@ impl Col {
             .find(|c| c.name().eq_ignore_ascii_case(name))
     }
 
+    /// What the column holds once validated, which fixes its type in the `incoming` table
+    /// (docs/input.md "Columns").
+    pub fn kind(self) -> Kind {
+        match self {
+            Col::EventTime => Kind::Time,
+            Col::UserType => Kind::UserType,
+            Col::Roles => Kind::Roles,
+            Col::Active | Col::Anonymous => Kind::Flag,
+            _ => Kind::Text,
+        }
+    }
+
     /// Position in [`Col::ALL`], for per-column slots.
     pub fn index(self) -> usize {
         self as usize
     }
+}
+
+/// How an input column is read and validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A point in time, stored in UTC.
+    Time,
+    /// Text passed to the normalization SQL as it is (trimmed or hashed there).
+    Text,
+    /// `External` or `Internal`, any case.
+    UserType,
+    /// A list of role names, `;`-separated in text input.
+    Roles,
+    /// A boolean, `true/false/1/0/yes/no` in text input.
+    Flag,
 }
 
 /// Columns of quarantine files and other seatcount outputs that ingest skips silently.

@@ -390,7 +390,11 @@ async fn stage_chunk(engine: &Engine, months: &mut Months<'_>, batch: RecordBatc
     let ctx = engine.context();
     ctx.deregister_table("incoming")?;
     ctx.register_batch("incoming", batch)?;
-    let (_, batches) = engine.collect(sql::INGEST_NORMALIZE, &[]).await?;
+    let (_, batches) = engine
+        .query(sql::INGEST_NORMALIZE, &[])
+        .await?
+        .collect()
+        .await?;
     ctx.deregister_table("incoming")?;
     for batch in batches {
         let month_col = cast(

@@ -158,12 +158,13 @@ impl<'a> Months<'a> {
         let mut ids = IdSet::new(OutputType::Utf8);
         let mut stored = self
             .engine
-            .stream(
+            .query(
                 "SELECT concat(octet_length(app_id), ':', app_id, octet_length(environment_id), ':', environment_id, event_id) \
                  FROM events WHERE month = $1 AND event_id IS NOT NULL",
                 &[ScalarValue::Utf8(Some(month.to_string()))],
             )
-            .await?;
+            .await?
+            .batches;
         while let Some(batch) = stored.next().await {
             let column = utf8(batch?.column(0))?;
             ids.insert_if_new(&column, |_| STORED, |_| {});

@@ -66,7 +66,9 @@ pub async fn month(
     let params = Params::for_ingest();
     let month_value = [ScalarValue::Utf8(Some(month.to_string()))];
     let (schema, contested) = engine
-        .collect(&params.render(&sql::INGEST_CONTESTED)?, &month_value)
+        .query(&params.render(&sql::INGEST_CONTESTED)?, &month_value)
+        .await?
+        .collect()
         .await?;
     let (outranked_stored, outranked_direct) = outranked(&contested)?;
     ctx.deregister_table("contested")?;
@@ -183,7 +185,7 @@ async fn write(
     values: &[ScalarValue],
     path: &Path,
 ) -> Result<u64> {
-    let mut stream = engine.stream(&params.render(file)?, values).await?;
+    let mut stream = engine.query(&params.render(file)?, values).await?.batches;
     let stored = schema::stored_schema();
     let mut sink = ParquetSink::create(path, stored.clone(), Purpose::Stored)?;
     let mut rows = 0u64;

@@ -15,7 +15,7 @@ use datafusion::arrow::compute::{cast, filter_record_batch};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::common::hash_utils::{RandomState, create_hashes};
 
-use super::columns::Col;
+use super::columns::{Col, Kind};
 use super::read::{RawChunk, split_roles};
 use crate::error::Result;
 use crate::identity::is_valid_domain;
@@ -49,28 +49,8 @@ pub struct Validated {
 /// time functions convert to. A time outside it is a row error, not a failed ingest.
 const TIME_RANGE: (i64, i64) = (-9_223_286_400_000_000, 9_223_286_400_000_000);
 
-/// Text columns passed through to SQL as they are, in `incoming` order after the typed ones.
-const PASS_THROUGH: [Col; 16] = [
-    Col::EventId,
-    Col::AppId,
-    Col::AppName,
-    Col::EnvironmentId,
-    Col::EnvironmentName,
-    Col::EnvironmentType,
-    Col::DeploymentType,
-    Col::UserProvider,
-    Col::Tenant,
-    Col::UserName,
-    Col::NamedUserIdentifier,
-    Col::Email,
-    Col::UserNameHash,
-    Col::NamedUserIdentifierHash,
-    Col::EmailHash,
-    Col::EmailDomain,
-];
-
-/// A pass-through column's name in `incoming`: its input name, except the clear e-mail
-/// domain given with pre-hashed input, which `normalize.sql` tells from the one it derives.
+/// A column's name in `incoming`: its input name, except the clear e-mail domain given with
+/// pre-hashed input, which `normalize.sql` tells from the one it derives.
 fn incoming_name(col: Col) -> &'static str {
     match col {
         Col::EmailDomain => "email_domain_given",
@@ -78,17 +58,28 @@ fn incoming_name(col: Col) -> &'static str {
     }
 }
 
+/// A validated column's type in `incoming`.
+fn incoming_type(kind: Kind) -> DataType {
+    match kind {
+        Kind::Time => schema::time_type(),
+        Kind::Text | Kind::UserType => DataType::Utf8,
+        Kind::Roles => schema::roles_type(),
+        Kind::Flag => DataType::Boolean,
+    }
+}
+
+/// Every input column in [`Col::ALL`] order, typed, then the fingerprint.
 static INCOMING: LazyLock<SchemaRef> = LazyLock::new(|| {
-    let mut fields = vec![Field::new("event_time", schema::time_type(), false)];
-    fields.extend(
-        PASS_THROUGH
-            .iter()
-            .map(|c| Field::new(incoming_name(*c), DataType::Utf8, true)),
-    );
-    fields.push(Field::new("user_type", DataType::Utf8, true));
-    fields.push(Field::new("roles", schema::roles_type(), true));
-    fields.push(Field::new("active", DataType::Boolean, true));
-    fields.push(Field::new("anonymous", DataType::Boolean, true));
+    let mut fields: Vec<Field> = Col::ALL
+        .iter()
+        .map(|c| {
+            Field::new(
+                incoming_name(*c),
+                incoming_type(c.kind()),
+                *c != Col::EventTime,
+            )
+        })
+        .collect();
     fields.push(Field::new(FINGERPRINT, DataType::UInt64, false));
     Arc::new(Schema::new(fields))
 });
@@ -196,16 +187,15 @@ pub fn validate(chunk: &RawChunk) -> Result<Validated> {
         }
     }
 
-    let texts: Vec<Option<StringArray>> = PASS_THROUGH
+    // The text columns, by [`Col::index`]; `None` for the typed ones.
+    let texts: Vec<Option<StringArray>> = Col::ALL
         .iter()
-        .map(|c| text(*c))
+        .map(|c| match c.kind() {
+            Kind::Text => text(*c),
+            _ => Ok(None),
+        })
         .collect::<Result<_>>()?;
-    let get = |col: Col| {
-        &texts[PASS_THROUGH
-            .iter()
-            .position(|c| *c == col)
-            .expect("pass-through column")]
-    };
+    let get = |col: Col| &texts[col.index()];
 
     for col in [Col::AppId, Col::EnvironmentId] {
         for i in 0..n {
@@ -309,7 +299,13 @@ pub fn validate(chunk: &RawChunk) -> Result<Validated> {
         }
     }
 
-    let mut bools = Vec::new();
+    let mut typed: Vec<(Col, ArrayRef)> = vec![
+        (
+            Col::EventTime,
+            Arc::new(TimestampMicrosecondArray::from(times).with_timezone("UTC")),
+        ),
+        (Col::UserType, Arc::new(user_types.finish())),
+    ];
     for col in [Col::Active, Col::Anonymous] {
         let array = match chunk.column(col) {
             Some(a) if a.data_type() == &DataType::Boolean => a.as_boolean().clone(),
@@ -338,7 +334,7 @@ pub fn validate(chunk: &RawChunk) -> Result<Validated> {
                 b.finish()
             }
         };
-        bools.push(array);
+        typed.push((col, Arc::new(array)));
     }
 
     let roles: ArrayRef = match chunk.column(Col::Roles) {
@@ -358,21 +354,20 @@ pub fn validate(chunk: &RawChunk) -> Result<Validated> {
         }
         None => new_null_array(&schema::roles_type(), n),
     };
+    typed.push((Col::Roles, roles));
 
-    let mut columns: Vec<ArrayRef> = vec![Arc::new(
-        TimestampMicrosecondArray::from(times).with_timezone("UTC"),
-    )];
-    for a in texts {
-        columns.push(match a {
-            Some(a) => Arc::new(a),
-            None => new_null_array(&DataType::Utf8, n),
-        });
+    let mut slots: Vec<Option<ArrayRef>> = texts
+        .into_iter()
+        .map(|a| a.map(|a| Arc::new(a) as ArrayRef))
+        .collect();
+    for (col, array) in typed {
+        slots[col.index()] = Some(array);
     }
-    columns.push(Arc::new(user_types.finish()));
-    columns.push(roles);
-    for b in bools {
-        columns.push(Arc::new(b));
-    }
+    let mut columns: Vec<ArrayRef> = Col::ALL
+        .iter()
+        .zip(slots)
+        .map(|(c, a)| a.unwrap_or_else(|| new_null_array(&incoming_type(c.kind()), n)))
+        .collect();
     let mut hashes = vec![0u64; n];
     create_hashes(&columns, &RandomState::default(), &mut hashes)?;
     columns.push(Arc::new(UInt64Array::from(hashes)));

@@ -148,7 +148,7 @@ pub async fn stream<'a>(
         let text = Params::from_config(&session.config)
             .with_month(&m)
             .render(&report.file)?;
-        let rows = engine.stream_script(&text, Access::Write).await?;
+        let rows = engine.script(&text, Access::Write).await?;
         Ok::<_, Error>(rows.keeping(engine))
     };
     if report.is_monthly() {

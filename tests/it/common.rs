@@ -231,5 +231,16 @@ pub fn entitlements(rows: &[&str]) -> String {
     format!("{header}\n{}\n", rows.join("\n"))
 }
 
-/// CSV header with every clear column of docs/input.md.
+/// CSV header of the tests' hand-written events: the clear input columns of docs/input.md
+/// that decide a count, in the order the tests' rows give them.
 pub const HEADER: &str = "event_id,event_time,app_id,environment_id,environment_type,user_name,named_user_identifier,email,user_type,roles,active,anonymous";
+
+/// The header names only input columns, as the generator writes them: a renamed column would
+/// otherwise leave the tests' events silently without it.
+#[test]
+fn the_test_header_names_input_columns() {
+    let written = seatcount::generate::schema();
+    for name in HEADER.split(',') {
+        assert!(written.field_with_name(name).is_ok(), "{name}");
+    }
+}

@@ -383,7 +383,7 @@ fn reports_print_in_every_format_and_tables_align_numbers_right() {
 #[test]
 fn a_report_session_holds_the_costly_views_computed_once() {
     use datafusion::logical_expr::TableType;
-    use seatcount::engine::{session::Session, sql::VIEWS};
+    use seatcount::engine::{Access, session::Session, sql::VIEWS};
 
     let fx = Fixture::with_key_file();
     let files = sample_files();
@@ -410,7 +410,10 @@ fn a_report_session_holds_the_costly_views_computed_once() {
             assert_eq!(kind(&scoped, view).await, TableType::Temporary, "{view}");
         }
         let (_, rows) = scoped
-            .run_script("SELECT count(*) FROM consumption")
+            .script("SELECT count(*) FROM consumption", Access::Write)
+            .await
+            .unwrap()
+            .collect()
             .await
             .unwrap();
         assert_eq!(rows.len(), 1);

@@ -17,6 +17,7 @@ use async_trait::async_trait;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+use seatcount::engine::Access;
 use seatcount::engine::session::Session;
 use seatcount::reports;
 use sqllogictest::{AsyncDB, DBOutput, DefaultColumnType, Runner};
@@ -112,7 +113,12 @@ impl AsyncDB for SeatcountDb {
             }
             _ => {
                 let session = self.session().await?;
-                let (_, batches) = session.engine.run_script(sql).await?;
+                let (_, batches) = session
+                    .engine
+                    .script(sql, Access::Write)
+                    .await?
+                    .collect()
+                    .await?;
                 Ok(rows(&batches))
             }
         }

@@ -42,7 +42,7 @@ impl Words {
                 &mut words.columns,
             ),
         ] {
-            let (_, batches) = engine.collect(sql, &[]).await?;
+            let (_, batches) = engine.query(sql, &[]).await?.collect().await?;
             for batch in &batches {
                 let column = datafusion::arrow::compute::cast(
                     batch.column(0),

@@ -140,10 +140,13 @@ impl Repl {
             let started = Instant::now();
             let _read = commit::read_lock(&self.session.warehouse)?;
             let engine = &self.session.engine;
-            if let Some((schema, batches)) = cancellable(
-                &mut self.interrupts,
-                engine.run_statement(statement, Access::ReadOnly),
-            )
+            if let Some((schema, batches)) = cancellable(&mut self.interrupts, async {
+                engine
+                    .statement(statement, Access::ReadOnly)
+                    .await?
+                    .collect()
+                    .await
+            })
             .await?
             {
                 self.show(&schema, &batches, started)?;
@@ -174,7 +177,13 @@ impl Repl {
                            FROM information_schema.columns \
                            WHERE table_schema = 'public' AND table_name = $1 ORDER BY ordinal_position";
                 let params = [ScalarValue::Utf8(Some(name.clone()))];
-                let (schema, batches) = self.session.engine.collect(sql, &params).await?;
+                let (schema, batches) = self
+                    .session
+                    .engine
+                    .query(sql, &params)
+                    .await?
+                    .collect()
+                    .await?;
                 if batches.iter().all(|b| b.num_rows() == 0) {
                     return Err(Error::Usage(format!(
                         "there is no table or view named {name:?}; \\d lists them"
@@ -221,7 +230,13 @@ impl Repl {
     }
 
     async fn query(&mut self, sql: &str, params: &[ScalarValue]) -> Result<()> {
-        let (schema, batches) = self.session.engine.collect(sql, params).await?;
+        let (schema, batches) = self
+            .session
+            .engine
+            .query(sql, params)
+            .await?
+            .collect()
+            .await?;
         self.show(&schema, &batches, Instant::now())
     }
 
