@@ -1,5 +1,6 @@
 //! Integration tests: every behaviour is exercised through the real `seatcount` binary on
-//! real files, the way users and schedulers run it.
+//! real files, the way users and schedulers run it. The metering rules themselves are tested in
+//! `tests/slt/` (run by `slt.rs`), each case with its hand derivation.
 
 mod common;
 mod crash;
@@ -13,7 +14,7 @@ mod keys;
 mod privacy;
 mod query;
 mod repl;
+mod reports;
 mod sample;
-mod semantics;
 mod slt;
 mod udf;
