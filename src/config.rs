@@ -406,7 +406,7 @@ impl Config {
 
 /// The one refusal of a `classification.custom_sql`, whether it fails to parse here or to
 /// plan in the engine (`origin` is the file, when known).
-pub fn refuse_custom_sql(origin: Option<&str>, reason: impl std::fmt::Display) -> Error {
+pub(crate) fn refuse_custom_sql(origin: Option<&str>, reason: impl std::fmt::Display) -> Error {
     let origin = origin.map(|o| format!("{o}: ")).unwrap_or_default();
     Error::Usage(format!(
         "{origin}classification.custom_sql must be one SQL boolean expression over the stored event columns: {reason}"

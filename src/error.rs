@@ -41,7 +41,7 @@ pub enum Error {
 
 /// The environment variable that sizes the engine's memory pool in MiB. Named here, at the
 /// bottom of the layers, because the error that tells users to raise it is here.
-pub const MEMORY_ENV: &str = "SEATCOUNT_MEMORY_MB";
+pub(crate) const MEMORY_ENV: &str = "SEATCOUNT_MEMORY_MB";
 
 /// Shorthand used across the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

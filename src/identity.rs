@@ -93,7 +93,7 @@ pub fn normalize_email(s: &str, out: &mut String) -> bool {
 }
 
 /// The domain of an already normalized, valid address.
-pub fn domain_of(normalized_email: &str) -> &str {
+pub(crate) fn domain_of(normalized_email: &str) -> &str {
     normalized_email
         .rsplit_once('@')
         .map(|(_, d)| d)
@@ -102,7 +102,7 @@ pub fn domain_of(normalized_email: &str) -> &str {
 
 /// One `@`, a non-empty local part without white space, and a domain of at least two
 /// dot-separated labels of letters, digits and `-`.
-pub fn is_valid_email(s: &str) -> bool {
+pub(crate) fn is_valid_email(s: &str) -> bool {
     let Some((local, domain)) = s.split_once('@') else {
         return false;
     };
@@ -111,7 +111,7 @@ pub fn is_valid_email(s: &str) -> bool {
 
 /// At least two dot-separated labels of letters, digits and `-`: the domain of a valid
 /// e-mail address, and what a clear `email_domain` column must hold.
-pub fn is_valid_domain(domain: &str) -> bool {
+pub(crate) fn is_valid_domain(domain: &str) -> bool {
     let mut labels = 0;
     for label in domain.split('.') {
         if label.is_empty() || !label.chars().all(|c| c.is_alphanumeric() || c == '-') {

@@ -9,8 +9,9 @@
 //! which normalizes and hashes through the engine and writes the warehouse; [`reports`];
 //! [`generate`], synthetic input; and [`cli`] on top. A test keeps it so.
 //!
-//! Submodules are `pub(crate)` unless the binary, the integration tests or the benchmarks
-//! use them, so an item nothing calls is reported as dead code.
+//! Submodules, functions and constants are `pub(crate)` unless the binary, the integration
+//! tests or the benchmarks use them, so an item nothing calls is reported as dead code. Types
+//! stay `pub` where a public function's signature names them.
 
 pub mod cli;
 pub mod config;

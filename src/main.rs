@@ -4,8 +4,8 @@
 use clap::Parser;
 
 /// DataFusion's hash tables and Arrow buffers make many short-lived allocations of many
-/// sizes across threads; mimalloc serves them with 10-20% less CPU than glibc on the
-/// reports (BENCHMARKS.md), as DataFusion's own CLI does.
+/// sizes across threads; mimalloc serves them with less CPU than glibc on the reports
+/// (BENCHMARKS.md), as DataFusion's own CLI does.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -13,11 +13,10 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const MI_OPTION_PURGE_DELAY: std::ffi::c_int = 15;
 
 /// mimalloc hands freed memory back to the kernel after a second, and a report that allocates
-/// the next batches' buffers then has the kernel zero fresh pages again: at 100M events a
-/// third of `history`'s CPU was the kernel's. Holding freed memory for the process's life
-/// keeps the pages it has (BENCHMARKS.md item 30). The memory pool still bounds what the
-/// engine uses; only the peak is kept. Ingest gains no time from it and would keep a
-/// gigabyte more at 100M events, so it keeps mimalloc's default. `MIMALLOC_PURGE_DELAY`
+/// the next batches' buffers then has the kernel zero fresh pages again (BENCHMARKS.md item
+/// 30). Holding freed memory for the process's life keeps the pages it has. The memory pool
+/// still bounds what the engine uses; only the peak is kept. Ingest gains no time from it and
+/// would keep more memory, so it keeps mimalloc's default. `MIMALLOC_PURGE_DELAY`
 /// still overrides.
 fn keep_freed_memory() {
     if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {

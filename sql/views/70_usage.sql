@@ -19,12 +19,12 @@ WITH lines AS (
     SELECT month, 'internal', CAST(NULL AS VARCHAR), 2 FROM months WHERE NOT {{waterfall_enabled}}
 ),
 entitled AS (
-    SELECT month, subscription_type, coalesce(app_id, '') AS app_key, sum(quantity) AS entitlement
+    SELECT month, subscription_type, coalesce(app_id, '') AS app_or_empty, sum(quantity) AS entitlement
     FROM valid_subscriptions
     GROUP BY month, subscription_type, coalesce(app_id, '')
 ),
 used AS (
-    SELECT month, subscription_type, coalesce(app_id, '') AS app_key, count(DISTINCT person_key) AS consumption
+    SELECT month, subscription_type, coalesce(app_id, '') AS app_or_empty, count(DISTINCT person_key) AS consumption
     FROM consumption
     GROUP BY month, subscription_type, coalesce(app_id, '')
 )
@@ -38,6 +38,6 @@ SELECT
     l.step
 FROM lines l
 LEFT JOIN entitled e
-  ON e.month = l.month AND e.subscription_type = l.subscription_type AND e.app_key = coalesce(l.app_id, '')
+  ON e.month = l.month AND e.subscription_type = l.subscription_type AND e.app_or_empty = coalesce(l.app_id, '')
 LEFT JOIN used u
-  ON u.month = l.month AND u.subscription_type = l.subscription_type AND u.app_key = coalesce(l.app_id, '');
+  ON u.month = l.month AND u.subscription_type = l.subscription_type AND u.app_or_empty = coalesce(l.app_id, '');

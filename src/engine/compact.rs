@@ -3,9 +3,8 @@
 //! DataFusion's hash aggregate builds its groups as one large batch and hands it out in slices
 //! of `batch_size` rows. Each slice keeps the whole batch's buffers alive, and the operators
 //! that hold batches (a sort, a hash join's build side, a held view) charge the memory pool
-//! for each slice's buffers, not for its rows: at 4.9M persons every slice of the `users`
-//! report was charged 353 MB, and a final sort over a few hundred MB of rows ran out of a
-//! 4 GiB pool (DataFusion issues #19679, #22526, #22757; BENCHMARKS.md items 25 and 27).
+//! for each slice's buffers, not for its rows, so a sort over far fewer rows than the pool holds
+//! can run out of it (DataFusion issues #19679, #22526, #22757; BENCHMARKS.md items 25 and 27).
 //!
 //! [`CompactHeldInputs`] puts a [`CompactExec`] before those operators, and held views call
 //! [`compact`] themselves. A batch whose buffers are far larger than its rows is copied; the

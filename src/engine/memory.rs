@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 
 /// Bounds the engine's memory, in MiB, for every command; past it, sorts and aggregations
 /// spill to disk.
-pub use crate::error::MEMORY_ENV;
+use crate::error::MEMORY_ENV;
 /// The most ingest's default pool takes: ingest streams, so more would buy nothing, and its
 /// peak must stay under 4 GiB whatever the input. Also the default for queries on a machine
 /// whose memory cannot be read.

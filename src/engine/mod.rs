@@ -2,8 +2,8 @@
 //! stored `events` table and a bounded memory pool, so ingest, `sql`, reports and the REPL
 //! all run queries the same way.
 
-pub(crate) mod cached;
 pub(crate) mod compact;
+pub(crate) mod held;
 pub(crate) mod memory;
 pub mod session;
 pub mod sql;
@@ -38,8 +38,6 @@ use crate::warehouse::assignments::{self, Assignment};
 use crate::warehouse::entitlements::{self, Subscription};
 use crate::warehouse::{Warehouse, schema};
 
-pub use memory::MEMORY_ENV;
-
 /// A query's result as it is computed: the schema first, then the batches, so a result larger
 /// than memory can be written out without being held whole.
 pub struct Rows<'a> {
@@ -51,7 +49,7 @@ pub struct Rows<'a> {
 
 impl<'a> Rows<'a> {
     /// A result already held whole.
-    pub fn from_batches(schema: SchemaRef, batches: Vec<RecordBatch>) -> Self {
+    pub(crate) fn from_batches(schema: SchemaRef, batches: Vec<RecordBatch>) -> Self {
         Rows {
             schema,
             batches: futures::stream::iter(batches.into_iter().map(Ok)).boxed(),
@@ -60,7 +58,7 @@ impl<'a> Rows<'a> {
 
     /// Keeps `owner` (the engine whose views the query reads, with their memory reservation)
     /// alive until the last batch has been read.
-    pub fn keeping<T: Send + 'a>(self, owner: T) -> Self {
+    pub(crate) fn keeping<T: Send + 'a>(self, owner: T) -> Self {
         Rows {
             schema: self.schema,
             batches: self
@@ -73,7 +71,7 @@ impl<'a> Rows<'a> {
     }
 
     /// A result computed as it is read.
-    pub fn from_stream(stream: SendableRecordBatchStream) -> Self {
+    pub(crate) fn from_stream(stream: SendableRecordBatchStream) -> Self {
         Rows {
             schema: stream.schema(),
             batches: stream.map_err(Error::from).boxed(),
@@ -117,7 +115,7 @@ fn apply_datafusion_env(config: &mut SessionConfig) -> Result<()> {
 /// `path` as a `file://` URL, the form in which DataFusion takes a path literally: given as
 /// a plain path, `[`, `*` and `?` in it would be read as a glob (a warehouse under
 /// `paths/brack[1]` would match no file, and look empty). A directory's URL ends in `/`.
-pub fn literal_url(path: &Path) -> Result<String> {
+pub(crate) fn literal_url(path: &Path) -> Result<String> {
     let full = path.canonicalize().map_err(|e| Error::io(path, e))?;
     let url = if full.is_dir() {
         url::Url::from_directory_path(&full)
@@ -170,8 +168,8 @@ fn refuse_writes(plan: &LogicalPlan) -> Result<()> {
 /// A session bound to one warehouse.
 pub struct Engine {
     ctx: SessionContext,
-    /// What the views held by [`Engine::materialize`] have taken of the pool.
-    held: Arc<cached::HeldMemory>,
+    /// What the views held by [`Engine::hold`] have taken of the pool.
+    held: Arc<held::HeldMemory>,
 }
 
 impl Engine {
@@ -187,7 +185,7 @@ impl Engine {
 
     /// The same, drawing on `runtime`'s memory pool, so engines that run at once (the months
     /// of `history`) stay within one bound together.
-    pub async fn open_in(
+    pub(crate) async fn open_in(
         wh: &Warehouse,
         settings: &udf::UdfSettings,
         runtime: Arc<RuntimeEnv>,
@@ -197,8 +195,8 @@ impl Engine {
             .with_default_catalog_and_schema("seatcount", "public");
         // DataFusion 55's new aggregate streams emit an ordered aggregate's groups one batch at
         // a time, shifting the rest each time: quadratic in the groups of one month, where every
-        // grouping starts with the (constant) month. The previous streams emit in one pass and
-        // made the usage report 1.7x faster (BENCHMARKS.md).
+        // grouping starts with the (constant) month. The previous streams emit in one pass
+        // (BENCHMARKS.md).
         config.options_mut().execution.enable_migration_aggregate = false;
         // Every sort sets aside this much of the pool for merging its spills (10 MiB by
         // default, per partition): a small pool would be gone before any row is sorted.
@@ -208,7 +206,7 @@ impl Engine {
                 execution.sort_spill_reservation_bytes.min(bytes / 32);
         }
         apply_datafusion_env(&mut config)?;
-        let held = cached::HeldMemory::new(&runtime);
+        let held = held::HeldMemory::new(&runtime);
         let state = SessionStateBuilder::new()
             .with_config(config)
             .with_runtime_env(runtime)
@@ -260,8 +258,8 @@ impl Engine {
     ///
     /// With `scope`, the views cover that month only, and the costly views read more than once
     /// ([`sql::View::held`]) are computed at most once, when a query first needs them,
-    /// and held in memory up to a share of the pool, on disk past it ([`cached::CachedView`]).
-    pub async fn install_semantics(
+    /// and held in memory up to a share of the pool, on disk past it ([`held::HeldView`]).
+    pub(crate) async fn install_semantics(
         &self,
         config: &Config,
         subscriptions: &[Subscription],
@@ -291,16 +289,16 @@ impl Engine {
                 .await
                 .map_err(|e| Error::Runtime(format!("sql/{}: {e}", view.file.path)))?;
             if scope.is_some() && view.held {
-                self.materialize(view.name).await?;
+                self.hold(view.name).await?;
             }
         }
         Ok(())
     }
 
     /// Replaces view `name`, once it exists and while it is still a plain view, with a
-    /// [`cached::CachedView`] of it, so the views created after it read its rows instead of
+    /// [`held::HeldView`] of it, so the views created after it read its rows instead of
     /// recomputing them.
-    async fn materialize(&self, name: &str) -> Result<()> {
+    async fn hold(&self, name: &str) -> Result<()> {
         match self.ctx.table_provider(name).await {
             Ok(provider) if provider.table_type() == TableType::View => {}
             _ => return Ok(()),
@@ -309,7 +307,7 @@ impl Engine {
         self.ctx.deregister_table(name)?;
         self.ctx.register_table(
             name,
-            Arc::new(cached::CachedView::new(query, self.held.clone())),
+            Arc::new(held::HeldView::new(query, self.held.clone())),
         )?;
         Ok(())
     }

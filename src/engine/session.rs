@@ -74,7 +74,7 @@ impl Session {
 
 /// The configuration in force: `config_file` must exist when given; the warehouse's own
 /// `seatcount.toml` may be absent (every key has a default).
-pub fn load_config(root: &Path, config_file: Option<&Path>) -> Result<Config> {
+pub(crate) fn load_config(root: &Path, config_file: Option<&Path>) -> Result<Config> {
     match config_file {
         Some(path) => Config::load(path, true),
         None => Config::load(&crate::warehouse::config_path(root), false),
@@ -82,7 +82,7 @@ pub fn load_config(root: &Path, config_file: Option<&Path>) -> Result<Config> {
 }
 
 /// An engine over `wh` whose functions follow `config` (case, internal domains, key).
-pub async fn open_engine(wh: &Warehouse, config: &Config) -> Result<Engine> {
+pub(crate) async fn open_engine(wh: &Warehouse, config: &Config) -> Result<Engine> {
     let pool_mb = memory::pool_mb(Workload::Query)?;
     Engine::open(wh, &udf_settings(wh, config)?, pool_mb).await
 }

@@ -8,7 +8,7 @@ use crate::config::{Config, Rule};
 use crate::error::{Error, Result};
 
 /// Normalization and hashing of validated input rows (`sql/ingest/normalize.sql`).
-pub const INGEST_NORMALIZE: &str = include_str!("../../sql/ingest/normalize.sql");
+pub(crate) const INGEST_NORMALIZE: &str = include_str!("../../sql/ingest/normalize.sql");
 
 /// One SQL file.
 #[derive(Debug, Clone, Copy)]
@@ -31,13 +31,13 @@ macro_rules! sql_file {
 /// The files that decide which version of a repeated event id counts, run in this order
 /// over one month (docs/semantics.md "Counted events"): rank the versions, add what counts,
 /// set aside what does not, and drop what was outranked from the earlier files.
-pub const INGEST_CONTESTED: SqlFile = sql_file!("ingest/contested.sql");
+pub(crate) const INGEST_CONTESTED: SqlFile = sql_file!("ingest/contested.sql");
 /// See [`INGEST_CONTESTED`].
-pub const INGEST_RESOLVED: SqlFile = sql_file!("ingest/resolved.sql");
+pub(crate) const INGEST_RESOLVED: SqlFile = sql_file!("ingest/resolved.sql");
 /// See [`INGEST_CONTESTED`].
-pub const INGEST_CONFLICTS: SqlFile = sql_file!("ingest/conflicts.sql");
+pub(crate) const INGEST_CONFLICTS: SqlFile = sql_file!("ingest/conflicts.sql");
 /// See [`INGEST_CONTESTED`].
-pub const INGEST_OUTRANKED: SqlFile = sql_file!("ingest/outranked.sql");
+pub(crate) const INGEST_OUTRANKED: SqlFile = sql_file!("ingest/outranked.sql");
 
 /// A file of `sql/views/`: it creates one view, named after it.
 #[derive(Debug, Clone, Copy)]
@@ -108,7 +108,7 @@ macro_rules! report {
 }
 
 /// The canned reports, in the order `seatcount reports` lists them.
-pub const REPORTS: &[ReportFile] = &[
+pub(crate) const REPORTS: &[ReportFile] = &[
     report!("named-users", "reports/named-users.sql", true),
     report!("usage", "reports/usage.sql", true),
     report!("history", "reports/history.sql", false),
@@ -138,7 +138,7 @@ impl Params {
     /// The placeholders every semantic file may use, from the configuration. Per-app and
     /// per-environment lists become a `CASE` over the event's `app_id` or `environment_id`;
     /// a list that is present but empty means the rule does not answer there.
-    pub fn from_config(config: &Config) -> Params {
+    pub(crate) fn from_config(config: &Config) -> Params {
         let c = &config.classification;
         let mut p = Params::default();
         p.set("case", quote(config.identifiers.case.as_str()));
@@ -222,7 +222,7 @@ impl Params {
 
     /// The placeholders of the ingest files: `{{stored_columns}}`, every stored column in
     /// table order.
-    pub fn for_ingest() -> Params {
+    pub(crate) fn for_ingest() -> Params {
         let mut p = Params::default();
         let names: Vec<String> = crate::warehouse::schema::stored_schema()
             .fields()
@@ -236,12 +236,12 @@ impl Params {
     /// Sets the report month (`YYYY-MM`, already validated).
     /// Limits the views to one month's events (`{{month_scope}}`), for a report about that
     /// month: every view then reads only its partition.
-    pub fn with_scope(mut self, month: &str) -> Params {
+    pub(crate) fn with_scope(mut self, month: &str) -> Params {
         self.set("month_scope", format!("month = {}", quote(month)));
         self
     }
 
-    pub fn with_month(mut self, month: &str) -> Params {
+    pub(crate) fn with_month(mut self, month: &str) -> Params {
         self.set("month", quote(month));
         self
     }

@@ -70,7 +70,7 @@ impl FileFormat {
 
 /// Where the events go: one file (format from its extension), or a directory with one file
 /// per month.
-pub fn plan_outputs(
+pub(crate) fn plan_outputs(
     out: &Path,
     spec: &Spec,
     dir_format: FileFormat,

@@ -19,13 +19,13 @@ pub fn below(x: u64, n: u64) -> u64 {
 }
 
 /// True with probability `percent`/100.
-pub fn chance(x: u64, percent: u64) -> bool {
+pub(crate) fn chance(x: u64, percent: u64) -> bool {
     below(x, 100) < percent
 }
 
 /// Internal people's e-mail domains: the company, a subdomain (a different domain under
 /// the `domains` rule) and a sister company.
-pub const INTERNAL_DOMAINS: &[&str] = &[
+pub(crate) const INTERNAL_DOMAINS: &[&str] = &[
     "acme.com",
     "acme.com",
     "acme.com",
@@ -33,7 +33,7 @@ pub const INTERNAL_DOMAINS: &[&str] = &[
     "acme-corp.com",
 ];
 /// External people's domains.
-pub const EXTERNAL_DOMAINS: &[&str] = &[
+pub(crate) const EXTERNAL_DOMAINS: &[&str] = &[
     "partner.org",
     "supplier.net",
     "gmail.com",
@@ -41,7 +41,7 @@ pub const EXTERNAL_DOMAINS: &[&str] = &[
     "customer.io",
 ];
 /// Identity providers an account may come from.
-pub const PROVIDERS: &[&str] = &["entra", "entra", "okta", "local"];
+pub(crate) const PROVIDERS: &[&str] = &["entra", "entra", "okta", "local"];
 
 /// One synthetic person. Text attributes are written into caller buffers, so drawing an
 /// event allocates nothing.
@@ -90,17 +90,17 @@ impl Person {
     }
 
     /// Appends their user name where apps do not log in by e-mail.
-    pub fn write_handle(&self, out: &mut String) {
+    pub(crate) fn write_handle(&self, out: &mut String) {
         let _ = write!(out, "user{}", self.index);
     }
 
     /// Appends their canonical e-mail address.
-    pub fn write_email(&self, out: &mut String) {
+    pub(crate) fn write_email(&self, out: &mut String) {
         let _ = write!(out, "user{}@{}", self.index, self.domain);
     }
 
     /// Appends their NamedUserIdentifier; false when they have none.
-    pub fn write_named_user_identifier(&self, out: &mut String) -> bool {
+    pub(crate) fn write_named_user_identifier(&self, out: &mut String) -> bool {
         match self.named_user_identifier {
             Some(v) => {
                 let _ = write!(out, "nui-{v:016x}");
@@ -111,7 +111,7 @@ impl Person {
     }
 
     /// Appends their tenant's name.
-    pub fn write_tenant(&self, out: &mut String) {
+    pub(crate) fn write_tenant(&self, out: &mut String) {
         match self.tenant {
             0 => out.push_str("default"),
             n => {

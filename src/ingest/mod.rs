@@ -425,7 +425,7 @@ async fn stage_chunk(engine: &Engine, months: &mut Months<'_>, batch: RecordBatc
 /// Picks `schema`'s columns from `batch` by name and casts them to its types (SQL yields
 /// view and null types where the files want plain ones). A missing column is an error, never
 /// a column of NULLs: the SQL files that feed stored files must yield every stored column.
-pub fn conform(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
+pub(crate) fn conform(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
     let columns = schema
         .fields()
         .iter()

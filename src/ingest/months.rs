@@ -151,7 +151,7 @@ impl<'a> Months<'a> {
     }
 
     /// The month's id set with the warehouse's ids for it, or `None` when those alone exceed
-    /// the budget (the month is then staged throughout, as before direct writing).
+    /// the budget (the month is then staged throughout).
     async fn open(&mut self, month: &str) -> Result<Option<Direct>> {
         // The stored events of the month are read: they must be whole.
         check::contents_intact(self.wh, Some(&[month.to_string()].into_iter().collect()))?;

@@ -33,7 +33,7 @@ impl Report {
     }
 
     /// Whether the report covers one month (`--month`) rather than all of them.
-    pub fn is_monthly(&self) -> bool {
+    pub(crate) fn is_monthly(&self) -> bool {
         self.monthly
     }
 }
@@ -66,7 +66,7 @@ pub fn find(name: &str) -> Result<Report> {
 }
 
 /// Checks a `--month` value.
-pub fn parse_month(text: &str) -> Result<String> {
+pub(crate) fn parse_month(text: &str) -> Result<String> {
     let ok = text.len() == 7
         && text.as_bytes()[4] == b'-'
         && chrono::NaiveDate::parse_from_str(&format!("{text}-01"), "%Y-%m-%d").is_ok();
@@ -81,7 +81,7 @@ pub fn parse_month(text: &str) -> Result<String> {
 
 /// Every month with events, oldest first; an empty warehouse is an error, because no
 /// report or page can say anything about it.
-pub async fn months_with_data(engine: &Engine) -> Result<Vec<String>> {
+pub(crate) async fn months_with_data(engine: &Engine) -> Result<Vec<String>> {
     let months = engine.months().await?;
     if months.is_empty() {
         return Err(Error::Runtime(
@@ -94,7 +94,7 @@ pub async fn months_with_data(engine: &Engine) -> Result<Vec<String>> {
 /// The month a report is about when none is given: the latest month with data up to the
 /// current one, so one event mistyped into a future year does not move every report there;
 /// the latest month when all are in the future.
-pub fn default_month(months: &[String]) -> String {
+pub(crate) fn default_month(months: &[String]) -> String {
     let now = chrono::Utc::now().format("%Y-%m").to_string();
     months
         .iter()
@@ -121,9 +121,9 @@ pub async fn run(
 /// A monthly report runs on views scoped to its month. A report over every month (history)
 /// runs once per month, each on views scoped to that month, one month after another, and its
 /// rows are concatenated in month order; so its SQL must order by month first. Either way
-/// memory follows the largest month, not the whole warehouse: two months at once were 1.3x
-/// faster at 10M events but ran out of the 4 GiB pool at 100M, where one month needs most of
-/// it (BENCHMARKS.md items 16 and 20).
+/// memory follows the largest month, not the whole warehouse: two months at once were faster
+/// on small portfolios but ran out of the pool on large ones, where one month needs most of it
+/// (BENCHMARKS.md items 16 and 20).
 pub async fn stream<'a>(
     session: &'a Session,
     report: Report,

@@ -26,7 +26,7 @@ pub const COLUMNS: [&str; 6] = [
 
 /// The most users one subscription may hold: more than any licence, and small enough that
 /// the sum of every subscription of a month cannot overflow.
-pub const MAX_QUANTITY: i64 = 1_000_000_000;
+pub(crate) const MAX_QUANTITY: i64 = 1_000_000_000;
 
 /// The kinds of subscription (docs/semantics.md "Subscriptions").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -220,13 +220,13 @@ pub fn schema() -> SchemaRef {
 }
 
 /// Days since 1970-01-01: Arrow's `Date32`.
-pub fn day_number(d: NaiveDate) -> i32 {
+pub(crate) fn day_number(d: NaiveDate) -> i32 {
     let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
     (d - epoch).num_days() as i32
 }
 
 /// The subscriptions as one Arrow batch of [`schema`].
-pub fn to_batch(subs: &[Subscription]) -> Result<RecordBatch> {
+pub(crate) fn to_batch(subs: &[Subscription]) -> Result<RecordBatch> {
     let day = day_number;
     let columns: Vec<ArrayRef> = vec![
         Arc::new(StringArray::from_iter_values(

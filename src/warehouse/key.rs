@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use crate::error::{Error, Result};
 
 /// Environment variable that overrides the warehouse's key file.
-pub const KEY_ENV: &str = "SEATCOUNT_HASH_KEY";
+pub(crate) const KEY_ENV: &str = "SEATCOUNT_HASH_KEY";
 
 /// How identifiers are hashed; fixed when the warehouse is created.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -42,7 +42,7 @@ impl std::fmt::Debug for HashKey {
 
 impl HashKey {
     /// The unkeyed SHA-256 mode.
-    pub fn plain_sha256() -> Self {
+    pub(crate) fn plain_sha256() -> Self {
         HashKey {
             algorithm: HashAlgorithm::Sha256,
             secret: Vec::new(),
@@ -75,11 +75,6 @@ impl HashKey {
         })
     }
 
-    /// Which algorithm this key drives.
-    pub fn algorithm(&self) -> HashAlgorithm {
-        self.algorithm
-    }
-
     /// A short, one-way tag that tells keys apart without revealing them; stored in the
     /// warehouse so a second key is refused instead of splitting every person in two.
     pub fn fingerprint(&self) -> String {
@@ -90,7 +85,7 @@ impl HashKey {
     }
 
     /// A reusable hasher with the key schedule computed once.
-    pub fn hasher(&self) -> IdentifierHasher {
+    pub(crate) fn hasher(&self) -> IdentifierHasher {
         match self.algorithm {
             HashAlgorithm::HmacSha256 => IdentifierHasher::Hmac(
                 Hmac::<Sha256>::new_from_slice(&self.secret)
@@ -101,7 +96,7 @@ impl HashKey {
     }
 
     /// Writes the key as hex to a new file readable by its owner only.
-    pub fn write_new_key_file(&self, path: &Path) -> Result<()> {
+    pub(crate) fn write_new_key_file(&self, path: &Path) -> Result<()> {
         let mut file = fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -114,7 +109,7 @@ impl HashKey {
 
     /// Reads a key file, refusing one that others can read: a leaked key makes every
     /// stored hash reversible by dictionary.
-    pub fn read_key_file(path: &Path) -> Result<Self> {
+    pub(crate) fn read_key_file(path: &Path) -> Result<Self> {
         let meta = fs::metadata(path).map_err(|e| Error::io(path, e))?;
         if meta.permissions().mode() & 0o077 != 0 {
             return Err(Error::Usage(format!(
@@ -138,7 +133,7 @@ pub enum IdentifierHasher {
 
 impl IdentifierHasher {
     /// Lowercase hex digest of `value`, written into `out`.
-    pub fn hash_hex(&self, value: &str, out: &mut [u8; 64]) {
+    pub(crate) fn hash_hex(&self, value: &str, out: &mut [u8; 64]) {
         let digest: [u8; 32] = match self {
             IdentifierHasher::Hmac(base) => {
                 let mut mac = base.clone();

@@ -34,29 +34,35 @@ use crate::error::{Error, Result};
 use key::{HashAlgorithm, HashKey, KEY_ENV};
 
 /// Environment variable naming the default warehouse.
-pub const WAREHOUSE_ENV: &str = "SEATCOUNT_WAREHOUSE";
+pub(crate) const WAREHOUSE_ENV: &str = "SEATCOUNT_WAREHOUSE";
 /// The warehouse used when neither `--warehouse` nor `SEATCOUNT_WAREHOUSE` is given: the
 /// shipped sample in a clone of the repository.
-pub const DEFAULT_WAREHOUSE: &str = "data/warehouse";
+pub(crate) const DEFAULT_WAREHOUSE: &str = "data/warehouse";
 /// Version of the on-disk layout written by this build. Format 2 stores each identifier's
 /// exact form and unknown roles as NULL (docs/semantics.md "Stored forms"); format 1
 /// warehouses cannot be read as format 2, because the exact forms were never stored.
-pub const FORMAT_VERSION: u32 = 2;
+pub(crate) const FORMAT_VERSION: u32 = 2;
 
-/// Facts fixed when the warehouse is created, kept in `_seatcount/warehouse.json`.
 /// The events table's directory under the root, as commits and the journal name it.
-pub const EVENTS: &str = "events";
+pub(crate) const EVENTS: &str = "events";
 /// The conflicts table's directory, partitioned like [`EVENTS`].
-pub const CONFLICTS: &str = "conflicts";
+pub(crate) const CONFLICTS: &str = "conflicts";
 /// Rejected rows, kept as they came.
-pub const QUARANTINE: &str = "quarantine";
+pub(crate) const QUARANTINE: &str = "quarantine";
+
+/// seatcount's private state inside a warehouse: metadata, manifest, ledger, locks, staging.
+pub(crate) const STATE: &str = "_seatcount";
+
+/// The warehouse's metadata inside [`STATE`]: its format and the key's fingerprint.
+const METADATA: &str = "warehouse.json";
 
 /// The warehouse's own configuration file, read when no `--config` is given; known before
 /// the warehouse is opened.
-pub fn config_path(root: &Path) -> PathBuf {
+pub(crate) fn config_path(root: &Path) -> PathBuf {
     root.join("seatcount.toml")
 }
 
+/// Facts fixed when the warehouse is created, kept in `_seatcount/warehouse.json`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Metadata {
@@ -79,7 +85,7 @@ impl Warehouse {
     /// Opens an existing warehouse; a directory that is not one is a usage error that
     /// says how to make one.
     pub fn open(root: &Path) -> Result<Self> {
-        let meta_path = root.join("_seatcount").join("warehouse.json");
+        let meta_path = root.join(STATE).join(METADATA);
         if !meta_path.exists() {
             return Err(Error::Usage(format!(
                 "{} is not a seatcount warehouse (no _seatcount/warehouse.json); create one with `seatcount --warehouse {} init` or by ingesting files into it",
@@ -116,13 +122,13 @@ impl Warehouse {
 
     /// Opens the warehouse, creating it (with a fresh key file unless
     /// `SEATCOUNT_HASH_KEY` is set) when the directory holds none yet.
-    pub fn open_or_create(root: &Path, algorithm: HashAlgorithm) -> Result<Self> {
-        let meta_path = root.join("_seatcount").join("warehouse.json");
+    pub(crate) fn open_or_create(root: &Path, algorithm: HashAlgorithm) -> Result<Self> {
+        let meta_path = root.join(STATE).join(METADATA);
         if meta_path.exists() {
             return Self::open(root);
         }
         // Two first ingests at once must not both create it (each with its own key).
-        let state = root.join("_seatcount");
+        let state = root.join(STATE);
         make_dir(root, 0o755)?;
         make_dir(&state, 0o700)?;
         let _creating = lock::acquire(
@@ -137,7 +143,7 @@ impl Warehouse {
     }
 
     fn create(root: &Path, algorithm: HashAlgorithm) -> Result<Self> {
-        let state = root.join("_seatcount");
+        let state = root.join(STATE);
         make_dir(root, 0o755)?;
         make_dir(&state, 0o700)?;
         make_dir(&root.join("events"), 0o755)?;
@@ -164,7 +170,7 @@ impl Warehouse {
         };
         manifest::create_manifest(&state)?;
         let text = serde_json::to_string_pretty(&meta).expect("metadata serializes");
-        files::write_atomically(&state.join("warehouse.json"), text.as_bytes())?;
+        files::write_atomically(&state.join(METADATA), text.as_bytes())?;
         Ok(Warehouse {
             root: root.to_path_buf(),
             meta,
@@ -182,33 +188,33 @@ impl Warehouse {
     }
 
     /// `events/`, the hive-partitioned table root.
-    pub fn events_dir(&self) -> PathBuf {
+    pub(crate) fn events_dir(&self) -> PathBuf {
         self.root.join(EVENTS)
     }
 
     /// `conflicts/`, partitioned like `events/`: the versions of an event id that do not
     /// count (docs/semantics.md "Counted events").
-    pub fn conflicts_dir(&self) -> PathBuf {
+    pub(crate) fn conflicts_dir(&self) -> PathBuf {
         self.root.join(CONFLICTS)
     }
 
     /// `quarantine/`.
-    pub fn quarantine_dir(&self) -> PathBuf {
+    pub(crate) fn quarantine_dir(&self) -> PathBuf {
         self.root.join(QUARANTINE)
     }
 
     /// `_seatcount/`, seatcount's private state.
     pub fn state_dir(&self) -> PathBuf {
-        self.root.join("_seatcount")
+        self.root.join(STATE)
     }
 
     /// The subscriptions table.
-    pub fn entitlements_path(&self) -> PathBuf {
+    pub(crate) fn entitlements_path(&self) -> PathBuf {
         self.root.join("entitlements.csv")
     }
 
     /// The dated assignments of single-app packs to apps.
-    pub fn assignments_path(&self) -> PathBuf {
+    pub(crate) fn assignments_path(&self) -> PathBuf {
         self.root.join("assignments.csv")
     }
 
@@ -242,7 +248,7 @@ impl Warehouse {
     }
 
     /// Like [`Warehouse::key`], but a missing key is an error: ingest cannot run without it.
-    pub fn require_key(&self) -> Result<Arc<HashKey>> {
+    pub(crate) fn require_key(&self) -> Result<Arc<HashKey>> {
         self.key()?.ok_or_else(|| {
             Error::Usage(format!(
                 "{} has no key file and {KEY_ENV} is not set, so new identifiers cannot be hashed",
@@ -253,7 +259,7 @@ impl Warehouse {
 }
 
 /// The key file's name inside the warehouse.
-pub const KEY_FILE: &str = "seatcount.key";
+pub(crate) const KEY_FILE: &str = "seatcount.key";
 
 fn env_key() -> Result<Option<HashKey>> {
     match std::env::var(KEY_ENV) {
@@ -263,7 +269,7 @@ fn env_key() -> Result<Option<HashKey>> {
 }
 
 /// Creates a directory (and its parents) with `mode` if it does not exist yet.
-pub fn make_dir(path: &Path, mode: u32) -> Result<()> {
+pub(crate) fn make_dir(path: &Path, mode: u32) -> Result<()> {
     fs::DirBuilder::new()
         .recursive(true)
         .mode(mode)

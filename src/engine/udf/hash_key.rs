@@ -2,7 +2,7 @@
 //!
 //! Reports group and join people millions of times a month; by the 64-character hash each
 //! time hashes and compares 64 bytes, by a number one 16-byte integer, and the groups hold
-//! less (BENCHMARKS.md item 35: 4% fewer instructions for `usage`, a gigabyte less at 100M). The number is the hash's first 126 bits, as a `DECIMAL(38, 0)`
+//! less (BENCHMARKS.md item 35). The number is the hash's first 126 bits, as a `DECIMAL(38, 0)`
 //! (every 126-bit number fits 38 digits, so no decimal check can fail on one). Two different
 //! hashes give the same number with probability 2⁻¹²⁶ per pair; among ten million people in a
 //! month, about 10⁻²⁴. The hashes themselves stay what is stored and shown.

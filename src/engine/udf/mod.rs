@@ -16,7 +16,7 @@ use datafusion::common::{Result, ScalarValue, exec_err};
 use datafusion::logical_expr::{ColumnarValue, ScalarUDF};
 use datafusion::prelude::SessionContext;
 
-pub use crate::identity::CaseMode;
+use crate::identity::CaseMode;
 use crate::warehouse::key::HashKey;
 
 /// What the functions need to know about the session they run in.

@@ -10,8 +10,8 @@
 //!
 //! The value may be a struct of text fields (`latest(struct(a, b), t, id)`), so that several
 //! attributes come from one and the same event, and a group keeps one time and one id for all
-//! of them: at 100M events an account's four attributes, each with its own time and id, took
-//! the accounts aggregate past the memory pool (BENCHMARKS.md item 28). Ties on time and id
+//! of them: four attributes, each with its own time and id, took the accounts aggregate past
+//! the memory pool (BENCHMARKS.md item 28). Ties on time and id
 //! are then broken by the fields in order, each descending with NULL first, exactly as
 //! `first_value(... ORDER BY event_time DESC, event_id DESC NULLS LAST, a DESC, b DESC)`
 //! (a NULL struct counts as one whose fields are all NULL).

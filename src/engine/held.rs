@@ -7,12 +7,12 @@
 //! them when a query first plans a scan of it.
 //!
 //! Held rows are memory the pool must know about, or a report's peak is the pool plus whatever
-//! the views hold (usage at 100M events peaked at 5.9 GiB on a 4 GiB pool). So every held batch
+//! the views hold (BENCHMARKS.md item 21). So every held batch
 //! is reserved from the pool; the views of one engine may hold at most [`HELD_SHARE`] of it, so
 //! the joins and aggregations over them keep the rest. A batch past that share goes to a spill
 //! file in DataFusion's temporary directory (its Arrow IPC spill format, hashes only) and is read
 //! back from there by every scan. A view held wholly in memory is scanned as a memory table,
-//! as before there was a share.
+//! the same as with no share.
 //!
 //! It keeps the view's logical plan, not a `DataFrame`: a `DataFrame` holds the session state,
 //! whose catalog holds this table, a cycle that kept every month's rows alive until exit.
@@ -43,11 +43,10 @@ use tokio::task::JoinSet;
 
 /// The share of the memory pool the held views of one engine may take together.
 ///
-/// A minority, because the joins and aggregations that read the views cannot all spill: at
-/// 100M events with a 4 GiB pool a half share failed one month's usage report (BENCHMARKS.md
-/// item 21). A quarter holds a 100M month's views whole in the default pool (half of a 24 GiB
-/// machine), where an eighth spilled them every month and cost `history` a fifth of its time;
-/// with a 4 GiB pool it costs `usage` about 6% against an eighth (item 36).
+/// A minority, because the joins and aggregations that read the views cannot all spill: with a
+/// half share a large month's usage report ran out of a 4 GiB pool (BENCHMARKS.md item 21). A
+/// quarter holds a large month's views whole in the default pool, where an eighth spilled them
+/// every month (item 36).
 pub const HELD_SHARE: f64 = 0.25;
 
 /// What the held views of one engine have reserved, and how far they may go.
@@ -80,19 +79,19 @@ impl HeldMemory {
 
 /// A view's query and, once a scan has needed them, its rows.
 #[derive(Debug)]
-pub struct CachedView {
+pub struct HeldView {
     plan: LogicalPlan,
     schema: SchemaRef,
     memory: Arc<HeldMemory>,
     rows: OnceCell<Vec<Arc<HeldPartition>>>,
 }
 
-impl CachedView {
+impl HeldView {
     /// Wraps `query` (typically `ctx.table(view)`), to hold its rows within `memory`; nothing
     /// runs yet.
     pub fn new(query: DataFrame, memory: Arc<HeldMemory>) -> Self {
         let schema = Arc::new(query.schema().as_arrow().clone());
-        CachedView {
+        HeldView {
             plan: query.into_unoptimized_plan(),
             schema,
             memory,
@@ -206,7 +205,7 @@ impl PartitionStream for HeldPartition {
 }
 
 #[async_trait]
-impl TableProvider for CachedView {
+impl TableProvider for HeldView {
     fn schema(&self) -> SchemaRef {
         self.schema.clone()
     }
@@ -253,14 +252,14 @@ mod tests {
     use datafusion::execution::runtime_env::RuntimeEnvBuilder;
     use datafusion::prelude::{SessionConfig, SessionContext};
 
-    /// Wraps view `v` the way `Engine::materialize` does, and hands back the engine's only
+    /// Wraps view `v` the way `Engine::hold` does, and hands back the engine's only
     /// handle on the wrapper.
-    async fn cached(ctx: &SessionContext) -> std::sync::Weak<CachedView> {
+    async fn held(ctx: &SessionContext) -> std::sync::Weak<HeldView> {
         ctx.sql("CREATE VIEW v AS SELECT column1 AS n FROM (VALUES (1), (2), (2))")
             .await
             .unwrap();
         let memory = HeldMemory::new(&ctx.runtime_env());
-        let view = Arc::new(CachedView::new(ctx.table("v").await.unwrap(), memory));
+        let view = Arc::new(HeldView::new(ctx.table("v").await.unwrap(), memory));
         ctx.deregister_table("v").unwrap();
         ctx.register_table("v", view.clone()).unwrap();
         Arc::downgrade(&view)
@@ -280,16 +279,16 @@ mod tests {
 
     #[tokio::test]
     async fn the_rows_are_freed_with_the_engine() {
-        // A report over every month opens an engine per month; were the cached rows to keep
+        // A report over every month opens an engine per month; were the held rows to keep
         // their own session alive, every month's rows would stay until exit.
         let ctx = SessionContext::new();
-        let view = cached(&ctx).await;
+        let view = held(&ctx).await;
         assert_eq!(sum(&ctx).await, 5);
         assert!(view.upgrade().is_some());
         drop(ctx);
         assert!(
             view.upgrade().is_none(),
-            "the cached view outlived its engine"
+            "the held view outlived its engine"
         );
     }
 
@@ -302,7 +301,7 @@ mod tests {
             .build_arc()
             .unwrap();
         let ctx = SessionContext::new_with_config_rt(SessionConfig::new(), runtime.clone());
-        let _view = cached(&ctx).await;
+        let _view = held(&ctx).await;
         assert_eq!(sum(&ctx).await, 5);
         assert_eq!(sum(&ctx).await, 5);
         assert!(
