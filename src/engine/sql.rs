@@ -377,6 +377,19 @@ mod tests {
         }
     }
 
+    /// docs/views.md lists every view, in the order they are created.
+    #[test]
+    fn docs_list_every_view_in_order() {
+        let doc = include_str!("../../docs/views.md");
+        let listed: Vec<&str> = doc
+            .lines()
+            .filter_map(|l| l.strip_prefix("| `")?.split('`').next())
+            .filter(|name| VIEWS.iter().any(|v| v.name == *name))
+            .collect();
+        let views: Vec<&str> = VIEWS.iter().map(|v| v.name).collect();
+        assert_eq!(listed, views);
+    }
+
     /// The table above is what the code reads; the files must agree with it.
     #[test]
     fn each_view_file_creates_the_one_view_it_is_named_for() {
