@@ -10,8 +10,10 @@
 -- `identifiers.source` can change without re-ingesting: `*_hash` (NFKC, trimmed,
 -- lowercased), `*_cs_hash` (NFKC, trimmed, case kept) and `*_exact_hash` (exactly as given;
 -- only the empty string is empty). Comparing the forms is how the hygiene report finds
--- identifiers that differ only by case or white space. Pre-hashed input (`*_hash` columns)
--- stands in for all three forms. Roles that are missing or empty are unknown: NULL.
+-- identifiers that differ only by case or white space. Pre-hashed input (`*_hash` columns, 64
+-- hex digits) stands in for all three forms, in the stored form: its first 16 bytes, which is
+-- what `hash_identifier` gives for the same value (docs/input.md "What lands on disk"). Roles
+-- that are missing or empty are unknown: NULL.
 --
 -- Hashing is the cost of ingest, so each row hashes as few distinct strings as it can: the
 -- lowercased forms are hashed once (`hashed`), and another form reuses that hash whenever it
@@ -34,7 +36,10 @@ hashed AS (
     SELECT
         *,
         hash_identifier(name_ci) AS name_ci_hash,
-        hash_identifier(nui_ci) AS nui_ci_hash
+        hash_identifier(nui_ci) AS nui_ci_hash,
+        arrow_cast(decode(left(user_name_hash, 32), 'hex'), 'FixedSizeBinary(16)') AS name_given,
+        arrow_cast(decode(left(named_user_identifier_hash, 32), 'hex'), 'FixedSizeBinary(16)') AS nui_given,
+        arrow_cast(decode(left(email_hash, 32), 'hex'), 'FixedSizeBinary(16)') AS email_given
     FROM forms
 )
 SELECT
@@ -50,27 +55,27 @@ SELECT
     nullif(trim(deployment_type), '') AS deployment_type,
     coalesce(trim(user_provider), '') AS user_provider,
     coalesce(nullif(trim(tenant), ''), 'default') AS tenant,
-    coalesce(name_ci_hash, user_name_hash) AS user_name_hash,
+    coalesce(name_ci_hash, name_given) AS user_name_hash,
     coalesce(
         CASE WHEN name_cs = name_ci THEN name_ci_hash ELSE hash_identifier(name_cs) END,
-        user_name_hash
+        name_given
     ) AS user_name_cs_hash,
     coalesce(
         CASE WHEN name_exact = name_ci THEN name_ci_hash ELSE hash_identifier(name_exact) END,
-        user_name_hash
+        name_given
     ) AS user_name_exact_hash,
-    coalesce(nui_ci_hash, named_user_identifier_hash) AS named_user_identifier_hash,
+    coalesce(nui_ci_hash, nui_given) AS named_user_identifier_hash,
     coalesce(
         CASE WHEN nui_cs = nui_ci THEN nui_ci_hash ELSE hash_identifier(nui_cs) END,
-        named_user_identifier_hash
+        nui_given
     ) AS named_user_identifier_cs_hash,
     coalesce(
         CASE WHEN nui_exact = nui_ci THEN nui_ci_hash ELSE hash_identifier(nui_exact) END,
-        named_user_identifier_hash
+        nui_given
     ) AS named_user_identifier_exact_hash,
     coalesce(
         CASE WHEN email_normalized = name_ci THEN name_ci_hash ELSE hash_identifier(email_normalized) END,
-        email_hash
+        email_given
     ) AS email_hash,
     coalesce(email_domain(email), lower(nullif(trim(email_domain_given), ''))) AS email_domain,
     email_domain(user_name) AS user_name_domain,

@@ -2,8 +2,8 @@
 -- `dedup.policy`, inside each scope_environment (one '' for the whole portfolio under
 -- `dedup.scope = portfolio`).
 --
--- identifier (Mendix): the person is the account's identifier key, so equal identifiers
---   across apps, providers and tenants are one person.
+-- identifier (Mendix): the person is the account's identifier key (its stored hash, in hex),
+--   so equal identifiers across apps, providers and tenants are one person.
 -- username_or_email (OutSystems 11.11.3 and later): accounts in their user provider's default
 --   tenant (is_default_tenant: `dedup.default_tenants[provider]` when set, else
 --   `default`, which an empty tenant is stored as) are one person when they share a user name
@@ -11,7 +11,7 @@
 --   `connected_components`, a union-find aggregate (near-linear): its first argument names an
 --   account, every further argument is a key that joins the accounts sharing it (NULL joins
 --   nothing). It returns each account with its component's smallest account name; the person
---   is the SHA-256 of that name. An account in any other tenant is its own person per
+--   is the SHA-256 of that name, cut to 32 hex digits like every person_id. An account in any other tenant is its own person per
 --   (user_provider, tenant, user name).
 -- account (OutSystems before 11.11.3): every (user_provider, tenant, user name) is its own
 --   person; nothing merges across providers.
@@ -25,7 +25,7 @@
 -- environments is two persons with one person_id.
 CREATE VIEW account_persons AS
 WITH named AS (
-    SELECT *, concat_ws('/', scope_environment, app_id, user_provider, tenant, identifier_key) AS account
+    SELECT *, concat_ws('/', scope_environment, app_id, user_provider, tenant, encode(identifier_key, 'hex')) AS account
     FROM accounts
     WHERE {{dedup_policy}} = 'username_or_email' AND {{is_default_tenant}}
 ),
@@ -33,7 +33,7 @@ components AS (
     SELECT month, scope_environment, c['member'] AS account, c['component'] AS component
     FROM (
         SELECT month, scope_environment,
-               unnest(connected_components(account, name_key, email_hash)) AS c
+               unnest(connected_components(account, encode(name_key, 'hex'), encode(email_hash, 'hex'))) AS c
         FROM named
         GROUP BY month, scope_environment
     )
@@ -42,7 +42,7 @@ assigned AS (
     SELECT month, app_id, scope_environment, user_provider, tenant, identifier_key, last_event,
            classification, unclassified, by_domains, environment_id, name_key, email_hash,
            email_domain, has_named_user_identifier,
-           identifier_key AS person_id
+           encode(identifier_key, 'hex') AS person_id
     FROM accounts
     WHERE {{dedup_policy}} = 'identifier'
 
@@ -51,7 +51,7 @@ assigned AS (
     SELECT n.month, n.app_id, n.scope_environment, n.user_provider, n.tenant, n.identifier_key,
            n.last_event, n.classification, n.unclassified, n.by_domains, n.environment_id,
            n.name_key, n.email_hash, n.email_domain, n.has_named_user_identifier,
-           encode(sha256(c.component), 'hex') AS person_id
+           left(encode(sha256(c.component), 'hex'), 32) AS person_id
     FROM named n
     JOIN components c
       ON c.month = n.month AND c.scope_environment = n.scope_environment AND c.account = n.account
@@ -61,7 +61,7 @@ assigned AS (
     SELECT month, app_id, scope_environment, user_provider, tenant, identifier_key, last_event,
            classification, unclassified, by_domains, environment_id, name_key, email_hash,
            email_domain, has_named_user_identifier,
-           encode(sha256(concat_ws('/', user_provider, tenant, coalesce(name_key, identifier_key))), 'hex') AS person_id
+           left(encode(sha256(concat_ws('/', user_provider, tenant, encode(coalesce(name_key, identifier_key), 'hex'))), 'hex'), 32) AS person_id
     FROM accounts
     WHERE {{dedup_policy}} = 'account'
        OR ({{dedup_policy}} = 'username_or_email' AND NOT {{is_default_tenant}})
@@ -69,6 +69,6 @@ assigned AS (
 SELECT
     *,
     hash_key(CASE WHEN {{dedup_scope}} = 'environment'
-                  THEN encode(sha256(concat_ws('/', scope_environment, person_id)), 'hex')
+                  THEN left(encode(sha256(concat_ws('/', scope_environment, person_id)), 'hex'), 32)
                   ELSE person_id END) AS person_key
 FROM assigned;

@@ -132,19 +132,36 @@ pub enum IdentifierHasher {
 }
 
 impl IdentifierHasher {
-    /// Lowercase hex digest of `value`, written into `out`.
-    pub(crate) fn hash_hex(&self, value: &str, out: &mut [u8; 64]) {
-        let digest: [u8; 32] = match self {
+    /// The full 32-byte digest of `value`.
+    fn digest(&self, value: &str) -> [u8; 32] {
+        match self {
             IdentifierHasher::Hmac(base) => {
                 let mut mac = base.clone();
                 mac.update(value.as_bytes());
                 mac.finalize().into_bytes().into()
             }
             IdentifierHasher::Plain => Sha256::digest(value.as_bytes()).into(),
-        };
-        hex::encode_to_slice(digest, out).expect("64 hex digits fit 32 bytes");
+        }
+    }
+
+    /// Lowercase hex digest of `value`, written into `out`.
+    pub(crate) fn hash_hex(&self, value: &str, out: &mut [u8; 64]) {
+        hex::encode_to_slice(self.digest(value), out).expect("64 hex digits fit 32 bytes");
+    }
+
+    /// The stored form of `value`'s hash: the digest's first [`STORED_HASH_BYTES`] bytes
+    /// (docs/input.md "What lands on disk").
+    pub(crate) fn hash_stored(&self, value: &str) -> [u8; STORED_HASH_BYTES] {
+        let digest = self.digest(value);
+        let mut out = [0u8; STORED_HASH_BYTES];
+        out.copy_from_slice(&digest[..STORED_HASH_BYTES]);
+        out
     }
 }
+
+/// Bytes of a stored hash. Two different identifiers share a stored hash with probability
+/// 2⁻¹²⁸ per pair: among ten million people, about 10⁻²⁵.
+pub const STORED_HASH_BYTES: usize = 16;
 
 #[cfg(test)]
 mod tests {

@@ -38,10 +38,11 @@ pub(crate) const WAREHOUSE_ENV: &str = "SEATCOUNT_WAREHOUSE";
 /// The warehouse used when neither `--warehouse` nor `SEATCOUNT_WAREHOUSE` is given: the
 /// shipped sample in a clone of the repository.
 pub(crate) const DEFAULT_WAREHOUSE: &str = "data/warehouse";
-/// Version of the on-disk layout written by this build. Format 2 stores each identifier's
-/// exact form and unknown roles as NULL (docs/semantics.md "Stored forms"); format 1
-/// warehouses cannot be read as format 2, because the exact forms were never stored.
-pub(crate) const FORMAT_VERSION: u32 = 2;
+/// Version of the on-disk layout written by this build. Format 3 stores each hash in 16 bytes
+/// (docs/input.md "What lands on disk"); format 2 stored 64 hex characters, and format 1 had
+/// no exact forms (docs/semantics.md "Stored forms"). An older warehouse is refused with a
+/// sentence that says to ingest its raw files into a new one.
+pub(crate) const FORMAT_VERSION: u32 = 3;
 
 /// The events table's directory under the root, as commits and the journal name it.
 pub(crate) const EVENTS: &str = "events";
@@ -102,7 +103,7 @@ impl Warehouse {
         })?;
         if meta.format < FORMAT_VERSION {
             return Err(Error::Usage(format!(
-                "{} was written by an older seatcount (format {}) that did not store the identifiers' exact forms; ingest its raw files into a new warehouse",
+                "{} was written by an older seatcount (format {}) whose stored hashes this build does not read; ingest its raw files into a new warehouse",
                 root.display(),
                 meta.format
             )));

@@ -6,6 +6,8 @@ use std::sync::{Arc, LazyLock};
 
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
+use super::key::STORED_HASH_BYTES;
+
 /// Stored columns in file order: (name, type, nullable).
 const COLUMNS: &[(&str, Kind, bool)] = &[
     ("event_id", Kind::Text, true),
@@ -18,13 +20,13 @@ const COLUMNS: &[(&str, Kind, bool)] = &[
     ("deployment_type", Kind::Text, true),
     ("user_provider", Kind::Text, false),
     ("tenant", Kind::Text, false),
-    ("user_name_hash", Kind::Text, true),
-    ("user_name_cs_hash", Kind::Text, true),
-    ("user_name_exact_hash", Kind::Text, true),
-    ("named_user_identifier_hash", Kind::Text, true),
-    ("named_user_identifier_cs_hash", Kind::Text, true),
-    ("named_user_identifier_exact_hash", Kind::Text, true),
-    ("email_hash", Kind::Text, true),
+    ("user_name_hash", Kind::Hash, true),
+    ("user_name_cs_hash", Kind::Hash, true),
+    ("user_name_exact_hash", Kind::Hash, true),
+    ("named_user_identifier_hash", Kind::Hash, true),
+    ("named_user_identifier_cs_hash", Kind::Hash, true),
+    ("named_user_identifier_exact_hash", Kind::Hash, true),
+    ("email_hash", Kind::Hash, true),
     ("email_domain", Kind::Text, true),
     ("user_name_domain", Kind::Text, true),
     ("user_type", Kind::Text, true),
@@ -36,6 +38,7 @@ const COLUMNS: &[(&str, Kind, bool)] = &[
 #[derive(Clone, Copy)]
 enum Kind {
     Text,
+    Hash,
     Time,
     TextList,
     Bool,
@@ -44,6 +47,12 @@ enum Kind {
 /// Event times are stored in microseconds, UTC.
 pub fn time_type() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+}
+
+/// A hashed identifier as stored: the HMAC's first bytes ([`STORED_HASH_BYTES`]), fixed
+/// width, so that grouping and joining people compares 16 bytes, not 64 hex characters.
+pub fn hash_type() -> DataType {
+    DataType::FixedSizeBinary(STORED_HASH_BYTES as i32)
 }
 
 /// A list of role names.
@@ -55,6 +64,7 @@ static STORED: LazyLock<SchemaRef> = LazyLock::new(|| {
     let fields = COLUMNS.iter().map(|&(name, kind, nullable)| {
         let data_type = match kind {
             Kind::Text => DataType::Utf8,
+            Kind::Hash => hash_type(),
             Kind::Time => time_type(),
             Kind::TextList => roles_type(),
             Kind::Bool => DataType::Boolean,

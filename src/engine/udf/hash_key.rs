@@ -1,4 +1,6 @@
-//! `hash_key(hash)`: a stored 64-hex hash as a number, for grouping and joining people.
+//! `hash_key(hash)`: a hash as a number, for grouping and joining people. It takes a stored
+//! hash (16 bytes) or a hash in hex (at least 32 digits), and gives both forms of one hash the
+//! same number.
 //!
 //! Reports group and join people millions of times a month; by the 64-character hash each
 //! time hashes and compares 64 bytes, by a number one 16-byte integer, and the groups hold
@@ -33,7 +35,7 @@ impl HashKeyFunction {
     /// The function, ready to register.
     pub fn new() -> Self {
         HashKeyFunction {
-            signature: Signature::string(1, Volatility::Immutable),
+            signature: Signature::any(1, Volatility::Immutable),
         }
     }
 }
@@ -50,6 +52,16 @@ impl ScalarUDFImpl for HashKeyFunction {
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         match &args.args[0] {
+            ColumnarValue::Scalar(
+                ScalarValue::FixedSizeBinary(_, bytes) | ScalarValue::Binary(bytes),
+            ) => {
+                let key = bytes.as_deref().map(key_of_bytes).transpose()?;
+                Ok(ColumnarValue::Scalar(ScalarValue::Decimal128(
+                    key,
+                    DECIMAL128_MAX_PRECISION,
+                    0,
+                )))
+            }
             ColumnarValue::Scalar(scalar) => {
                 let key = scalar_str(scalar, self.name())?.map(key_of).transpose()?;
                 Ok(ColumnarValue::Scalar(ScalarValue::Decimal128(
@@ -63,8 +75,19 @@ impl ScalarUDFImpl for HashKeyFunction {
                     DataType::Utf8 => Arc::new(keys(array.as_string::<i32>())?),
                     DataType::LargeUtf8 => Arc::new(keys(array.as_string::<i64>())?),
                     DataType::Utf8View => Arc::new(keys(array.as_string_view())?),
+                    DataType::FixedSizeBinary(_) | DataType::Binary => {
+                        let bytes: Vec<Option<&[u8]>> = match array.data_type() {
+                            DataType::Binary => array.as_binary::<i32>().iter().collect(),
+                            _ => array.as_fixed_size_binary().iter().collect(),
+                        };
+                        let mut out = Decimal128Builder::with_capacity(bytes.len());
+                        for b in bytes {
+                            out.append_option(b.map(key_of_bytes).transpose()?);
+                        }
+                        Arc::new(out.finish().with_data_type(KEY_TYPE))
+                    }
                     DataType::Null => new_null_array(&KEY_TYPE, array.len()),
-                    other => return exec_err!("hash_key takes text, not {other}"),
+                    other => return exec_err!("hash_key takes a hash, not {other}"),
                 };
                 Ok(ColumnarValue::Array(keys))
             }
@@ -78,6 +101,14 @@ fn keys<'a, A: StringArrayType<'a>>(hashes: A) -> Result<Decimal128Array> {
         out.append_option(hash.map(key_of).transpose()?);
     }
     Ok(out.finish().with_data_type(KEY_TYPE))
+}
+
+/// The first 126 bits of a binary hash.
+fn key_of_bytes(hash: &[u8]) -> Result<i128> {
+    let Some(first) = hash.first_chunk::<16>() else {
+        return exec_err!("hash_key takes a hash of at least 16 bytes");
+    };
+    Ok((u128::from_be_bytes(*first) >> 2) as i128)
 }
 
 /// The first 126 bits of a hex hash.

@@ -58,12 +58,12 @@ impl AggregateUDFImpl for Latest {
 
     fn return_type(&self, args: &[DataType]) -> Result<DataType> {
         let value_is_text = match &args[0] {
-            DataType::Struct(fields) => fields.iter().all(|f| is_text(f.data_type())),
-            other => is_text(other),
+            DataType::Struct(fields) => fields.iter().all(|f| is_value(f.data_type())),
+            other => is_value(other),
         };
         if !value_is_text || !is_text(&args[2]) {
             return exec_err!(
-                "latest takes a text value (or a struct of text fields), a time and a text id"
+                "latest takes a text or hash value (or a struct of them), a time and a text id"
             );
         }
         if !matches!(
@@ -74,7 +74,7 @@ impl AggregateUDFImpl for Latest {
         }
         Ok(match &args[0] {
             DataType::Struct(fields) => DataType::Struct(text_fields(fields)),
-            _ => DataType::Utf8,
+            other => out_type(other),
         })
     }
 
@@ -119,12 +119,20 @@ impl AggregateUDFImpl for Latest {
     }
 }
 
-/// A struct value's fields as they come out: every field a nullable `Utf8`.
+/// A struct value's fields as they come out, each nullable in its [`out_type`].
 fn text_fields(fields: &Fields) -> Fields {
     fields
         .iter()
-        .map(|f| Field::new(f.name(), DataType::Utf8, true))
+        .map(|f| Field::new(f.name(), out_type(f.data_type()), true))
         .collect()
+}
+
+/// The type a value (or field) comes out as: a hash keeps its fixed width, text is `Utf8`.
+fn out_type(t: &DataType) -> DataType {
+    match t {
+        DataType::FixedSizeBinary(n) => DataType::FixedSizeBinary(*n),
+        _ => DataType::Utf8,
+    }
 }
 
 fn is_text(t: &DataType) -> bool {
@@ -132,6 +140,11 @@ fn is_text(t: &DataType) -> bool {
         t,
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null
     )
+}
+
+/// What `latest` keeps and returns: text, or a stored hash.
+fn is_value(t: &DataType) -> bool {
+    is_text(t) || matches!(t, DataType::FixedSizeBinary(_))
 }
 
 /// Times as plain integers (a timestamp's unit is the same for every row of a column).
@@ -153,7 +166,7 @@ fn desc_nulls_first<T: Ord>(a: Option<T>, b: Option<T>) -> Ordering {
 }
 
 /// `ORDER BY id DESC NULLS LAST`.
-fn desc_nulls_last(a: Option<&str>, b: Option<&str>) -> Ordering {
+fn desc_nulls_last(a: Option<&[u8]>, b: Option<&[u8]>) -> Ordering {
     match (a, b) {
         (None, None) => Ordering::Equal,
         (None, Some(_)) => Ordering::Greater,
@@ -166,8 +179,10 @@ fn desc_nulls_last(a: Option<&str>, b: Option<&str>) -> Ordering {
 /// and its id, in [`KeptRows`]).
 #[derive(Debug)]
 struct Groups {
-    /// The struct's fields, or `None` for a plain text value.
+    /// The struct's fields, or `None` for a plain value.
     fields: Option<Fields>,
+    /// The plain value's type, when there are no fields.
+    plain: DataType,
     /// The kept rows' columns: one per field of the value, then the id.
     rows: KeptRows,
     best: Vec<Option<RowRef>>,
@@ -177,16 +192,22 @@ struct Groups {
 }
 
 impl Groups {
-    /// Groups for values of type `value` (text, or a struct of text fields).
+    /// Groups for values of type `value` (text or a hash, or a struct of them).
     fn new(value: &DataType) -> Self {
         let fields = match value {
             DataType::Struct(fields) => Some(text_fields(fields)),
             _ => None,
         };
-        let values = value_columns(fields.as_ref());
+        let plain = out_type(value);
+        let mut out: Vec<DataType> = match &fields {
+            Some(fields) => fields.iter().map(|f| f.data_type().clone()).collect(),
+            None => vec![plain.clone()],
+        };
+        out.push(DataType::Utf8);
         Groups {
             fields,
-            rows: KeptRows::new(values + 1),
+            plain,
+            rows: KeptRows::new(out),
             best: Vec::new(),
             time: Vec::new(),
             live: 0,
@@ -249,10 +270,10 @@ impl Groups {
     fn order(&self, a: RowRef, ta: Option<i64>, b: RowRef, tb: Option<i64>) -> Ordering {
         let id = self.id_column();
         let mut order = desc_nulls_first(ta, tb)
-            .then_with(|| desc_nulls_last(self.rows.text(a, id), self.rows.text(b, id)));
+            .then_with(|| desc_nulls_last(self.rows.bytes_of(a, id), self.rows.bytes_of(b, id)));
         for c in 0..id {
-            order =
-                order.then_with(|| desc_nulls_first(self.rows.text(a, c), self.rows.text(b, c)));
+            order = order
+                .then_with(|| desc_nulls_first(self.rows.bytes_of(a, c), self.rows.bytes_of(b, c)));
         }
         order
     }
@@ -374,7 +395,7 @@ impl GroupsAccumulator for Groups {
         let seen: BooleanArray = (0..values[0].len()).map(|row| Some(take(row))).collect();
         let value_type = match &self.fields {
             Some(fields) => DataType::Struct(fields.clone()),
-            None => DataType::Utf8,
+            None => self.plain.clone(),
         };
         Ok(vec![
             cast(&values[0], &value_type)?,

@@ -8,7 +8,8 @@
 //! what is kept stays within a small multiple of the groups.
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, LargeStringArray, StringArray, StringViewArray, new_null_array,
+    Array, ArrayRef, AsArray, FixedSizeBinaryArray, LargeStringArray, StringArray, StringViewArray,
+    new_null_array,
 };
 use datafusion::arrow::compute::{cast, interleave};
 use datafusion::arrow::datatypes::DataType;
@@ -20,12 +21,14 @@ pub type RowRef = (u32, u32);
 /// Kept rows beyond twice the live ones, before the store compacts itself.
 const SLACK_ROWS: usize = 1 << 16;
 
-/// A text column of any of Arrow's string layouts, read by row.
+/// A column read by row as bytes: text in any of Arrow's string layouts, or fixed-width
+/// binary (stored hashes). Text compares as its UTF-8 bytes, which is the order of `str`.
 #[derive(Debug, Clone)]
 enum Texts {
     Utf8(StringArray),
     Large(LargeStringArray),
     View(StringViewArray),
+    Fixed(FixedSizeBinaryArray),
 }
 
 impl Texts {
@@ -34,15 +37,17 @@ impl Texts {
             DataType::Utf8 => Texts::Utf8(array.as_string::<i32>().clone()),
             DataType::LargeUtf8 => Texts::Large(array.as_string::<i64>().clone()),
             DataType::Utf8View => Texts::View(array.as_string_view().clone()),
-            other => return exec_err!("latest takes text, not {other}"),
+            DataType::FixedSizeBinary(_) => Texts::Fixed(array.as_fixed_size_binary().clone()),
+            other => return exec_err!("latest takes text or hashes, not {other}"),
         })
     }
 
-    fn get(&self, i: usize) -> Option<&str> {
+    fn get(&self, i: usize) -> Option<&[u8]> {
         match self {
-            Texts::Utf8(a) => a.is_valid(i).then(|| a.value(i)),
-            Texts::Large(a) => a.is_valid(i).then(|| a.value(i)),
-            Texts::View(a) => a.is_valid(i).then(|| a.value(i)),
+            Texts::Utf8(a) => a.is_valid(i).then(|| a.value(i).as_bytes()),
+            Texts::Large(a) => a.is_valid(i).then(|| a.value(i).as_bytes()),
+            Texts::View(a) => a.is_valid(i).then(|| a.value(i).as_bytes()),
+            Texts::Fixed(a) => a.is_valid(i).then(|| a.value(i)),
         }
     }
 
@@ -51,6 +56,7 @@ impl Texts {
             Texts::Utf8(a) => a,
             Texts::Large(a) => a,
             Texts::View(a) => a,
+            Texts::Fixed(a) => a,
         }
     }
 
@@ -62,7 +68,8 @@ impl Texts {
 /// Batches of text columns, all of one shape, kept for the rows groups point at.
 #[derive(Debug)]
 pub struct KeptRows {
-    columns: usize,
+    /// The type each column comes out as.
+    out: Vec<DataType>,
     batches: Vec<Vec<Texts>>,
     /// Each column's type, fixed by the first batch, so every batch can be interleaved.
     types: Vec<DataType>,
@@ -71,10 +78,11 @@ pub struct KeptRows {
 }
 
 impl KeptRows {
-    /// A store for batches of `columns` columns.
-    pub fn new(columns: usize) -> Self {
+    /// A store for batches of columns that come out as `out`: text as `Utf8`, hashes in
+    /// their own fixed width.
+    pub fn new(out: Vec<DataType>) -> Self {
         KeptRows {
-            columns,
+            out,
             batches: Vec::new(),
             types: Vec::new(),
             rows: 0,
@@ -115,8 +123,8 @@ impl KeptRows {
         }
     }
 
-    /// One column of a kept row.
-    pub fn text(&self, (batch, row): RowRef, column: usize) -> Option<&str> {
+    /// One column of a kept row, as bytes.
+    pub fn bytes_of(&self, (batch, row): RowRef, column: usize) -> Option<&[u8]> {
         self.batches[batch as usize][column].get(row as usize)
     }
 
@@ -131,13 +139,14 @@ impl KeptRows {
         self.bytes
     }
 
-    /// Each column of the rows `refs` point at, as `Utf8`; `None` gives a NULL row.
+    /// Each column of the rows `refs` point at, in its out type; `None` gives a NULL row.
     pub fn gather(&self, refs: &[Option<RowRef>]) -> Result<Vec<ArrayRef>> {
         self.interleaved(refs)?
             .into_iter()
-            .map(|column| match column.data_type() {
-                DataType::Utf8 => Ok(column),
-                _ => Ok(cast(&column, &DataType::Utf8)?),
+            .zip(&self.out)
+            .map(|(column, out)| match column.data_type() == out {
+                true => Ok(column),
+                false => Ok(cast(&column, out)?),
             })
             .collect()
     }
@@ -177,10 +186,11 @@ impl KeptRows {
     fn interleaved(&self, refs: &[Option<RowRef>]) -> Result<Vec<ArrayRef>> {
         if self.types.is_empty() {
             // Nothing was ever kept, so every group saw nothing.
-            return Ok(vec![
-                new_null_array(&DataType::Utf8, refs.len());
-                self.columns
-            ]);
+            return Ok(self
+                .out
+                .iter()
+                .map(|t| new_null_array(t, refs.len()))
+                .collect());
         }
         // Source 0 is one NULL row of each column, for the groups that saw nothing.
         let indices: Vec<(usize, usize)> = refs
