@@ -171,22 +171,28 @@ fn custom_sql_that_writes_is_refused_when_the_configuration_loads() {
 }
 
 #[test]
-fn a_format_1_warehouse_is_refused_with_how_to_rebuild_it() {
-    // Format 1 stored no exact forms of the identifiers; reading it as format 2 would count
-    // every account's identifier as missing. Every command that opens it says so, exit 2.
-    let fx = Fixture::sample();
-    let meta = fx.wh().join("_seatcount/warehouse.json");
-    let text = std::fs::read_to_string(&meta).unwrap();
-    std::fs::write(&meta, text.replace("\"format\": 2", "\"format\": 1")).unwrap();
-    for args in [vec!["report", "usage"], vec!["sql", "SELECT 1"]] {
-        let out = fx.cmd().args(&args).output().unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
-        assert_eq!(err.trim().lines().count(), 1, "{err}");
-        assert!(
-            err.contains("format 1") && err.contains("ingest its raw files into a new warehouse"),
-            "{err}"
-        );
+fn an_older_format_is_refused_with_how_to_rebuild_it() {
+    // Format 1 stored no exact forms of the identifiers, format 2 stored hashes as 64 hex
+    // characters: read as format 3, the first counts every identifier as missing and the
+    // second matches no hash. Every command that opens one says so, exit 2.
+    for format in [1, 2] {
+        let fx = Fixture::sample();
+        let meta = fx.wh().join("_seatcount/warehouse.json");
+        let text = std::fs::read_to_string(&meta).unwrap();
+        assert!(text.contains("\"format\": 3"), "{text}");
+        let older = text.replace("\"format\": 3", &format!("\"format\": {format}"));
+        std::fs::write(&meta, older).unwrap();
+        for args in [vec!["report", "usage"], vec!["sql", "SELECT 1"]] {
+            let out = fx.cmd().args(&args).output().unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+            assert_eq!(err.trim().lines().count(), 1, "{err}");
+            assert!(
+                err.contains(&format!("format {format}"))
+                    && err.contains("ingest its raw files into a new warehouse"),
+                "{err}"
+            );
+        }
     }
 }
 

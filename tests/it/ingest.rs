@@ -398,15 +398,30 @@ fn a_file_that_cannot_be_read_is_a_clear_error() {
 #[test]
 fn pre_hashed_input_stands_in_for_clear_identifiers() {
     let fx = Fixture::new();
-    // A source that hashed under the same key: its hashes are what seatcount would compute.
+    // A source that hashed under the same key sends the whole HMAC-SHA256 in hex; the
+    // warehouse stores its first 16 bytes, which is what hash_identifier gives.
     fx.cmd().arg("init").assert().success();
     let ann = fx.value("SELECT hash_identifier(normalize_identifier('ann'))");
     let mail = fx.value("SELECT hash_identifier(normalize_email('ann@corp.com'))");
+    let hmac = |value: &str| {
+        use hmac::{Hmac, Mac};
+        let key = hex::decode(crate::common::TEST_KEY).unwrap();
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap();
+        mac.update(value.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    };
+    let (ann_given, mail_given) = (hmac("ann"), hmac("ann@corp.com"));
+    assert_eq!(ann_given.len(), 64);
+    assert_eq!(
+        ann_given[..32],
+        ann,
+        "the stored form is the digest's first 16 bytes"
+    );
     let hashed = fx.file(
         "hashed.csv",
         &format!(
             "event_time,app_id,environment_id,user_name_hash,email_hash,email_domain\n\
-             2026-09-01T10:00:00Z,a,a-p,{ann},{mail},Corp.com\n"
+             2026-09-01T10:00:00Z,a,a-p,{ann_given},{mail_given},Corp.com\n"
         ),
     );
     let clear = fx.file(

@@ -156,7 +156,8 @@ fn hmac_sha256_matches_rfc_4231_through_sql() {
         .unwrap();
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
-        "h\nb0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7\n"
+        // RFC 4231's digest, cut to the 16 bytes a warehouse stores.
+        "h\nb0344c61d8db38535ca8afceaf0bf12b\n"
     );
 }
 
@@ -170,6 +171,7 @@ fn plain_sha256_is_an_explicit_choice() {
     assert!(!fx.wh().join("seatcount.key").exists());
     assert_eq!(
         fx.value("SELECT hash_identifier('abc')"),
-        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        // SHA-256 of "abc" (FIPS 180-2), cut to the 16 bytes a warehouse stores.
+        "ba7816bf8f01cfea414140de5dae2223"
     );
 }

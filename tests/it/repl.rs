@@ -76,9 +76,13 @@ fn an_analyst_session() {
     p.send("SELECT over_us").unwrap();
     p.send("\t").unwrap();
     say(&mut p, " FROM usage LIMIT 1;", &["over_usage"]);
-    p.send("SELECT length(hash_identi").unwrap();
+    p.send("SELECT arrow_typeof(hash_identi").unwrap();
     p.send("\t").unwrap();
-    say(&mut p, "('x')) AS hex_digits;", &["hex_digits", "64"]);
+    say(
+        &mut p,
+        "('x')) AS stored;",
+        &["stored", "FixedSizeBinary(16)"],
+    );
 
     // Canned reports, the default month, formats and timing.
     say(

@@ -2,9 +2,9 @@
 //! hash (16 bytes) or a hash in hex (at least 32 digits), and gives both forms of one hash the
 //! same number.
 //!
-//! Reports group and join people millions of times a month; by the 64-character hash each
-//! time hashes and compares 64 bytes, by a number one 16-byte integer, and the groups hold
-//! less (BENCHMARKS.md item 35). The number is the hash's first 126 bits, as a `DECIMAL(38, 0)`
+//! Reports group and join people millions of times a month. A person is named by text (32 hex
+//! digits, `person_id`); as a number, DataFusion groups and joins them in its tables for
+//! primitive values, which hold less and compare one integer (BENCHMARKS.md item 35). The number is the hash's first 126 bits, as a `DECIMAL(38, 0)`
 //! (every 126-bit number fits 38 digits, so no decimal check can fail on one). Two different
 //! hashes give the same number with probability 2⁻¹²⁶ per pair; among ten million people in a
 //! month, about 10⁻²⁴. The hashes themselves stay what is stored and shown.
