@@ -22,8 +22,8 @@ pub enum Purpose {
     /// bytes of hex hashes but cost a tenth of ingest's time, BENCHMARKS.md item 31) and small
     /// row groups, because one is buffered per month until it is full.
     Staging,
-    /// Kept in the warehouse: zstd level 1, which shrinks the hex hashes as much as higher
-    /// levels do at half the cost (measured in BENCHMARKS.md), and large row groups.
+    /// Kept in the warehouse: zstd level 1 (the level BENCHMARKS.md measured as cheapest for
+    /// what it saves) and large row groups.
     Stored,
 }
 
