@@ -12,7 +12,8 @@
 --   staged   this ingest's rows whose id it had already seen, and every row that came after
 --            the month was closed (src/ingest/months.rs);
 --   direct   this ingest's rows written straight to the month's file, one per id;
---   events   the stored events, one per id.
+--   stored_events  the stored events as they are on disk (equal identifier forms NULL, as
+--            this ingest's rows are too), one per id.
 -- Only an id in `staged` can have two copies. Yields each distinct version of those ids once,
 -- with `origin`, the first place it is in (0 stored, 1 direct, 2 staged), and `place`, its
 -- rank among its id's versions: 1 counts, every other is a conflict.
@@ -27,7 +28,7 @@ WITH repeated AS (
 -- file's scan and the rows of other ids are skipped there, not decoded in full.
 copies AS (
     SELECT {{stored_columns}}, 0 AS origin
-    FROM events e
+    FROM stored_events e
     WHERE month = $1 AND EXISTS (
         SELECT 1 FROM repeated r
         WHERE r.event_id = e.event_id AND r.app_id = e.app_id AND r.environment_id = e.environment_id

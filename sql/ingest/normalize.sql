@@ -9,17 +9,17 @@
 -- `identifiers.case` (docs/semantics.md "Identifiers"), so the setting and
 -- `identifiers.source` can change without re-ingesting: `*_hash` (NFKC, trimmed,
 -- lowercased), `*_cs_hash` (NFKC, trimmed, case kept) and `*_exact_hash` (exactly as given;
--- only the empty string is empty). Comparing the forms is how the hygiene report finds
+-- only the empty string is empty). A form that equals the one before it is stored as NULL,
+-- and `sql/tables/stored.sql` gives it back: most identifiers are the same in every form. Comparing the forms is how the hygiene report finds
 -- identifiers that differ only by case or white space. Pre-hashed input (`*_hash` columns, 64
 -- hex digits) stands in for all three forms, in the stored form: its first 16 bytes, which is
 -- what `hash_identifier` gives for the same value (docs/input.md "What lands on disk"). Roles
 -- that are missing or empty are unknown: NULL.
 --
 -- Hashing is the cost of ingest, so each row hashes as few distinct strings as it can: the
--- lowercased forms are hashed once (`hashed`), and another form reuses that hash whenever it
--- is the same string (most identifiers are already lowercase, and most e-mails equal the user
--- name). Equal strings have equal hashes, so the stored values are exactly those of hashing
--- every form on its own.
+-- lowercased forms are hashed once (`hashed`), another form only where it differs, and the
+-- e-mail reuses the user name's hash whenever it is the same string (most e-mails equal the
+-- user name where users log in by e-mail).
 WITH forms AS (
     SELECT
         *,
@@ -56,23 +56,15 @@ SELECT
     coalesce(trim(user_provider), '') AS user_provider,
     coalesce(nullif(trim(tenant), ''), 'default') AS tenant,
     coalesce(name_ci_hash, name_given) AS user_name_hash,
-    coalesce(
-        CASE WHEN name_cs = name_ci THEN name_ci_hash ELSE hash_identifier(name_cs) END,
-        name_given
-    ) AS user_name_cs_hash,
-    coalesce(
-        CASE WHEN name_exact = name_ci THEN name_ci_hash ELSE hash_identifier(name_exact) END,
-        name_given
-    ) AS user_name_exact_hash,
+    CASE WHEN name_cs IS NOT DISTINCT FROM name_ci THEN NULL ELSE hash_identifier(name_cs) END
+        AS user_name_cs_hash,
+    CASE WHEN name_exact IS NOT DISTINCT FROM name_cs THEN NULL ELSE hash_identifier(name_exact) END
+        AS user_name_exact_hash,
     coalesce(nui_ci_hash, nui_given) AS named_user_identifier_hash,
-    coalesce(
-        CASE WHEN nui_cs = nui_ci THEN nui_ci_hash ELSE hash_identifier(nui_cs) END,
-        nui_given
-    ) AS named_user_identifier_cs_hash,
-    coalesce(
-        CASE WHEN nui_exact = nui_ci THEN nui_ci_hash ELSE hash_identifier(nui_exact) END,
-        nui_given
-    ) AS named_user_identifier_exact_hash,
+    CASE WHEN nui_cs IS NOT DISTINCT FROM nui_ci THEN NULL ELSE hash_identifier(nui_cs) END
+        AS named_user_identifier_cs_hash,
+    CASE WHEN nui_exact IS NOT DISTINCT FROM nui_cs THEN NULL ELSE hash_identifier(nui_exact) END
+        AS named_user_identifier_exact_hash,
     coalesce(
         CASE WHEN email_normalized = name_ci THEN name_ci_hash ELSE hash_identifier(email_normalized) END,
         email_given

@@ -165,6 +165,12 @@ fn refuse_writes(plan: &LogicalPlan) -> Result<()> {
     }
 }
 
+/// The stored events as they are on disk, with equal identifier forms NULL; queries read the
+/// view `events` over it, ingest reads and writes this form.
+pub(crate) const STORED_EVENTS: &str = "stored_events";
+/// The stored conflicts, the same way; queries read the view `conflicts`.
+pub(crate) const STORED_CONFLICTS: &str = "stored_conflicts";
+
 /// A session bound to one warehouse.
 pub struct Engine {
     ctx: SessionContext,
@@ -220,8 +226,10 @@ impl Engine {
         Ok(engine)
     }
 
-    /// Registers `events` and `conflicts`, both partitioned by month. A warehouse with no
-    /// conflict yet has no `conflicts/` (and may be read-only): the table is then empty.
+    /// Registers the stored tables `stored_events` and `stored_conflicts`, both partitioned
+    /// by month, and over them the views `events` and `conflicts` that queries read
+    /// (`sql/tables/stored.sql`). A warehouse with no conflict yet has no `conflicts/` (and
+    /// may be read-only): that table is then empty.
     async fn register_events(&self, wh: &Warehouse) -> Result<()> {
         let dir = wh.events_dir();
         crate::warehouse::make_dir(&dir, 0o755)?;
@@ -232,18 +240,22 @@ impl Engine {
                 .schema(&file_schema)
         };
         self.ctx
-            .register_parquet("events", &literal_url(&dir)?, options())
+            .register_parquet(STORED_EVENTS, &literal_url(&dir)?, options())
             .await?;
         let conflicts = wh.conflicts_dir();
         if conflicts.is_dir() {
             self.ctx
-                .register_parquet("conflicts", &literal_url(&conflicts)?, options())
+                .register_parquet(STORED_CONFLICTS, &literal_url(&conflicts)?, options())
                 .await?;
         } else {
             let mut fields = file_schema.fields().to_vec();
             fields.push(Arc::new(Field::new(schema::MONTH, DataType::Utf8, false)));
             let empty = MemTable::try_new(Arc::new(Schema::new(fields)), vec![vec![]])?;
-            self.ctx.register_table("conflicts", Arc::new(empty))?;
+            self.ctx.register_table(STORED_CONFLICTS, Arc::new(empty))?;
+        }
+        for (view, stored) in [("events", STORED_EVENTS), ("conflicts", STORED_CONFLICTS)] {
+            let text = sql::Params::for_stored_view(view, stored).render(&sql::STORED_VIEW)?;
+            self.script(&text, Access::Write).await?.collect().await?;
         }
         Ok(())
     }
@@ -395,7 +407,10 @@ impl Engine {
     /// Every month with events, oldest first.
     pub async fn months(&self) -> Result<Vec<String>> {
         let (_, batches) = self
-            .query("SELECT DISTINCT month FROM events ORDER BY month", &[])
+            .query(
+                &format!("SELECT DISTINCT month FROM {STORED_EVENTS} ORDER BY month"),
+                &[],
+            )
             .await?
             .collect()
             .await?;

@@ -28,9 +28,14 @@ macro_rules! sql_file {
     };
 }
 
+/// A stored table as queries read it, every identifier form whole: view `{{view}}` over
+/// the stored `{{stored}}` (docs/input.md "What lands on disk").
+pub(crate) const STORED_VIEW: SqlFile = sql_file!("tables/stored.sql");
+
 /// The files that decide which version of a repeated event id counts, run in this order
 /// over one month (docs/semantics.md "Counted events"): rank the versions, add what counts,
-/// set aside what does not, and drop what was outranked from the earlier files.
+/// set aside what does not, and drop what was outranked from the earlier files. They read
+/// the stored tables as they are on disk (`stored_events`), and write rows in that form.
 pub(crate) const INGEST_CONTESTED: SqlFile = sql_file!("ingest/contested.sql");
 /// See [`INGEST_CONTESTED`].
 pub(crate) const INGEST_RESOLVED: SqlFile = sql_file!("ingest/resolved.sql");
@@ -233,7 +238,14 @@ impl Params {
         p
     }
 
-    /// Sets the report month (`YYYY-MM`, already validated).
+    /// The placeholders of [`STORED_VIEW`]: the view's name and the stored table's.
+    pub(crate) fn for_stored_view(view: &str, stored: &str) -> Params {
+        let mut p = Params::default();
+        p.set("view", view.to_string());
+        p.set("stored", stored.to_string());
+        p
+    }
+
     /// Limits the views to one month's events (`{{month_scope}}`), for a report about that
     /// month: every view then reads only its partition.
     pub(crate) fn with_scope(mut self, month: &str) -> Params {
@@ -241,6 +253,7 @@ impl Params {
         self
     }
 
+    /// Sets the report month (`YYYY-MM`, already validated).
     pub(crate) fn with_month(mut self, month: &str) -> Params {
         self.set("month", quote(month));
         self

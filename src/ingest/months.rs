@@ -160,7 +160,7 @@ impl<'a> Months<'a> {
             .engine
             .query(
                 "SELECT concat(octet_length(app_id), ':', app_id, octet_length(environment_id), ':', environment_id, event_id) \
-                 FROM events WHERE month = $1 AND event_id IS NOT NULL",
+                 FROM stored_events WHERE month = $1 AND event_id IS NOT NULL",
                 &[ScalarValue::Utf8(Some(month.to_string()))],
             )
             .await?
