@@ -14,7 +14,10 @@
 //!
 //! Settings (environment): `SCALE_EVENTS` (10,000,000), `SCALE_USERS` (events / 10),
 //! `SCALE_APPS` (200), `SCALE_MONTHS` (12), `SCALE_DIR` (`<target dir>/scale`),
-//! `SCALE_PEER` (1; 0 skips DuckDB).
+//! `SCALE_PEER` (1; 0 skips DuckDB), and the portfolio's shape, passed to `generate`:
+//! `SCALE_APPS_PER_PERSON` and `SCALE_MULTI_APP_PERCENT` (the generator's own spread when
+//! unset). Events per account a month follow from the rest: about
+//! events / (people × months × mean apps a person).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -99,6 +102,13 @@ fn main() {
     let apps = env_u64("SCALE_APPS", 200);
     let months = env_u64("SCALE_MONTHS", 12);
     let peer = env_u64("SCALE_PEER", 1) == 1;
+    let shape: Vec<(&str, u64)> = [
+        ("--apps-per-person", "SCALE_APPS_PER_PERSON"),
+        ("--multi-app-percent", "SCALE_MULTI_APP_PERCENT"),
+    ]
+    .into_iter()
+    .filter_map(|(flag, var)| Some((flag, std::env::var(var).ok()?.parse().ok()?)))
+    .collect();
     let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
     let dir =
         PathBuf::from(std::env::var("SCALE_DIR").unwrap_or_else(|_| format!("{target}/scale")));
@@ -112,14 +122,27 @@ fn main() {
     );
 
     // 1. The raw portfolio, generated once per size and kept.
+    // Named by flag and value (`-apps-per-person4`), so two shapes never share a directory.
+    let shape_name: String = shape
+        .iter()
+        .map(|(flag, v)| format!("{}{v}", flag.trim_start_matches('-')))
+        .collect::<Vec<_>>()
+        .join("-");
     let raw = dir.join(format!(
-        "raw-v{}-{events}-{users}-{apps}-{months}",
-        seatcount::generate::PORTFOLIO_VERSION
+        "raw-v{}-{events}-{users}-{apps}-{months}{}",
+        seatcount::generate::PORTFOLIO_VERSION,
+        if shape.is_empty() {
+            String::new()
+        } else {
+            format!("-{shape_name}")
+        }
     ));
     if !raw.join(".complete").exists() {
         let _ = fs::remove_dir_all(&raw);
-        let run = measure(Command::new(bin).args([
-            "generate",
+        let shape_args = shape
+            .iter()
+            .flat_map(|(f, v)| [f.to_string(), v.to_string()]);
+        let run = measure(Command::new(bin).arg("generate").args(shape_args).args([
             "--users",
             &users.to_string(),
             "--apps",

@@ -104,8 +104,18 @@ pub enum Command {
         #[arg(long, default_value_t = 3)]
         months: u32,
         /// Events in all [default: 4 per user per month].
-        #[arg(long)]
+        #[arg(long, conflicts_with = "events_per_account")]
         events: Option<u64>,
+        /// Events per account (person and app) per month, on average, instead of --events;
+        /// real login logs have about 20.
+        #[arg(long, value_name = "N")]
+        events_per_account: Option<f64>,
+        /// The most apps one person uses [default: 1 to 3, one person in twenty up to 14].
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        apps_per_person: Option<u64>,
+        /// Percent of people in more than one app [default: with --apps-per-person, 67].
+        #[arg(long, value_name = "PERCENT", value_parser = clap::value_parser!(u64).range(0..=100))]
+        multi_app_percent: Option<u64>,
         /// The first month (YYYY-MM).
         #[arg(long, default_value = "2026-01", value_name = "YYYY-MM")]
         start: String,

@@ -110,20 +110,41 @@ pub async fn run(cli: Cli) -> Result<()> {
             apps,
             months,
             events,
+            events_per_account,
+            apps_per_person,
+            multi_app_percent,
             start,
             seed,
             out,
             format,
         } => {
             let start = reports::parse_month(start)?;
+            let shape = generate::Shape {
+                max_apps: *apps_per_person,
+                multi_app_percent: *multi_app_percent,
+            };
+            let person_months = (users * u64::from(*months)) as f64;
+            let events = match (events, events_per_account) {
+                (Some(n), _) => *n,
+                (None, Some(per)) if per.is_finite() && *per >= 0.0 => {
+                    (person_months * shape.mean_apps() * per).round() as u64
+                }
+                (None, Some(_)) => {
+                    return Err(Error::Usage(
+                        "--events-per-account must be a number of events, 0 or more".into(),
+                    ));
+                }
+                (None, None) => users * u64::from(*months) * 4,
+            };
             let spec = generate::Spec {
                 users: *users,
                 apps: *apps,
                 months: *months,
                 start: chrono::NaiveDate::parse_from_str(&format!("{start}-01"), "%Y-%m-%d")
                     .expect("parse_month checked it"),
-                events: events.unwrap_or(users * u64::from(*months) * 4),
+                events,
                 seed: *seed,
+                shape,
             };
             let outputs = generate::plan_outputs(out, &spec, *format)?;
             let mut bar = progress::RowProgress::new("generating");

@@ -28,6 +28,7 @@ use datafusion::parquet::file::properties::WriterProperties;
 
 use crate::error::{Error, Result};
 use crate::ingest::columns::{Col, Kind};
+pub use profile::Shape;
 use profile::{App, Person, below, chance, mix};
 
 /// Rows per batch written.
@@ -48,6 +49,8 @@ pub struct Spec {
     pub events: u64,
     /// The seed: equal seeds give equal files.
     pub seed: u64,
+    /// How many apps people use.
+    pub shape: Shape,
 }
 
 /// How the events are written.
@@ -219,6 +222,7 @@ impl MonthDraw<'_> {
         let person = Person::new(
             spec.seed,
             ((u * u) * spec.users as f64) as u64 % spec.users.max(1),
+            &spec.shape,
         );
         let app = &self.apps[person.app(spec.seed, below(r(2), person.apps), spec.apps) as usize];
         let production = !chance(r(3), 5);

@@ -43,6 +43,54 @@ pub(crate) const EXTERNAL_DOMAINS: &[&str] = &[
 /// Identity providers an account may come from.
 pub(crate) const PROVIDERS: &[&str] = &["entra", "entra", "okta", "local"];
 
+/// How many apps people use: the portfolio's shape. The default is the generator's own
+/// spread (most people in one to three apps, one in twenty in up to twelve more); setting
+/// either field draws instead from a plain rule, so benchmarks can vary the shape.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Shape {
+    /// The most apps one person uses (3 when only the share is set).
+    pub max_apps: Option<u64>,
+    /// Percent of people in more than one app, each in 2 to `max_apps` apps, uniformly (67
+    /// when only the maximum is set). Apps are drawn with popular ones more likely, so two of
+    /// a person's draws can be one app: fewer people are seen in several.
+    pub multi_app_percent: Option<u64>,
+}
+
+impl Shape {
+    /// The plain rule's parameters, or `None` for the default spread.
+    fn rule(&self) -> Option<(u64, u64)> {
+        if self.max_apps.is_none() && self.multi_app_percent.is_none() {
+            return None;
+        }
+        Some((
+            self.max_apps.unwrap_or(3).max(1),
+            self.multi_app_percent.unwrap_or(67).min(100),
+        ))
+    }
+
+    /// How many apps a person uses, from three independent draws.
+    fn apps(&self, a: u64, b: u64, c: u64) -> u64 {
+        match self.rule() {
+            None => 1 + below(a, 3) + if chance(b, 5) { below(c, 12) } else { 0 },
+            Some((1, _)) => 1,
+            Some((max, percent)) => match chance(b, percent) {
+                true => 2 + below(c, max - 1),
+                false => 1,
+            },
+        }
+    }
+
+    /// The mean number of apps a person uses, so that a number of events per account can be
+    /// turned into a number of events.
+    pub fn mean_apps(&self) -> f64 {
+        match self.rule() {
+            None => 1.0 + 1.0 + 0.05 * 5.5,
+            Some((1, _)) => 1.0,
+            Some((max, percent)) => 1.0 + percent as f64 / 100.0 * (max as f64 / 2.0),
+        }
+    }
+}
+
 /// One synthetic person. Text attributes are written into caller buffers, so drawing an
 /// event allocates nothing.
 #[derive(Debug, Clone, Copy)]
@@ -64,8 +112,8 @@ pub struct Person {
 }
 
 impl Person {
-    /// Person `index` of the portfolio made from `seed`.
-    pub fn new(seed: u64, index: u64) -> Person {
+    /// Person `index` of the portfolio made from `seed`, in a portfolio of `shape`.
+    pub fn new(seed: u64, index: u64, shape: &Shape) -> Person {
         let h = |purpose: u64| mix(seed ^ mix(index.wrapping_mul(31).wrapping_add(purpose)));
         let external = chance(h(1), 30);
         let domains = if external {
@@ -78,8 +126,7 @@ impl Person {
             external,
             domain: domains[below(h(2), domains.len() as u64) as usize],
             named_user_identifier: chance(h(3), 60).then(|| h(4)),
-            // Most people use one to three apps; a few use many.
-            apps: 1 + below(h(5), 3) + if chance(h(6), 5) { below(h(7), 12) } else { 0 },
+            apps: shape.apps(h(5), h(6), h(7)),
             provider: PROVIDERS[below(h(8), PROVIDERS.len() as u64) as usize],
             tenant: if chance(h(9), 5) {
                 below(h(10), 4) + 2
@@ -178,13 +225,13 @@ mod tests {
     fn profiles_depend_only_on_seed_and_index() {
         let email = |seed, i| {
             let mut s = String::new();
-            Person::new(seed, i).write_email(&mut s);
+            Person::new(seed, i, &Shape::default()).write_email(&mut s);
             s
         };
         assert_eq!(email(7, 42), email(7, 42));
         assert_eq!(
-            Person::new(7, 42).named_user_identifier,
-            Person::new(7, 42).named_user_identifier
+            Person::new(7, 42, &Shape::default()).named_user_identifier,
+            Person::new(7, 42, &Shape::default()).named_user_identifier
         );
         assert!((0..100).any(|i| email(8, i) != email(7, i)));
         assert_eq!(App::new(7, 3).pairwise, App::new(7, 3).pairwise);
@@ -202,7 +249,9 @@ mod tests {
 
     #[test]
     fn about_thirty_percent_are_external() {
-        let external = (0..10_000).filter(|i| Person::new(1, *i).external).count();
+        let external = (0..10_000)
+            .filter(|i| Person::new(1, *i, &Shape::default()).external)
+            .count();
         assert!((2_700..3_300).contains(&external), "{external}");
     }
 }

@@ -185,3 +185,66 @@ fn a_terminal_gets_progress_for_generate_and_ingest() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The shape parameters: how many apps a person uses, how many of them use several, and how
+/// many events an account has a month. Apps per person are counted by e-mail, the one
+/// identifier the generator gives a person in every app.
+#[test]
+fn the_shape_parameters_set_apps_per_person_and_events_per_account() {
+    let apps_per_person = |extra: &[&str]| -> (u64, u64, u64) {
+        let fx = Fixture::new();
+        let raw = fx.dir.path().join("raw.parquet");
+        let mut args = vec!["--users", "300", "--apps", "10", "--months", "2"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--out", raw.to_str().unwrap()]);
+        let out = generate(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        fx.ingest(&[&raw]);
+        let row = fx.rows(
+            "SELECT count(*) AS people, max(apps) AS most, count(*) FILTER (WHERE apps > 1) AS multi, \
+             (SELECT count(*) FROM events) AS events \
+             FROM (SELECT email_hash, count(DISTINCT app_id) AS apps FROM events \
+                   WHERE email_hash IS NOT NULL GROUP BY email_hash)",
+        );
+        let get = |k: &str| row[0][k].as_u64().unwrap();
+        assert!(get("people") > 250, "most people log in: {row:?}");
+        (
+            get("most"),
+            get("multi") * 100 / get("people"),
+            get("events"),
+        )
+    };
+    // One app each.
+    let (most, multi, _) =
+        apps_per_person(&["--apps-per-person", "1", "--events-per-account", "20"]);
+    assert_eq!((most, multi), (1, 0));
+    // Everyone in two or three apps. Popular apps are drawn more often, so two of a person's
+    // draws can land on one app, and a person who logs in rarely may not be seen in every app
+    // they use: most, not all, are seen in several.
+    let (most, multi, events) = apps_per_person(&[
+        "--apps-per-person",
+        "3",
+        "--multi-app-percent",
+        "100",
+        "--events-per-account",
+        "20",
+    ]);
+    assert_eq!(most, 3);
+    assert!(multi >= 75, "{multi}% in several apps");
+    // 300 people × 2 months × 2.5 apps on average × 20 events, less exact re-sends.
+    assert!((29_000..=30_000).contains(&events), "{events}");
+    // --events and --events-per-account are two ways to say one thing.
+    let out = generate(&[
+        "--events",
+        "10",
+        "--events-per-account",
+        "2",
+        "--out",
+        "x.csv",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+}
