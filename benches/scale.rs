@@ -9,7 +9,8 @@
 //! Steps, each a child process timed from outside with its peak RSS from `wait4`:
 //! generate the raw Parquet (kept between runs under `SCALE_DIR`), ingest it into a fresh
 //! warehouse, run every canned report, then run `benches/peer/duckdb_usage.py` (the usage
-//! semantics in DuckDB SQL over the same raw files) for every month and for the latest one,
+//! semantics in DuckDB SQL) for every month and for the latest one, over the same raw files and
+//! over a DuckDB database file loaded once from them (its load time printed beside ingest's),
 //! check its numbers equal seatcount's, and print the ratios.
 //!
 //! Settings (environment): `SCALE_EVENTS` (10,000,000), `SCALE_USERS` (events / 10),
@@ -241,12 +242,37 @@ fn main() {
     let script = manifest.join("benches/peer/duckdb_usage.py");
     let glob = format!("{}/*.parquet", raw.display());
     let latest = format!("2026-{months:02}");
-    for (label, ours, month) in [
-        ("history (every month)", "history", None),
-        ("usage (latest month)", "usage", Some(latest.as_str())),
+    // The second peer: DuckDB over its own database file, loaded once from the raw files, the
+    // way seatcount ingests them once.
+    let db = dir.join(format!("duckdb-{events}.duckdb"));
+    let _ = fs::remove_file(&db);
+    let loaded = measure(
+        Command::new("python3")
+            .arg(&script)
+            .arg("--load")
+            .arg(&glob)
+            .arg(&db),
+    );
+    println!(
+        "DuckDB load {:>7.1} s  ({:.1} s loading)  peak RSS {:>7.0} MiB  {:.0} MiB on disk",
+        loaded.wall.as_secs_f64(),
+        peer_seconds(&loaded.stdout),
+        mib(loaded.peak_rss_kib),
+        fs::metadata(&db).map_or(0, |m| m.len()) as f64 / (1024.0 * 1024.0)
+    );
+    for (label, ours, month, source) in [
+        ("history, raw files", "history", None, "raw"),
+        ("usage, raw files", "usage", Some(latest.as_str()), "raw"),
+        ("history, DuckDB table", "history", None, "db"),
+        ("usage, DuckDB table", "usage", Some(latest.as_str()), "db"),
     ] {
         let mut cmd = Command::new("python3");
-        cmd.arg(&script).arg(&glob).arg(&entitlements);
+        cmd.arg(&script);
+        match source {
+            "raw" => cmd.arg(&glob),
+            _ => cmd.arg("--db").arg(&db),
+        };
+        cmd.arg(&entitlements);
         if let Some(m) = month {
             cmd.arg(m);
         }
