@@ -11,16 +11,18 @@
 --   `connected_components`, a union-find aggregate (near-linear): its first argument names an
 --   account, every further argument is a key that joins the accounts sharing it (NULL joins
 --   nothing). It returns each account with its component's smallest account name; the person
---   is the SHA-256 of that name, cut to 32 hex digits like every person_id. An account in any other tenant is its own person per
+--   is the SHA-256 of that name. An account in any other tenant is its own person per
 --   (user_provider, tenant, user name).
 -- account (OutSystems before 11.11.3): every (user_provider, tenant, user name) is its own
 --   person; nothing merges across providers.
 -- The user name is the account's own (name_key) under every identifiers.source; an account
 -- without one falls back to its identifier.
 --
--- The view is `accounts` with person_id and person_key: the same person as a number
--- (`hash_key`, its first 126 bits), by which the later views group and join people: cheaper
--- to hash, compare and hold than 64 characters (BENCHMARKS.md item 35). Under
+-- Each branch names its person by a hash (`person_hash`: the identifier's stored hash, or a
+-- SHA-256). The view is `accounts` with person_id, that hash's first 16 bytes in hex (what
+-- `users` prints), and person_key, its first 126 bits as a number (`hash_key`), by which the
+-- later views group and join people: cheaper to hash, compare and hold than text
+-- (BENCHMARKS.md item 35). Under
 -- `dedup.scope = environment` the key also names the environment, so one identifier in two
 -- environments is two persons with one person_id.
 CREATE VIEW account_persons AS
@@ -42,7 +44,7 @@ assigned AS (
     SELECT month, app_id, scope_environment, user_provider, tenant, identifier_key, last_event,
            classification, unclassified, by_domains, environment_id, name_key, email_hash,
            email_domain, has_named_user_identifier,
-           encode(identifier_key, 'hex') AS person_id
+           arrow_cast(identifier_key, 'Binary') AS person_hash
     FROM accounts
     WHERE {{dedup_policy}} = 'identifier'
 
@@ -51,7 +53,7 @@ assigned AS (
     SELECT n.month, n.app_id, n.scope_environment, n.user_provider, n.tenant, n.identifier_key,
            n.last_event, n.classification, n.unclassified, n.by_domains, n.environment_id,
            n.name_key, n.email_hash, n.email_domain, n.has_named_user_identifier,
-           left(encode(sha256(c.component), 'hex'), 32) AS person_id
+           sha256(c.component) AS person_hash
     FROM named n
     JOIN components c
       ON c.month = n.month AND c.scope_environment = n.scope_environment AND c.account = n.account
@@ -61,14 +63,14 @@ assigned AS (
     SELECT month, app_id, scope_environment, user_provider, tenant, identifier_key, last_event,
            classification, unclassified, by_domains, environment_id, name_key, email_hash,
            email_domain, has_named_user_identifier,
-           left(encode(sha256(concat_ws('/', user_provider, tenant, encode(coalesce(name_key, identifier_key), 'hex'))), 'hex'), 32) AS person_id
+           sha256(concat_ws('/', user_provider, tenant, encode(coalesce(name_key, identifier_key), 'hex'))) AS person_hash
     FROM accounts
     WHERE {{dedup_policy}} = 'account'
        OR ({{dedup_policy}} = 'username_or_email' AND NOT {{is_default_tenant}})
 )
 SELECT
-    *,
+    * EXCLUDE (person_hash),
     hash_key(CASE WHEN {{dedup_scope}} = 'environment'
-                  THEN left(encode(sha256(concat_ws('/', scope_environment, person_id)), 'hex'), 32)
-                  ELSE person_id END) AS person_key
-FROM assigned;
+                  THEN sha256(concat_ws('/', scope_environment, person_id))
+                  ELSE person_hash END) AS person_key
+FROM (SELECT *, left(encode(person_hash, 'hex'), 32) AS person_id FROM assigned);

@@ -56,6 +56,12 @@ pub struct Shape {
     pub multi_app_percent: Option<u64>,
 }
 
+/// The default spread: 1 to `FEW_APPS` apps each, and `MANY_PERCENT` of people in up to
+/// `MORE_APPS` more.
+const FEW_APPS: u64 = 3;
+const MANY_PERCENT: u64 = 5;
+const MORE_APPS: u64 = 12;
+
 impl Shape {
     /// The plain rule's parameters, or `None` for the default spread.
     fn rule(&self) -> Option<(u64, u64)> {
@@ -71,7 +77,10 @@ impl Shape {
     /// How many apps a person uses, from three independent draws.
     fn apps(&self, a: u64, b: u64, c: u64) -> u64 {
         match self.rule() {
-            None => 1 + below(a, 3) + if chance(b, 5) { below(c, 12) } else { 0 },
+            None => {
+                let many = chance(b, MANY_PERCENT);
+                1 + below(a, FEW_APPS) + if many { below(c, MORE_APPS) } else { 0 }
+            }
             Some((1, _)) => 1,
             Some((max, percent)) => match chance(b, percent) {
                 true => 2 + below(c, max - 1),
@@ -84,7 +93,11 @@ impl Shape {
     /// turned into a number of events.
     pub fn mean_apps(&self) -> f64 {
         match self.rule() {
-            None => 1.0 + 1.0 + 0.05 * 5.5,
+            // The mean of 1 + below(n) is 1 + (n - 1) / 2.
+            None => {
+                let mean_below = |n: u64| (n - 1) as f64 / 2.0;
+                1.0 + mean_below(FEW_APPS) + MANY_PERCENT as f64 / 100.0 * mean_below(MORE_APPS)
+            }
             Some((1, _)) => 1.0,
             Some((max, percent)) => 1.0 + percent as f64 / 100.0 * (max as f64 / 2.0),
         }

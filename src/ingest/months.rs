@@ -36,7 +36,7 @@ use datafusion::physical_expr_common::binary_map::{ArrowBytesMap, OutputType};
 use datafusion::scalar::ScalarValue;
 use futures::StreamExt;
 
-use crate::engine::Engine;
+use crate::engine::{Engine, STORED_EVENTS};
 use crate::error::Result;
 use crate::warehouse::{Warehouse, check, schema};
 
@@ -159,8 +159,10 @@ impl<'a> Months<'a> {
         let mut stored = self
             .engine
             .query(
-                "SELECT concat(octet_length(app_id), ':', app_id, octet_length(environment_id), ':', environment_id, event_id) \
-                 FROM stored_events WHERE month = $1 AND event_id IS NOT NULL",
+                &format!(
+                    "SELECT concat(octet_length(app_id), ':', app_id, octet_length(environment_id), ':', environment_id, event_id) \
+                     FROM {STORED_EVENTS} WHERE month = $1 AND event_id IS NOT NULL"
+                ),
                 &[ScalarValue::Utf8(Some(month.to_string()))],
             )
             .await?

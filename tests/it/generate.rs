@@ -247,4 +247,8 @@ fn the_shape_parameters_set_apps_per_person_and_events_per_account() {
         "x.csv",
     ]);
     assert_eq!(out.status.code(), Some(2));
+    // A negative number of events is a usage error that names the flag.
+    let out = generate(&["--events-per-account=-1", "--out", "x.csv"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--events-per-account"));
 }

@@ -75,17 +75,10 @@ impl ScalarUDFImpl for HashKeyFunction {
                     DataType::Utf8 => Arc::new(keys(array.as_string::<i32>())?),
                     DataType::LargeUtf8 => Arc::new(keys(array.as_string::<i64>())?),
                     DataType::Utf8View => Arc::new(keys(array.as_string_view())?),
-                    DataType::FixedSizeBinary(_) | DataType::Binary => {
-                        let bytes: Vec<Option<&[u8]>> = match array.data_type() {
-                            DataType::Binary => array.as_binary::<i32>().iter().collect(),
-                            _ => array.as_fixed_size_binary().iter().collect(),
-                        };
-                        let mut out = Decimal128Builder::with_capacity(bytes.len());
-                        for b in bytes {
-                            out.append_option(b.map(key_of_bytes).transpose()?);
-                        }
-                        Arc::new(out.finish().with_data_type(KEY_TYPE))
+                    DataType::FixedSizeBinary(_) => {
+                        Arc::new(binary_keys(array.as_fixed_size_binary().iter())?)
                     }
+                    DataType::Binary => Arc::new(binary_keys(array.as_binary::<i32>().iter())?),
                     DataType::Null => new_null_array(&KEY_TYPE, array.len()),
                     other => return exec_err!("hash_key takes a hash, not {other}"),
                 };
@@ -99,6 +92,16 @@ fn keys<'a, A: StringArrayType<'a>>(hashes: A) -> Result<Decimal128Array> {
     let mut out = Decimal128Builder::with_capacity(hashes.len());
     for hash in hashes.iter() {
         out.append_option(hash.map(key_of).transpose()?);
+    }
+    Ok(out.finish().with_data_type(KEY_TYPE))
+}
+
+fn binary_keys<'a>(
+    hashes: impl ExactSizeIterator<Item = Option<&'a [u8]>>,
+) -> Result<Decimal128Array> {
+    let mut out = Decimal128Builder::with_capacity(hashes.len());
+    for hash in hashes {
+        out.append_option(hash.map(key_of_bytes).transpose()?);
     }
     Ok(out.finish().with_data_type(KEY_TYPE))
 }
