@@ -3,6 +3,7 @@
 //! all run queries the same way.
 
 pub(crate) mod compact;
+pub(crate) mod derive;
 pub(crate) mod held;
 pub(crate) mod memory;
 pub mod session;
@@ -176,6 +177,10 @@ pub struct Engine {
     ctx: SessionContext,
     /// What the views held by [`Engine::hold`] have taken of the pool.
     held: Arc<held::HeldMemory>,
+    /// The warehouse, whose derived state a month-scoped engine reads and writes.
+    wh: Warehouse,
+    /// The functions' settings, as a part of the derived state's key ([`derive::functions`]).
+    functions: String,
 }
 
 impl Engine {
@@ -221,7 +226,12 @@ impl Engine {
             .build();
         let ctx = SessionContext::new_with_state(state);
         udf::register(&ctx, settings);
-        let engine = Engine { ctx, held };
+        let engine = Engine {
+            ctx,
+            held,
+            wh: wh.clone(),
+            functions: derive::functions(settings),
+        };
         engine.register_events(wh).await?;
         Ok(engine)
     }
@@ -293,6 +303,8 @@ impl Engine {
         if let Some(month) = scope {
             params = params.with_scope(month);
         }
+        let derived = derive::enabled()?;
+        let mut rendered = Vec::new();
         for view in sql::VIEWS {
             let text = params.render(&view.file)?;
             self.script(&text, Access::Write)
@@ -300,10 +312,45 @@ impl Engine {
                 .collect()
                 .await
                 .map_err(|e| Error::Runtime(format!("sql/{}: {e}", view.file.path)))?;
-            if scope.is_some() && view.held {
-                self.hold(view.name).await?;
+            rendered.push(text);
+            match scope {
+                Some(month) if derived && view.name == derive::DERIVED_VIEW => {
+                    self.derive(month, &rendered).await?;
+                }
+                Some(_) if view.held => self.hold(view.name).await?,
+                _ => {}
             }
         }
+        Ok(())
+    }
+
+    /// Replaces view [`derive::DERIVED_VIEW`] of `month`, just created from `sql` (every
+    /// view's text so far), with its derived file: the one kept under its key, or one written
+    /// now from the view. A warehouse that cannot be written holds the view instead.
+    async fn derive(&self, month: &str, sql: &[String]) -> Result<()> {
+        use crate::warehouse::derived::{self, DerivedWriter};
+        let name = derive::DERIVED_VIEW;
+        let key = derive::key(&self.wh, month, sql, &self.functions)?;
+        let path = match derived::find(&self.wh, name, month, &key)? {
+            Some(path) => path,
+            None => {
+                let rows = self.query(&format!("SELECT * FROM {name}"), &[]).await?;
+                let created =
+                    DerivedWriter::create(&self.wh, name, month, &key, rows.schema.clone())?;
+                let Some(mut writer) = created else {
+                    return self.hold(name).await;
+                };
+                let mut batches = rows.batches;
+                while let Some(batch) = batches.next().await {
+                    writer.write(&batch?)?;
+                }
+                writer.finish()?
+            }
+        };
+        self.ctx.deregister_table(name)?;
+        self.ctx
+            .register_parquet(name, &literal_url(&path)?, ParquetReadOptions::default())
+            .await?;
         Ok(())
     }
 

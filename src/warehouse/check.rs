@@ -111,6 +111,36 @@ pub fn remember_verified(wh: &Warehouse, paths: &[PathBuf]) -> Result<()> {
     save_verified(wh, &verified)
 }
 
+/// Whether the file at `relative` (to the root) has SHA-256 `expected`, reading it only
+/// when its stat has changed since it last matched, as [`contents_intact`] does for events.
+pub fn matches_checksum(wh: &Warehouse, relative: &Path, expected: &str) -> Result<bool> {
+    let full = wh.root().join(relative);
+    let seen = signature(&full)?;
+    let mut verified = load_verified(wh);
+    if verified.get(relative) == Some(&seen) {
+        return Ok(true);
+    }
+    if files::file_sha256(&full)? != expected {
+        return Ok(false);
+    }
+    verified.insert(relative.to_path_buf(), seen);
+    // A reader that cannot write reads the file again next time.
+    let _ = save_verified(wh, &verified);
+    Ok(true)
+}
+
+/// Drops `paths`, deleted files, from the record of verified files.
+pub fn forget_verified(wh: &Warehouse, paths: &[PathBuf]) -> Result<()> {
+    if paths.is_empty() {
+        return Ok(());
+    }
+    let mut verified = load_verified(wh);
+    for path in paths {
+        verified.remove(path);
+    }
+    save_verified(wh, &verified)
+}
+
 type Verified = BTreeMap<PathBuf, String>;
 
 const VERIFIED: &str = "verified.json";
@@ -217,7 +247,7 @@ fn event_files(wh: &Warehouse) -> Result<Vec<(PathBuf, u64)>> {
 }
 
 /// `YYYY-MM` of `events/month=YYYY-MM/...`.
-fn month_of(path: &Path) -> Option<&str> {
+pub(crate) fn month_of(path: &Path) -> Option<&str> {
     path.components()
         .nth(1)?
         .as_os_str()

@@ -175,6 +175,13 @@ fn apply(wh: &Warehouse, journal: &Journal) -> Result<()> {
         sync_dir(&dir)?;
     }
     manifest::record(wh, &journal.stored, &journal.removes)?;
+    // Their derived state is filed under keys no query will ask for again; clean it up.
+    let changed = journal
+        .stored
+        .iter()
+        .map(|f| &f.path)
+        .chain(&journal.removes);
+    super::derived::forget_months(wh, changed.filter_map(|p| super::check::month_of(p)))?;
     merge_jsonl(
         &wh.state_dir().join(LEDGER),
         ledger(wh)?,

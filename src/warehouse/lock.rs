@@ -68,7 +68,7 @@ pub fn acquire(path: &Path, mode: Mode, holder: &str) -> Result<Lock> {
 }
 
 /// Permission denied, or a read-only file system.
-fn cannot_write(e: &std::io::Error) -> bool {
+pub(crate) fn cannot_write(e: &std::io::Error) -> bool {
     e.kind() == std::io::ErrorKind::PermissionDenied
         || e.kind() == std::io::ErrorKind::ReadOnlyFilesystem
 }

@@ -9,12 +9,14 @@
 //! <warehouse>/quarantine/                      rejected rows as they came, mode 0600
 //! <warehouse>/_seatcount/                      seatcount's own state: metadata, ledger of
 //!                                              ingested files, locks, commit journal, staging
+//! <warehouse>/_seatcount/derived/              per-month derived state (docs/derived.md)
 //! ```
 
 pub(crate) mod assignments;
 pub(crate) mod check;
 pub(crate) mod commit;
 pub(crate) mod crash;
+pub(crate) mod derived;
 pub mod entitlements;
 pub(crate) mod files;
 pub mod key;

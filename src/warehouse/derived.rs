@@ -1,0 +1,248 @@
+//! Derived state on disk (docs/derived.md): what the semantics computed for one month, kept
+//! under `_seatcount/derived/<table>/month=YYYY-MM/` so the next report reads it instead of
+//! recomputing it from the month's events.
+//!
+//! A file is named `<key>.<sha256>.parquet`. The key is a SHA-256 of everything its rows
+//! depend on, which the caller gives (the month's events files, the SQL as rendered for the
+//! configuration, the seatcount version): a file whose inputs have changed is never found,
+//! because it is filed under another key. The second hash is of the file's own bytes, so a
+//! damaged file is recognised, deleted and computed again rather than trusted. A file is
+//! written under a hidden temporary name and renamed into place whole: a crash leaves the
+//! state as it was, never a partial file under a real name.
+//!
+//! Writers hold the shared commit lock like every reader, so no commit runs meanwhile; two
+//! readers deriving the same month write equal rows under the same key, and the later rename
+//! wins. A commit deletes the derived state of every month it changes ([`forget_months`]).
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::basic::{Compression, ZstdLevel};
+use datafusion::parquet::file::properties::WriterProperties;
+use sha2::{Digest, Sha256};
+
+use super::files::sync_dir;
+use super::{Warehouse, check, crash};
+use crate::error::{Error, Result};
+
+/// The directory of derived state inside the warehouse's own state directory.
+const DERIVED: &str = "derived";
+
+/// Files kept per table and month: one per configuration recently used, so switching back
+/// and forth between a few configurations (a what-if) does not recompute every time.
+const KEEP: usize = 4;
+
+/// A SHA-256 over the named inputs of a derived file, in hex.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Key(String);
+
+impl Key {
+    /// The key of `parts`, each a name and its bytes; lengths are hashed too, so no two
+    /// different lists of parts share a key.
+    pub(crate) fn new<'a>(parts: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> Key {
+        let mut hasher = Sha256::new();
+        for (name, bytes) in parts {
+            for piece in [name.as_bytes(), bytes] {
+                hasher.update((piece.len() as u64).to_le_bytes());
+                hasher.update(piece);
+            }
+        }
+        Key(hex::encode(hasher.finalize()))
+    }
+}
+
+impl std::fmt::Display for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn month_dir(wh: &Warehouse, table: &str, month: &str) -> PathBuf {
+    wh.state_dir()
+        .join(DERIVED)
+        .join(table)
+        .join(format!("month={month}"))
+}
+
+/// The file of `table` for `month` under `key`, when one exists and its bytes are those it
+/// was written with. A damaged one is deleted, with a line on stderr, and `None` returned.
+pub(crate) fn find(wh: &Warehouse, table: &str, month: &str, key: &Key) -> Result<Option<PathBuf>> {
+    let dir = month_dir(wh, table, month);
+    let entries = match fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(&dir, e)),
+    };
+    let prefix = format!("{key}.");
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(&dir, e))?;
+        let name = entry.file_name();
+        let Some(sha) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(&prefix))
+            .and_then(|n| n.strip_suffix(".parquet"))
+        else {
+            continue;
+        };
+        let path = entry.path();
+        let relative = path.strip_prefix(wh.root()).expect("inside the warehouse");
+        if check::matches_checksum(wh, relative, sha)? {
+            return Ok(Some(path));
+        }
+        eprintln!(
+            "{}: damaged derived state; computing it again",
+            path.display()
+        );
+        // Read-only or already gone: either way it is not read.
+        let _ = fs::remove_file(&path);
+    }
+    Ok(None)
+}
+
+/// A derived file being written, hashed as it goes.
+pub(crate) struct DerivedWriter {
+    wh: Warehouse,
+    dir: PathBuf,
+    key: Key,
+    tmp: PathBuf,
+    writer: Option<ArrowWriter<Hashing>>,
+}
+
+/// A file that hashes what is written to it.
+struct Hashing {
+    file: fs::File,
+    hasher: Sha256,
+}
+
+impl Write for Hashing {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
+impl DerivedWriter {
+    /// Starts the file of `table` for `month` under `key`; `None` when the warehouse cannot
+    /// be written (a read-only copy), where the caller computes without keeping the result.
+    pub(crate) fn create(
+        wh: &Warehouse,
+        table: &str,
+        month: &str,
+        key: &Key,
+        schema: SchemaRef,
+    ) -> Result<Option<Self>> {
+        let dir = month_dir(wh, table, month);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let tmp = dir.join(format!(".{key}.tmp-{}-{nanos}", std::process::id()));
+        let file = match fs::create_dir_all(&dir).and_then(|()| fs::File::create(&tmp)) {
+            Ok(file) => file,
+            Err(e) if super::lock::cannot_write(&e) => return Ok(None),
+            Err(e) => return Err(Error::io(&tmp, e)),
+        };
+        let properties = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::try_new(1)?))
+            .set_max_row_group_row_count(Some(1 << 20))
+            .build();
+        let hashing = Hashing {
+            file,
+            hasher: Sha256::new(),
+        };
+        Ok(Some(DerivedWriter {
+            wh: wh.clone(),
+            dir,
+            key: key.clone(),
+            tmp,
+            writer: Some(ArrowWriter::try_new(hashing, schema, Some(properties))?),
+        }))
+    }
+
+    /// Appends `batch`.
+    pub(crate) fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        let writer = self.writer.as_mut().expect("only finish takes the writer");
+        Ok(writer.write(batch)?)
+    }
+
+    /// Finishes the file, puts it in place under its key and its checksum, and drops the
+    /// month's oldest files past [`KEEP`]. Returns where it is.
+    pub(crate) fn finish(mut self) -> Result<PathBuf> {
+        let writer = self.writer.take().expect("finish runs once");
+        let hashing = writer.into_inner()?;
+        let tmp = &self.tmp;
+        hashing.file.sync_all().map_err(|e| Error::io(tmp, e))?;
+        let sha = hex::encode(hashing.hasher.finalize());
+        crash::point("derived-written");
+        let path = self.dir.join(format!("{}.{sha}.parquet", self.key));
+        fs::rename(tmp, &path).map_err(|e| Error::io(&path, e))?;
+        sync_dir(&self.dir)?;
+        let relative = path
+            .strip_prefix(self.wh.root())
+            .expect("inside the warehouse");
+        check::remember_verified(&self.wh, &[relative.to_path_buf()])?;
+        prune(&self.wh, &self.dir, &path)?;
+        Ok(path)
+    }
+}
+
+impl Drop for DerivedWriter {
+    /// A file abandoned by an error is removed; one abandoned by a crash keeps its hidden
+    /// name, which nothing reads, until the month's next commit.
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.tmp);
+    }
+}
+
+/// Keeps the [`KEEP`] most recently written files of `dir` (`newest` among them).
+fn prune(wh: &Warehouse, dir: &Path, newest: &Path) -> Result<()> {
+    let mut files: Vec<(std::time::SystemTime, PathBuf)> = fs::read_dir(dir)
+        .map_err(|e| Error::io(dir, e))?
+        .flatten()
+        .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .filter(|(_, path)| path != newest)
+        .collect();
+    files.sort();
+    let excess = (files.len() + 1).saturating_sub(KEEP);
+    let gone: Vec<PathBuf> = files
+        .into_iter()
+        .take(excess)
+        .filter(|(_, path)| fs::remove_file(path).is_ok())
+        .map(|(_, path)| path.strip_prefix(wh.root()).expect("inside").to_path_buf())
+        .collect();
+    check::forget_verified(wh, &gone)
+}
+
+/// Deletes the derived state of `months`, every table: a commit calls this under the
+/// exclusive commit lock once it has changed their events, so no reader or deriver is
+/// running, and files left by a crashed deriver go too.
+pub(crate) fn forget_months<'a>(
+    wh: &Warehouse,
+    months: impl IntoIterator<Item = &'a str>,
+) -> Result<()> {
+    let root = wh.state_dir().join(DERIVED);
+    let Ok(tables) = fs::read_dir(&root) else {
+        return Ok(());
+    };
+    let tables: Vec<PathBuf> = tables.flatten().map(|e| e.path()).collect();
+    for month in months {
+        for table in &tables {
+            let dir = table.join(format!("month={month}"));
+            match fs::remove_dir_all(&dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io(&dir, e)),
+            }
+        }
+    }
+    Ok(())
+}
