@@ -8,6 +8,7 @@
 //! later. So the key is a hash of exactly those, and a configuration change that those views
 //! never see (the waterfall, the subscriptions) keeps it.
 
+use datafusion::prelude::SessionConfig;
 use serde::Serialize;
 
 use crate::engine::udf::UdfSettings;
@@ -38,15 +39,28 @@ pub(crate) fn enabled() -> Result<bool> {
     }
 }
 
-/// What the functions the views may call were set up with, as a key part.
-pub(crate) fn functions(settings: &UdfSettings) -> String {
-    format!("{:?}|{:?}", settings.case, settings.internal_domains)
+/// What a derived file's rows depend on besides the SQL: the settings of the functions the
+/// SQL may call, and DataFusion's settings that can change what a query means: all but
+/// `datafusion.execution.*`, which change how a query runs (partitions, batch sizes, memory),
+/// save its time zone and how it reads Parquet.
+pub(crate) fn context(settings: &UdfSettings, config: &SessionConfig) -> String {
+    let mut out = format!("{:?}|{:?}", settings.case, settings.internal_domains);
+    for entry in config.options().entries() {
+        let key = &entry.key;
+        let meaning = !key.starts_with("datafusion.execution.")
+            || key == "datafusion.execution.time_zone"
+            || key.starts_with("datafusion.execution.parquet.");
+        if meaning {
+            out.push_str(&format!("|{}={:?}", entry.key, entry.value));
+        }
+    }
+    out
 }
 
 /// The key of `month`'s derived views: the month's events files as the manifest records them
 /// (path, rows, bytes, SHA-256, which the read lock has checked the disk against), `sql` (the
-/// views' text as rendered, in order), the `functions` settings and the version.
-pub(crate) fn key(wh: &Warehouse, month: &str, sql: &[String], functions: &str) -> Result<Key> {
+/// views' text as rendered, in order), the [`context`] and the version.
+pub(crate) fn key(wh: &Warehouse, month: &str, sql: &[String], context: &str) -> Result<Key> {
     #[derive(Serialize)]
     struct Entry<'a> {
         path: &'a std::path::Path,
@@ -75,7 +89,7 @@ pub(crate) fn key(wh: &Warehouse, month: &str, sql: &[String], functions: &str) 
         ("version", env!("CARGO_PKG_VERSION").as_bytes()),
         ("stored view", super::sql::STORED_VIEW.text.as_bytes()),
         ("sql", sql.as_bytes()),
-        ("functions", functions.as_bytes()),
+        ("context", context.as_bytes()),
         ("month", month.as_bytes()),
         ("events", &events),
     ]))

@@ -4,13 +4,14 @@
 
 pub(crate) mod compact;
 pub(crate) mod derive;
+pub(crate) mod derived_table;
 pub(crate) mod held;
 pub(crate) mod memory;
 pub mod session;
 pub mod sql;
 pub mod udf;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use futures::stream::BoxStream;
@@ -179,8 +180,10 @@ pub struct Engine {
     held: Arc<held::HeldMemory>,
     /// The warehouse, whose derived state a month-scoped engine reads and writes.
     wh: Warehouse,
-    /// The functions' settings, as a part of the derived state's key ([`derive::functions`]).
-    functions: String,
+    /// What besides its SQL a derived file's rows depend on ([`derive::context`]).
+    derive_context: String,
+    /// The functions' settings, for the engines that derive months for this one.
+    settings: udf::UdfSettings,
 }
 
 impl Engine {
@@ -217,6 +220,7 @@ impl Engine {
                 execution.sort_spill_reservation_bytes.min(bytes / 32);
         }
         apply_datafusion_env(&mut config)?;
+        let derive_context = derive::context(settings, &config);
         let held = held::HeldMemory::new(&runtime);
         let state = SessionStateBuilder::new()
             .with_config(config)
@@ -230,7 +234,8 @@ impl Engine {
             ctx,
             held,
             wh: wh.clone(),
-            functions: derive::functions(settings),
+            derive_context,
+            settings: settings.clone(),
         };
         engine.register_events(wh).await?;
         Ok(engine)
@@ -306,51 +311,91 @@ impl Engine {
         let derived = derive::enabled()?;
         let mut rendered = Vec::new();
         for view in sql::VIEWS {
-            let text = params.render(&view.file)?;
-            self.script(&text, Access::Write)
-                .await?
-                .collect()
-                .await
-                .map_err(|e| Error::Runtime(format!("sql/{}: {e}", view.file.path)))?;
-            rendered.push(text);
-            match scope {
-                Some(month) if derived && view.name == derive::DERIVED_VIEW => {
-                    self.derive(month, &rendered).await?;
+            rendered.push(self.create_view(&params, view).await?);
+            if !(derived && view.name == derive::DERIVED_VIEW) {
+                if scope.is_some() && view.held {
+                    self.hold(view.name).await?;
                 }
-                Some(_) if view.held => self.hold(view.name).await?,
-                _ => {}
+                continue;
+            }
+            match scope {
+                Some(month) => match self.derived_file(month, &rendered).await? {
+                    Some(path) => self.read_derived(&path).await?,
+                    None => self.hold(view.name).await?,
+                },
+                None => self.read_derived_lazily(config).await?,
             }
         }
         Ok(())
     }
 
-    /// Replaces view [`derive::DERIVED_VIEW`] of `month`, just created from `sql` (every
-    /// view's text so far), with its derived file: the one kept under its key, or one written
-    /// now from the view. A warehouse that cannot be written holds the view instead.
-    async fn derive(&self, month: &str, sql: &[String]) -> Result<()> {
+    /// Renders `view` with `params` and creates it; returns the text it ran.
+    pub(crate) async fn create_view(&self, params: &sql::Params, view: &sql::View) -> Result<String> {
+        let text = params.render(&view.file)?;
+        self.script(&text, Access::Write)
+            .await?
+            .collect()
+            .await
+            .map_err(|e| Error::Runtime(format!("sql/{}: {e}", view.file.path)))?;
+        Ok(text)
+    }
+
+    /// The derived file of view [`derive::DERIVED_VIEW`] of `month`, just created from
+    /// `sql` (every view's text so far): the one kept under its key, or one written now from
+    /// the view, in a fixed order so equal rows give an equal file. `None` when the warehouse
+    /// cannot be written.
+    pub(crate) async fn derived_file(&self, month: &str, sql: &[String]) -> Result<Option<PathBuf>> {
         use crate::warehouse::derived::{self, DerivedWriter};
         let name = derive::DERIVED_VIEW;
-        let key = derive::key(&self.wh, month, sql, &self.functions)?;
-        let path = match derived::find(&self.wh, name, month, &key)? {
-            Some(path) => path,
-            None => {
-                let rows = self.query(&format!("SELECT * FROM {name}"), &[]).await?;
-                let created =
-                    DerivedWriter::create(&self.wh, name, month, &key, rows.schema.clone())?;
-                let Some(mut writer) = created else {
-                    return self.hold(name).await;
-                };
-                let mut batches = rows.batches;
-                while let Some(batch) = batches.next().await {
-                    writer.write(&batch?)?;
-                }
-                writer.finish()?
-            }
+        let key = derive::key(&self.wh, month, sql, &self.derive_context)?;
+        if let Some(path) = derived::find(&self.wh, name, month, &key)? {
+            return Ok(Some(path));
+        }
+        // The key of an account, person first, so a person's accounts are together.
+        let query = format!(
+            "SELECT * FROM {name} ORDER BY person_key, app_id, scope_environment, \
+             user_provider, tenant, identifier_key"
+        );
+        let rows = self.query(&query, &[]).await?;
+        let Some(mut writer) = DerivedWriter::create(&self.wh, name, month, &key, rows.schema.clone())? else {
+            return Ok(None);
         };
+        let mut batches = rows.batches;
+        while let Some(batch) = batches.next().await {
+            writer.write(&batch?)?;
+        }
+        writer.finish().map(Some)
+    }
+
+    /// Replaces view [`derive::DERIVED_VIEW`] with its derived file at `path`.
+    async fn read_derived(&self, path: &Path) -> Result<()> {
+        let name = derive::DERIVED_VIEW;
         self.ctx.deregister_table(name)?;
         self.ctx
-            .register_parquet(name, &literal_url(&path)?, ParquetReadOptions::default())
+            .register_parquet(name, &literal_url(path)?, ParquetReadOptions::default())
             .await?;
+        Ok(())
+    }
+
+    /// Replaces view [`derive::DERIVED_VIEW`] over every month with a table of the months'
+    /// derived files, derived as queries need them ([`derived_table::DerivedTable`]); on a
+    /// warehouse that cannot be written, the view stays.
+    async fn read_derived_lazily(&self, config: &Config) -> Result<()> {
+        if !crate::warehouse::derived::writable(&self.wh) {
+            return Ok(());
+        }
+        let name = derive::DERIVED_VIEW;
+        let schema = Arc::new(self.ctx.table(name).await?.schema().as_arrow().clone());
+        let deriver = derived_table::Deriver {
+            wh: self.wh.clone(),
+            settings: self.settings.clone(),
+            params: sql::Params::from_config(config),
+            runtime: self.ctx.runtime_env(),
+        };
+        let months = crate::warehouse::manifest::event_months(&self.wh)?;
+        let table = derived_table::DerivedTable::new(schema, months, deriver);
+        self.ctx.deregister_table(name)?;
+        self.ctx.register_table(name, Arc::new(table))?;
         Ok(())
     }
 

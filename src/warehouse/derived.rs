@@ -103,6 +103,16 @@ pub(crate) fn find(wh: &Warehouse, table: &str, month: &str, key: &Key) -> Resul
     Ok(None)
 }
 
+/// Whether derived state can be written here: a read-only copy of a warehouse is read
+/// without it.
+pub(crate) fn writable(wh: &Warehouse) -> bool {
+    let root = wh.state_dir().join(DERIVED);
+    let probe = root.join(format!(".probe-{}", std::process::id()));
+    let made = fs::create_dir_all(&root).and_then(|()| fs::File::create(&probe));
+    let _ = fs::remove_file(&probe);
+    made.is_ok()
+}
+
 /// A derived file being written, hashed as it goes.
 pub(crate) struct DerivedWriter {
     wh: Warehouse,

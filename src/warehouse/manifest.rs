@@ -61,3 +61,13 @@ pub fn record(wh: &Warehouse, new: &[StoredFile], removed: &[PathBuf]) -> Result
         f.path.clone()
     })
 }
+
+/// Every month with events files, oldest first, from the manifest alone: no file is opened.
+pub fn event_months(wh: &Warehouse) -> Result<Vec<String>> {
+    let months: std::collections::BTreeSet<String> = manifest(wh)?
+        .iter()
+        .filter(|f| f.path.starts_with(super::EVENTS))
+        .filter_map(|f| super::check::month_of(&f.path).map(str::to_string))
+        .collect();
+    Ok(months.into_iter().collect())
+}

@@ -213,6 +213,8 @@ fn bare_std() -> std::process::Command {
         "SEATCOUNT_WAREHOUSE",
         "SEATCOUNT_HASH_KEY",
         "SEATCOUNT_MEMORY_MB",
+        "SEATCOUNT_DERIVED",
+        "SEATCOUNT_CRASH_AT",
     ] {
         cmd.env_remove(var);
     }

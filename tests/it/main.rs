@@ -6,6 +6,7 @@ mod common;
 mod crash;
 mod damaged;
 mod dashboard;
+mod derived;
 mod generate;
 mod hostile;
 mod ingest;

@@ -1,0 +1,197 @@
+//! `account_persons` over every month, read from the months' derived files (docs/derived.md),
+//! for the sessions that see the whole warehouse: `sql`, the REPL and the dashboard.
+//!
+//! Nothing is read or derived until a query scans the table. Then each month the query can
+//! need gets its derived file, written first if missing or stale, and the scan reads those
+//! files as one Parquet table. A query that keeps one month (`WHERE month = '2026-01'`, or
+//! `IN (...)`) derives and reads that month only, and `EXPLAIN` lists the files it reads.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::runtime_env::RuntimeEnv;
+use datafusion::logical_expr::{Expr, Operator, TableProviderFilterPushDown, TableType};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::empty::EmptyExec;
+use datafusion::scalar::ScalarValue;
+use tokio::sync::Mutex;
+
+use super::sql::{self, Params};
+use super::udf::UdfSettings;
+use super::{Engine, derive};
+use crate::warehouse::Warehouse;
+
+/// What deriving one month takes, without an engine: the table that asks lives in an engine's
+/// catalog, and holding that engine would be a cycle.
+#[derive(Clone)]
+pub(crate) struct Deriver {
+    pub(crate) wh: Warehouse,
+    pub(crate) settings: UdfSettings,
+    /// The configuration's placeholders, not yet scoped to a month.
+    pub(crate) params: Params,
+    /// The asking engine's runtime, so derivations draw on its memory pool.
+    pub(crate) runtime: Arc<RuntimeEnv>,
+}
+
+impl Deriver {
+    /// `month`'s derived file, written first if there is none under its key.
+    async fn month(&self, month: &str) -> crate::error::Result<PathBuf> {
+        let engine = Engine::open_in(&self.wh, &self.settings, self.runtime.clone()).await?;
+        let params = self.params.clone().with_scope(month);
+        let mut rendered = Vec::new();
+        for view in sql::VIEWS {
+            rendered.push(engine.create_view(&params, view).await?);
+            if view.name == derive::DERIVED_VIEW {
+                break;
+            }
+        }
+        engine.derived_file(month, &rendered).await?.ok_or_else(|| {
+            crate::error::Error::Runtime(format!(
+                "{}: cannot write the derived state of {month}",
+                self.wh.root().display()
+            ))
+        })
+    }
+}
+
+/// The derived view over every month with events, derived as queries need the months.
+pub(crate) struct DerivedTable {
+    schema: SchemaRef,
+    months: Vec<String>,
+    deriver: Deriver,
+    files: Mutex<BTreeMap<String, PathBuf>>,
+}
+
+impl std::fmt::Debug for DerivedTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DerivedTable")
+            .field("months", &self.months)
+            .finish()
+    }
+}
+
+impl DerivedTable {
+    /// The table of the view whose columns are `schema`, over `months`.
+    pub(crate) fn new(schema: SchemaRef, months: Vec<String>, deriver: Deriver) -> Self {
+        DerivedTable {
+            schema,
+            months,
+            deriver,
+            files: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// The files of `months`, each derived at most once per session.
+    async fn files(&self, months: &[&String]) -> Result<Vec<PathBuf>> {
+        let mut files = self.files.lock().await;
+        let mut out = Vec::with_capacity(months.len());
+        for month in months {
+            let path = match files.get(*month) {
+                Some(path) => path.clone(),
+                None => {
+                    let path = self
+                        .deriver
+                        .month(month)
+                        .await
+                        .map_err(|e| DataFusionError::External(Box::new(e)))?;
+                    files.insert((*month).clone(), path.clone());
+                    path
+                }
+            };
+            out.push(path);
+        }
+        Ok(out)
+    }
+}
+
+/// The months `filters` keep, when one of them is `month = 'YYYY-MM'` or `month IN (...)`
+/// over literals; `None` when none says.
+fn months_kept(filters: &[Expr]) -> Option<Vec<String>> {
+    let is_month = |e: &Expr| matches!(e, Expr::Column(c) if c.name == "month");
+    let text = |e: &Expr| match e {
+        Expr::Literal(ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)), _)
+        | Expr::Literal(ScalarValue::Utf8View(Some(s)), _) => Some(s.clone()),
+        _ => None,
+    };
+    filters.iter().find_map(|filter| match filter {
+        Expr::BinaryExpr(b) if b.op == Operator::Eq => {
+            if is_month(&b.left) {
+                text(&b.right).map(|m| vec![m])
+            } else if is_month(&b.right) {
+                text(&b.left).map(|m| vec![m])
+            } else {
+                None
+            }
+        }
+        Expr::InList(list) if !list.negated && is_month(&list.expr) => {
+            list.list.iter().map(text).collect()
+        }
+        _ => None,
+    })
+}
+
+#[async_trait]
+impl TableProvider for DerivedTable {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> Result<Vec<TableProviderFilterPushDown>> {
+        // Seen by the scan, to pick the months, and applied again above it.
+        Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let kept = months_kept(filters);
+        let months: Vec<&String> = self
+            .months
+            .iter()
+            .filter(|m| kept.as_ref().is_none_or(|k| k.contains(m)))
+            .collect();
+        let files = self.files(&months).await?;
+        if files.is_empty() {
+            let schema = match projection {
+                Some(p) => Arc::new(self.schema.project(p)?),
+                None => self.schema.clone(),
+            };
+            return Ok(Arc::new(EmptyExec::new(schema)));
+        }
+        let urls = files
+            .iter()
+            .map(|f| {
+                let url = super::literal_url(f).map_err(|e| DataFusionError::External(Box::new(e)))?;
+                ListingTableUrl::parse(url)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+            .with_file_extension(".parquet");
+        let config = ListingTableConfig::new_with_multi_paths(urls)
+            .with_listing_options(options)
+            .with_schema(self.schema.clone());
+        ListingTable::try_new(config)?
+            .scan(state, projection, filters, limit)
+            .await
+    }
+}

@@ -1,0 +1,317 @@
+//! Derived state (docs/derived.md): a month's `account_persons` kept under
+//! `_seatcount/derived/`. Whatever happened to the warehouse, its configuration or the kept
+//! files, every report read from derived state equals the same report computed from the
+//! events with it turned off (`SEATCOUNT_DERIVED=off`).
+
+use std::path::{Path, PathBuf};
+
+use proptest::prelude::*;
+
+use crate::common::{Fixture, HEADER, entitlements, fuzz_cases};
+
+const MONTHS: [&str; 3] = ["2026-01", "2026-02", "2026-03"];
+
+/// `seatcount ARGS --format csv`, with derived state on or off; the exit status and both
+/// streams, so a failure compares too.
+fn run(fx: &Fixture, derived: bool, args: &[&str]) -> (bool, String, String) {
+    let out = fx
+        .cmd()
+        .env("SEATCOUNT_DERIVED", if derived { "on" } else { "off" })
+        .args(args)
+        .args(["--format", "csv"])
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+/// Runs `args` from derived state and from scratch, asserts they agree, returns the output.
+fn same_both_ways(fx: &Fixture, args: &[&str]) -> String {
+    let derived = run(fx, true, args);
+    let scratch = run(fx, false, args);
+    assert_eq!(derived.0, scratch.0, "{args:?}: {derived:?} / {scratch:?}");
+    assert_eq!(derived.1, scratch.1, "{args:?}");
+    derived.1
+}
+
+/// The derived files of `month`, by name.
+fn derived_files(fx: &Fixture, month: &str) -> Vec<PathBuf> {
+    let dir = fx
+        .wh()
+        .join("_seatcount/derived/account_persons")
+        .join(format!("month={month}"));
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.retain(|p| p.extension().is_some_and(|e| e == "parquet"));
+    files.sort();
+    files
+}
+
+/// A generated three-month portfolio, one raw file per month.
+fn portfolio(fx: &Fixture, seed: u64) -> Vec<PathBuf> {
+    let out = fx.dir.path().join(format!("raw-{seed}"));
+    fx.cmd()
+        .args(["generate", "--users", "300", "--apps", "4", "--months", "3"])
+        .args(["--start", "2026-01", "--seed", &seed.to_string(), "--out"])
+        .arg(&out)
+        .assert()
+        .success();
+    MONTHS
+        .iter()
+        .map(|m| out.join(format!("events-{m}.parquet")))
+        .collect()
+}
+
+const CONFIGS: [&str; 7] = [
+    "",
+    "[identifiers]\ncase = \"insensitive\"\n",
+    "[dedup]\npolicy = \"username_or_email\"\n",
+    "[counting]\nbasis = \"active_records\"\n",
+    "[waterfall]\nmixed = \"both\"\n",
+    "[classification]\nrules = [\"domains\"]\ninternal_domains = [\"example.com\"]\n",
+    "profile = \"outsystems\"\n",
+];
+
+const SUBSCRIPTIONS: [&[&str]; 2] = [
+    &[
+        "ext,external,50,2026-01-01,,",
+        "multi,multi_app_internal,100,2026-01-01,,",
+        "pack,single_app_internal,20,2026-01-01,,app-0001",
+    ],
+    &[
+        "ext,external,10,2026-02-01,,",
+        "pack,single_app_internal,40,2026-01-01,2026-02-28,app-0002",
+        "pack2,single_app_internal,5,2026-01-01,,app-0000",
+    ],
+];
+
+/// One change to the warehouse or what it is read with.
+#[derive(Debug, Clone)]
+enum Step {
+    /// Ingests the portfolio's month `0..3` (again: a no-op).
+    Ingest(usize),
+    /// Ingests one late event into a month, by a user who may already be there.
+    Late { month: usize, user: u8, app: u8 },
+    /// Replaces `seatcount.toml` with [`CONFIGS`]`[i]`.
+    Config(usize),
+    /// Replaces `entitlements.csv` with [`SUBSCRIPTIONS`]`[i]`.
+    Entitlements(usize),
+    /// Moves pack `pack` to app `app` from the first of a month.
+    Assign { month: usize, app: u8 },
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        (0..3usize).prop_map(Step::Ingest),
+        (0..3usize, 0..5u8, 0..4u8).prop_map(|(month, user, app)| Step::Late { month, user, app }),
+        (0..CONFIGS.len()).prop_map(Step::Config),
+        (0..SUBSCRIPTIONS.len()).prop_map(Step::Entitlements),
+        (0..3usize, 0..4u8).prop_map(|(month, app)| Step::Assign { month, app }),
+    ]
+}
+
+fn apply(fx: &Fixture, raw: &[PathBuf], n: usize, step: &Step) {
+    let wh = fx.wh();
+    match step {
+        Step::Ingest(month) => {
+            fx.ingest(&[&raw[*month]]);
+        }
+        Step::Late { month, user, app } => {
+            let row = format!(
+                "late-{n},{}-20T12:00:00Z,app-000{app},prod-{app},production,user{user}@example.com,,,,,,",
+                MONTHS[*month]
+            );
+            let file = fx.file(&format!("late-{n}.csv"), &format!("{HEADER}\n{row}\n"));
+            fx.ingest(&[&file]);
+        }
+        Step::Config(i) => std::fs::write(wh.join("seatcount.toml"), CONFIGS[*i]).unwrap(),
+        Step::Entitlements(i) => {
+            std::fs::write(wh.join("entitlements.csv"), entitlements(SUBSCRIPTIONS[*i])).unwrap();
+            let _ = std::fs::remove_file(wh.join("assignments.csv"));
+        }
+        Step::Assign { month, app } => {
+            let text = format!(
+                "subscription_id,app_id,assigned_from\npack,app-000{app},{}-01\n",
+                MONTHS[*month]
+            );
+            std::fs::write(wh.join("assignments.csv"), text).unwrap();
+        }
+    }
+}
+
+/// The reports compared after every step: every month's usage, and one month's people and
+/// hygiene findings, which read the derived persons and the events side by side.
+fn compare(fx: &Fixture) {
+    same_both_ways(fx, &["report", "history"]);
+    let events = fx.wh().join("events");
+    if let Some(month) = MONTHS
+        .iter()
+        .rev()
+        .find(|m| events.join(format!("month={m}")).exists())
+    {
+        same_both_ways(fx, &["report", "users", "--month", month]);
+        same_both_ways(fx, &["report", "hygiene", "--month", month]);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: fuzz_cases(3), ..ProptestConfig::default() })]
+
+    /// Random sequences of ingests, late events, configuration and entitlement edits and pack
+    /// moves: after each, every report read from derived state is the report computed from
+    /// the events.
+    #[test]
+    fn derived_reports_equal_reports_from_the_events(
+        seed in 1..1000u64,
+        steps in prop::collection::vec(step(), 2..6),
+    ) {
+        let fx = Fixture::new();
+        let raw = portfolio(&fx, seed);
+        fx.ingest(&[&raw[0]]);
+        std::fs::write(fx.wh().join("entitlements.csv"), entitlements(SUBSCRIPTIONS[0])).unwrap();
+        compare(&fx);
+        for (n, s) in steps.iter().enumerate() {
+            apply(&fx, &raw, n, s);
+            compare(&fx);
+        }
+    }
+}
+
+/// The sample month with one derived file written, and its output.
+fn derived_sample() -> (Fixture, String, PathBuf) {
+    let fx = Fixture::sample();
+    let usage = same_both_ways(&fx, &["report", "usage"]);
+    let files = derived_files(&fx, "2026-10");
+    assert_eq!(files.len(), 1, "{files:?}");
+    (fx, usage, files[0].clone())
+}
+
+fn modified(path: &Path) -> std::time::SystemTime {
+    std::fs::metadata(path).unwrap().modified().unwrap()
+}
+
+#[test]
+fn a_file_is_reused_until_what_it_was_computed_from_changes() {
+    let (fx, usage, first) = derived_sample();
+    let written = modified(&first);
+    // Read again: the same file, not rewritten.
+    assert_eq!(same_both_ways(&fx, &["report", "usage"]), usage);
+    assert_eq!(derived_files(&fx, "2026-10"), [first.clone()]);
+    assert_eq!(modified(&first), written);
+    // A change the derived views never see (the waterfall) keeps the file.
+    let toml = std::fs::read_to_string(fx.wh().join("seatcount.toml")).unwrap();
+    std::fs::write(
+        fx.wh().join("seatcount.toml"),
+        format!("{toml}\n[waterfall]\nmixed = \"multi_app\"\n"),
+    )
+    .unwrap();
+    same_both_ways(&fx, &["report", "usage"]);
+    assert_eq!(derived_files(&fx, "2026-10"), [first.clone()]);
+    // One they do see (the identifier case) is filed under another key; going back reads the
+    // first file again without rewriting it.
+    std::fs::write(
+        fx.wh().join("seatcount.toml"),
+        format!("{toml}\n[identifiers]\ncase = \"insensitive\"\n"),
+    )
+    .unwrap();
+    same_both_ways(&fx, &["report", "usage"]);
+    assert_eq!(derived_files(&fx, "2026-10").len(), 2);
+    std::fs::write(fx.wh().join("seatcount.toml"), &toml).unwrap();
+    assert_eq!(same_both_ways(&fx, &["report", "usage"]), usage);
+    assert_eq!(derived_files(&fx, "2026-10").len(), 2);
+    assert_eq!(modified(&first), written);
+}
+
+#[test]
+fn a_stale_file_is_never_read() {
+    let (fx, usage, first) = derived_sample();
+    let kept = fx.dir.path().join("kept.parquet");
+    std::fs::copy(&first, &kept).unwrap();
+    // A late event for the month: the commit deletes the month's derived state...
+    let late = fx.file(
+        "late.csv",
+        &format!(
+            "{HEADER}\nlate-1,2026-10-30T09:00:00Z,field,field-prod,production,newcomer,,,,,,\n"
+        ),
+    );
+    fx.ingest(&[&late]);
+    assert!(derived_files(&fx, "2026-10").is_empty());
+    // ...and had it survived (a crash between the commit and the clean-up), its key no longer
+    // matches the month's events, so it is not read: the report counts the newcomer.
+    std::fs::create_dir_all(first.parent().unwrap()).unwrap();
+    std::fs::copy(&kept, &first).unwrap();
+    let after = same_both_ways(&fx, &["report", "usage"]);
+    assert_ne!(after, usage);
+    let files = derived_files(&fx, "2026-10");
+    assert_eq!(files.len(), 2);
+    assert!(files.contains(&first));
+}
+
+#[test]
+fn a_damaged_file_is_detected_and_computed_again() {
+    let (fx, usage, first) = derived_sample();
+    // Same size, same name, other bytes: a flipped bit in the middle of the file.
+    let mut bytes = std::fs::read(&first).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x10;
+    std::fs::write(&first, &bytes).unwrap();
+    let (ok, out, err) = run(&fx, true, &["report", "usage"]);
+    assert!(ok, "{err}");
+    assert_eq!(out, usage);
+    assert!(err.contains("damaged derived state"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    // Rewritten with the bytes it should have: the same name again, read without complaint.
+    assert_eq!(derived_files(&fx, "2026-10"), [first.clone()]);
+    let (ok, out, err) = run(&fx, true, &["report", "usage"]);
+    assert!(ok && err.is_empty(), "{err}");
+    assert_eq!(out, usage);
+}
+
+#[test]
+fn a_crash_while_writing_leaves_no_derived_file_and_the_next_report_is_right() {
+    let fx = Fixture::sample();
+    let usage = run(&fx, false, &["report", "usage"]).1;
+    let out = fx
+        .cmd()
+        .env("SEATCOUNT_CRASH_AT", "derived-written")
+        .args(["report", "usage"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    // The whole file was written, but under its hidden temporary name, which nothing reads.
+    assert!(derived_files(&fx, "2026-10").is_empty());
+    let dir = fx
+        .wh()
+        .join("_seatcount/derived/account_persons/month=2026-10");
+    let hidden = std::fs::read_dir(&dir).unwrap().count();
+    assert_eq!(hidden, 1);
+    assert_eq!(same_both_ways(&fx, &["report", "usage"]), usage);
+    assert_eq!(derived_files(&fx, "2026-10").len(), 1);
+    // The month's next commit clears what the crash left.
+    let late = fx.file(
+        "late.csv",
+        &format!(
+            "{HEADER}\nlate-1,2026-10-30T09:00:00Z,field,field-prod,production,newcomer,,,,,,\n"
+        ),
+    );
+    fx.ingest(&[&late]);
+    assert!(!dir.exists());
+}
+
+#[test]
+fn a_bad_switch_value_is_a_usage_error() {
+    let fx = Fixture::sample();
+    let out = fx
+        .cmd()
+        .env("SEATCOUNT_DERIVED", "maybe")
+        .args(["report", "usage"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("SEATCOUNT_DERIVED"), "{err}");
+}
