@@ -8,7 +8,8 @@
 //!
 //! Steps, each a child process timed from outside with its peak RSS from `wait4`:
 //! generate the raw Parquet (kept between runs under `SCALE_DIR`), ingest it into a fresh
-//! warehouse, run every canned report, then run `benches/peer/duckdb_usage.py` (the usage
+//! warehouse, run `usage` and `history` cold (deriving the months' state) and every canned
+//! report warm, `history` after a configuration change and `SELECT * FROM usage`, then run `benches/peer/duckdb_usage.py` (the usage
 //! semantics in DuckDB SQL) for every month and for the latest one, over the same raw files and
 //! over a DuckDB database file loaded once from them (its load time printed beside ingest's),
 //! check its numbers equal seatcount's, and print the ratios.
@@ -221,19 +222,60 @@ fn main() {
         stored as f64 / (1 << 20) as f64
     );
 
-    // 4. Every canned report (monthly ones for the latest month).
-    let mut outputs = std::collections::HashMap::new();
-    for report in seatcount::reports::all() {
-        let run = measure(&mut seatcount(&["report", report.name, "--format", "csv"]));
+    // 4. Cold: the first reports after the ingest, which derive the months' state
+    // (docs/derived.md): `usage` derives the latest month, `history` (with the derived state
+    // deleted first) every month. Then warm: every canned report over derived state; `history`
+    // right after a configuration change the derived views see; ad-hoc SQL over every month.
+    let report = |name: &str| {
+        let mut cmd = seatcount(&["report", name, "--format", "csv"]);
+        measure(&mut cmd)
+    };
+    let show = |label: &str, run: &Run| {
         println!(
-            "report {:<12} {:>7.2} s  peak RSS {:>7.0} MiB  ({} rows)",
-            report.name,
+            "{label:<28} {:>7.2} s  peak RSS {:>7.0} MiB  ({} rows)",
             run.wall.as_secs_f64(),
             mib(run.peak_rss_kib),
             run.stdout.lines().count().saturating_sub(1)
         );
-        outputs.insert(report.name, run);
+    };
+    let derived = wh.join("_seatcount/derived");
+    let cold_usage = report("usage");
+    show("report usage, cold", &cold_usage);
+    let _ = fs::remove_dir_all(&derived);
+    let cold_history = report("history");
+    show("report history, cold", &cold_history);
+    println!(
+        "           derived state: {:.1} MiB",
+        walk_size(&derived) as f64 / (1 << 20) as f64
+    );
+    let mut outputs = std::collections::HashMap::new();
+    for r in seatcount::reports::all() {
+        let run = report(r.name);
+        show(&format!("report {}, warm", r.name), &run);
+        outputs.insert(r.name, run);
     }
+    for (name, cold) in [("usage", &cold_usage), ("history", &cold_history)] {
+        assert_eq!(
+            cold.stdout, outputs[name].stdout,
+            "{name}: cold and warm differ"
+        );
+    }
+    let config = wh.join("seatcount.toml");
+    let toml = fs::read_to_string(&config).expect("config");
+    fs::write(
+        &config,
+        format!("{toml}[identifiers]\ncase = \"insensitive\"\n"),
+    )
+    .expect("config");
+    show("report history, new config", &report("history"));
+    fs::write(&config, &toml).expect("config");
+    let adhoc = measure(&mut seatcount(&[
+        "sql",
+        "--format",
+        "csv",
+        "SELECT * FROM usage",
+    ]));
+    show("sql SELECT * FROM usage", &adhoc);
 
     // 5. The peer: DuckDB over the raw files, every month and the latest month.
     if !peer {
@@ -277,16 +319,24 @@ fn main() {
             cmd.arg(m);
         }
         let theirs = measure(&mut cmd);
+        let cold = if ours == "usage" {
+            &cold_usage
+        } else {
+            &cold_history
+        };
         let ours = &outputs[ours];
         let equal = usage_rows(&theirs.stdout) == usage_rows(&ours.stdout);
         let duck_query = peer_seconds(&theirs.stdout);
+        let theirs_s = theirs.wall.as_secs_f64();
         println!(
-            "peer {label:<22} seatcount {:>6.2} s  DuckDB {:>6.2} s (query {:>6.2} s, peak RSS {:>6.0} MiB)  ratio {:>5.2}x  numbers {}",
+            "peer {label:<22} seatcount warm {:>6.2} s, cold {:>6.2} s  DuckDB {:>6.2} s (query {:>6.2} s, peak RSS {:>6.0} MiB)  ratio warm {:>5.2}x, cold {:>5.2}x  numbers {}",
             ours.wall.as_secs_f64(),
-            theirs.wall.as_secs_f64(),
+            cold.wall.as_secs_f64(),
+            theirs_s,
             duck_query,
             mib(theirs.peak_rss_kib),
-            theirs.wall.as_secs_f64() / ours.wall.as_secs_f64(),
+            theirs_s / ours.wall.as_secs_f64(),
+            theirs_s / cold.wall.as_secs_f64(),
             if equal { "equal" } else { "DIFFER" }
         );
         if !equal {

@@ -1,15 +1,23 @@
-//! Which of a month's views are read from derived state, and the key that says when a kept
-//! copy is still right (docs/derived.md).
+//! The key that says when a month's derived view is still right, and the order its rows are
+//! kept in (docs/derived.md; which views are derived is the table of `sql.rs`).
 //!
 //! A month's `account_persons` is the costly part of every bill: it reads the month's events,
 //! groups them into accounts and resolves persons. What it computes depends only on that
 //! month's events files, the SQL of the views up to it as rendered for the configuration,
-//! the functions' settings and the seatcount version; the subscriptions and assignments come
-//! later. So the key is a hash of exactly those, and a configuration change that those views
-//! never see (the waterfall, the subscriptions) keeps it.
+//! the functions' settings and the seatcount version. So its key is a hash of exactly those,
+//! and a configuration change that those views never see (the waterfall) keeps it. The views
+//! of the bill (`final_persons`, `usage`) also depend on the subscriptions and assignments,
+//! and their key has those too.
 
+use datafusion::arrow::datatypes::Schema;
+use datafusion::common::Column;
+use datafusion::logical_expr::{Expr, SortExpr};
 use datafusion::prelude::SessionConfig;
 use serde::Serialize;
+
+use super::sql::Derived;
+use crate::warehouse::assignments::Assignment;
+use crate::warehouse::entitlements::Subscription;
 
 use crate::engine::udf::UdfSettings;
 use crate::error::{Error, Result};
@@ -20,12 +28,36 @@ use crate::warehouse::{Warehouse, check, manifest};
 /// from the events, as a check on the derived state or where the warehouse must not change.
 pub(crate) const DERIVED_ENV: &str = "SEATCOUNT_DERIVED";
 
-/// The view a month-scoped engine reads from derived state, once computed.
-pub(crate) const DERIVED_VIEW: &str = "account_persons";
-
 /// What the derived files of this build contain; a change to their meaning that the rendered
 /// SQL does not show (a function's code) is covered by the version, this by hand.
-const LAYOUT: &str = "account_persons/1";
+const LAYOUT: &str = "derived/3";
+
+/// The columns a derived view's rows are sorted by: its leading columns, then the rest in the
+/// view's order.
+pub(crate) fn order(derived: &Derived, schema: &Schema) -> Vec<String> {
+    let mut columns: Vec<String> = derived.order.iter().map(|c| c.to_string()).collect();
+    for field in schema.fields() {
+        if !columns.contains(field.name()) {
+            columns.push(field.name().clone());
+        }
+    }
+    columns
+}
+
+/// `columns` as the engine's sort order (ascending, NULLs last, as the file was written).
+pub(crate) fn sort_order(columns: &[String]) -> Vec<Vec<SortExpr>> {
+    vec![
+        columns
+            .iter()
+            .map(|c| Expr::Column(Column::from_name(c)).sort(true, false))
+            .collect(),
+    ]
+}
+
+/// The subscriptions and assignments as loaded, as a key part of the views that read them.
+pub(crate) fn bill(subscriptions: &[Subscription], assignments: &[Assignment]) -> String {
+    format!("{subscriptions:?}|{assignments:?}")
+}
 
 /// Whether derived state is used: `SEATCOUNT_DERIVED` unset or `on`, and not `off`.
 pub(crate) fn enabled() -> Result<bool> {
@@ -57,10 +89,18 @@ pub(crate) fn context(settings: &UdfSettings, config: &SessionConfig) -> String 
     out
 }
 
-/// The key of `month`'s derived views: the month's events files as the manifest records them
+/// The key of `month`'s derived `view`: the month's events files as the manifest records them
 /// (path, rows, bytes, SHA-256, which the read lock has checked the disk against), `sql` (the
-/// views' text as rendered, in order), the [`context`] and the version.
-pub(crate) fn key(wh: &Warehouse, month: &str, sql: &[String], context: &str) -> Result<Key> {
+/// views' text as rendered, in order, up to the view), the [`context`], the [`bill`] when the
+/// view reads it, and the version.
+pub(crate) fn key(
+    wh: &Warehouse,
+    view: &str,
+    month: &str,
+    sql: &[String],
+    context: &str,
+    bill: Option<&str>,
+) -> Result<Key> {
     #[derive(Serialize)]
     struct Entry<'a> {
         path: &'a std::path::Path,
@@ -90,7 +130,9 @@ pub(crate) fn key(wh: &Warehouse, month: &str, sql: &[String], context: &str) ->
         ("stored view", super::sql::STORED_VIEW.text.as_bytes()),
         ("sql", sql.as_bytes()),
         ("context", context.as_bytes()),
+        ("view", view.as_bytes()),
         ("month", month.as_bytes()),
         ("events", &events),
+        ("bill", bill.unwrap_or("").as_bytes()),
     ]))
 }

@@ -1,5 +1,5 @@
-//! `account_persons` over every month, read from the months' derived files (docs/derived.md),
-//! for the sessions that see the whole warehouse: `sql`, the REPL and the dashboard.
+//! A derived view over every month, read from the months' derived files (docs/derived.md),
+//! for the sessions that see the whole warehouse: `sql` and the REPL.
 //!
 //! Nothing is read or derived until a query scans the table. Then each month the query can
 //! need gets its derived file, written first if missing or stale, and the scan reads those
@@ -25,10 +25,12 @@ use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::scalar::ScalarValue;
 use tokio::sync::Mutex;
 
-use super::sql::{self, Params};
+use super::sql::{Params, View};
 use super::udf::UdfSettings;
 use super::{Engine, derive};
 use crate::warehouse::Warehouse;
+use crate::warehouse::assignments::Assignment;
+use crate::warehouse::entitlements::Subscription;
 
 /// What deriving one month takes, without an engine: the table that asks lives in an engine's
 /// catalog, and holding that engine would be a cycle.
@@ -40,21 +42,22 @@ pub(crate) struct Deriver {
     pub(crate) params: Params,
     /// The asking engine's runtime, so derivations draw on its memory pool.
     pub(crate) runtime: Arc<RuntimeEnv>,
+    /// The subscriptions and assignments, as the asking session loaded them.
+    pub(crate) subscriptions: Vec<Subscription>,
+    pub(crate) assignments: Vec<Assignment>,
 }
 
 impl Deriver {
-    /// `month`'s derived file, written first if there is none under its key.
-    async fn month(&self, month: &str) -> crate::error::Result<PathBuf> {
+    /// The derived file of `view` for `month`, written first if there is none under its key,
+    /// by an engine scoped to the month, as a report would.
+    async fn month(&self, view: &View, month: &str) -> crate::error::Result<PathBuf> {
         let engine = Engine::open_in(&self.wh, &self.settings, self.runtime.clone()).await?;
-        let params = self.params.clone().with_scope(month);
-        let mut rendered = Vec::new();
-        for view in sql::VIEWS {
-            rendered.push(engine.create_view(&params, view).await?);
-            if view.name == derive::DERIVED_VIEW {
-                break;
-            }
-        }
-        engine.derived_file(month, &rendered).await?.ok_or_else(|| {
+        engine.register_bill(&self.subscriptions, &self.assignments)?;
+        let bill = derive::bill(&self.subscriptions, &self.assignments);
+        let mut files = engine
+            .create_views(&self.params, Some(month), &bill, Some(view.name), None)
+            .await?;
+        files.remove(view.name).ok_or_else(|| {
             crate::error::Error::Runtime(format!(
                 "{}: cannot write the derived state of {month}",
                 self.wh.root().display()
@@ -63,10 +66,10 @@ impl Deriver {
     }
 }
 
-/// The derived view over every month with events, derived as queries need the months.
+/// A derived view over every month with events, derived as queries need the months.
 pub(crate) struct DerivedTable {
+    view: &'static View,
     schema: SchemaRef,
-    months: Vec<String>,
     deriver: Deriver,
     files: Mutex<BTreeMap<String, PathBuf>>,
 }
@@ -74,17 +77,17 @@ pub(crate) struct DerivedTable {
 impl std::fmt::Debug for DerivedTable {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DerivedTable")
-            .field("months", &self.months)
+            .field("view", &self.view.name)
             .finish()
     }
 }
 
 impl DerivedTable {
-    /// The table of the view whose columns are `schema`, over `months`.
-    pub(crate) fn new(schema: SchemaRef, months: Vec<String>, deriver: Deriver) -> Self {
+    /// The table of `view`, whose columns are `schema`.
+    pub(crate) fn new(view: &'static View, schema: SchemaRef, deriver: Deriver) -> Self {
         DerivedTable {
+            view,
             schema,
-            months,
             deriver,
             files: Mutex::new(BTreeMap::new()),
         }
@@ -100,7 +103,7 @@ impl DerivedTable {
                 None => {
                     let path = self
                         .deriver
-                        .month(month)
+                        .month(self.view, month)
                         .await
                         .map_err(|e| DataFusionError::External(Box::new(e)))?;
                     files.insert((*month).clone(), path.clone());
@@ -164,9 +167,12 @@ impl TableProvider for DerivedTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
+        // The months as they are when the query runs, under the read lock, not when the
+        // session opened.
+        let all = crate::warehouse::manifest::event_months(&self.deriver.wh)
+            .map_err(|e| DataFusionError::External(Box::new(e)))?;
         let kept = months_kept(filters);
-        let months: Vec<&String> = self
-            .months
+        let months: Vec<&String> = all
             .iter()
             .filter(|m| kept.as_ref().is_none_or(|k| k.contains(m)))
             .collect();
@@ -181,12 +187,15 @@ impl TableProvider for DerivedTable {
         let urls = files
             .iter()
             .map(|f| {
-                let url = super::literal_url(f).map_err(|e| DataFusionError::External(Box::new(e)))?;
+                let url =
+                    super::literal_url(f).map_err(|e| DataFusionError::External(Box::new(e)))?;
                 ListingTableUrl::parse(url)
             })
             .collect::<Result<Vec<_>>>()?;
+        let how = self.view.derived.expect("a derived view");
         let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
-            .with_file_extension(".parquet");
+            .with_file_extension(".parquet")
+            .with_file_sort_order(derive::sort_order(&derive::order(&how, &self.schema)));
         let config = ListingTableConfig::new_with_multi_paths(urls)
             .with_listing_options(options)
             .with_schema(self.schema.clone());

@@ -11,6 +11,7 @@ pub mod session;
 pub mod sql;
 pub mod udf;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -29,7 +30,6 @@ use datafusion::logical_expr::{DdlStatement, Expr, LogicalPlan};
 use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 use datafusion::scalar::ScalarValue;
 
-use datafusion::arrow::array::AsArray;
 use datafusion::datasource::MemTable;
 use datafusion::logical_expr::TableType;
 use datafusion::sql::parser::{DFParser, Statement};
@@ -283,15 +283,47 @@ impl Engine {
     /// Creates the metering views of `sql/views/` for `config` over `subscriptions` and their
     /// `assignments`, so reports and ad-hoc SQL see the same semantics.
     ///
-    /// With `scope`, the views cover that month only, and the costly views read more than once
-    /// ([`sql::View::held`]) are computed at most once, when a query first needs them,
-    /// and held in memory up to a share of the pool, on disk past it ([`held::HeldView`]).
+    /// With `scope`, the views cover that month only. The views kept as derived state
+    /// ([`sql::View::derived`], docs/derived.md) are read from their month's file, written
+    /// first when there is none under their key; the other costly views read more than once
+    /// ([`sql::View::held`]) are computed at most once, when a query first needs them, and
+    /// held in memory up to a share of the pool, on disk past it ([`held::HeldView`]).
+    /// Without `scope`, each derived view is a table over every month's file, derived as
+    /// queries need the months ([`derived_table::DerivedTable`]).
     pub(crate) async fn install_semantics(
         &self,
         config: &Config,
         subscriptions: &[Subscription],
         assignments: &[Assignment],
         scope: Option<&str>,
+    ) -> Result<()> {
+        self.register_bill(subscriptions, assignments)?;
+        self.check_custom_sql(config).await?;
+        let params = sql::Params::from_config(config);
+        let bill = derive::bill(subscriptions, assignments);
+        let lazily = match scope {
+            None if derive::enabled()? && crate::warehouse::derived::writable(&self.wh) => {
+                Some(derived_table::Deriver {
+                    wh: self.wh.clone(),
+                    settings: self.settings.clone(),
+                    params: params.clone(),
+                    runtime: self.ctx.runtime_env(),
+                    subscriptions: subscriptions.to_vec(),
+                    assignments: assignments.to_vec(),
+                })
+            }
+            _ => None,
+        };
+        self.create_views(&params, scope, &bill, None, lazily.as_ref())
+            .await
+            .map(|_| ())
+    }
+
+    /// Registers the tables `subscriptions` and `assignments`.
+    pub(crate) fn register_bill(
+        &self,
+        subscriptions: &[Subscription],
+        assignments: &[Assignment],
     ) -> Result<()> {
         let table = MemTable::try_new(
             entitlements::schema(),
@@ -303,61 +335,89 @@ impl Engine {
             vec![vec![assignments::to_batch(assignments)?]],
         )?;
         self.ctx.register_table("assignments", Arc::new(table))?;
-        self.check_custom_sql(config).await?;
-        let mut params = sql::Params::from_config(config);
-        if let Some(month) = scope {
-            params = params.with_scope(month);
-        }
-        let derived = derive::enabled()?;
-        let mut rendered = Vec::new();
-        for view in sql::VIEWS {
-            rendered.push(self.create_view(&params, view).await?);
-            if !(derived && view.name == derive::DERIVED_VIEW) {
-                if scope.is_some() && view.held {
-                    self.hold(view.name).await?;
-                }
-                continue;
-            }
-            match scope {
-                Some(month) => match self.derived_file(month, &rendered).await? {
-                    Some(path) => self.read_derived(&path).await?,
-                    None => self.hold(view.name).await?,
-                },
-                None => self.read_derived_lazily(config).await?,
-            }
-        }
         Ok(())
     }
 
-    /// Renders `view` with `params` and creates it; returns the text it ran.
-    pub(crate) async fn create_view(&self, params: &sql::Params, view: &sql::View) -> Result<String> {
-        let text = params.render(&view.file)?;
-        self.script(&text, Access::Write)
-            .await?
-            .collect()
-            .await
-            .map_err(|e| Error::Runtime(format!("sql/{}: {e}", view.file.path)))?;
-        Ok(text)
+    /// Creates the views in order, up to and including `upto` (all when `None`), as
+    /// [`Engine::install_semantics`] says; returns the derived files read, by view.
+    /// `lazily` derives the views of an engine without scope; without it they stay views.
+    pub(crate) async fn create_views(
+        &self,
+        params: &sql::Params,
+        scope: Option<&str>,
+        bill: &str,
+        upto: Option<&str>,
+        lazily: Option<&derived_table::Deriver>,
+    ) -> Result<BTreeMap<&'static str, PathBuf>> {
+        let params = match scope {
+            Some(month) => params.clone().with_scope(month),
+            None => params.clone(),
+        };
+        let derived = derive::enabled()?;
+        let mut rendered = Vec::new();
+        let mut files = BTreeMap::new();
+        for view in sql::VIEWS {
+            let text = params.render(&view.file)?;
+            self.script(&text, Access::Write)
+                .await?
+                .collect()
+                .await
+                .map_err(|e| Error::Runtime(format!("sql/{}: {e}", view.file.path)))?;
+            rendered.push(text);
+            match (scope, view.derived) {
+                (Some(month), Some(how)) if derived => {
+                    let bill = how.bill.then_some(bill);
+                    match self.derived_file(view, month, &rendered, bill).await? {
+                        Some(path) => {
+                            self.read_derived(view, &path).await?;
+                            files.insert(view.name, path);
+                        }
+                        None if view.held => self.hold(view.name).await?,
+                        None => {}
+                    }
+                }
+                (None, Some(_)) => {
+                    if let Some(deriver) = lazily {
+                        self.read_derived_lazily(view, deriver.clone()).await?;
+                    }
+                }
+                (Some(_), _) if view.held => self.hold(view.name).await?,
+                _ => {}
+            }
+            if upto == Some(view.name) {
+                break;
+            }
+        }
+        Ok(files)
     }
 
-    /// The derived file of view [`derive::DERIVED_VIEW`] of `month`, just created from
-    /// `sql` (every view's text so far): the one kept under its key, or one written now from
-    /// the view, in a fixed order so equal rows give an equal file. `None` when the warehouse
-    /// cannot be written.
-    pub(crate) async fn derived_file(&self, month: &str, sql: &[String]) -> Result<Option<PathBuf>> {
+    /// The derived file of `view` for `month`, just created from `sql` (every view's text so
+    /// far) with `bill` when it reads the subscriptions: the one kept under its key, or one
+    /// written now from the view, in its fixed order ([`derive::order`]). `None` when the
+    /// warehouse cannot be written.
+    async fn derived_file(
+        &self,
+        view: &sql::View,
+        month: &str,
+        sql: &[String],
+        bill: Option<&str>,
+    ) -> Result<Option<PathBuf>> {
         use crate::warehouse::derived::{self, DerivedWriter};
-        let name = derive::DERIVED_VIEW;
-        let key = derive::key(&self.wh, month, sql, &self.derive_context)?;
+        let how = view.derived.expect("a derived view");
+        let name = view.name;
+        let key = derive::key(&self.wh, name, month, sql, &self.derive_context, bill)?;
         if let Some(path) = derived::find(&self.wh, name, month, &key)? {
             return Ok(Some(path));
         }
-        // The key of an account, person first, so a person's accounts are together.
-        let query = format!(
-            "SELECT * FROM {name} ORDER BY person_key, app_id, scope_environment, \
-             user_provider, tenant, identifier_key"
-        );
+        let schema = self.ctx.table(name).await?.schema().as_arrow().clone();
+        let order: Vec<String> = derive::order(&how, &schema)
+            .iter()
+            .map(|c| format!("\"{c}\""))
+            .collect();
+        let query = format!("SELECT * FROM {name} ORDER BY {}", order.join(", "));
         let rows = self.query(&query, &[]).await?;
-        let Some(mut writer) = DerivedWriter::create(&self.wh, name, month, &key, rows.schema.clone())? else {
+        let created = DerivedWriter::create(&self.wh, name, month, &key, rows.schema.clone())?;
+        let Some(mut writer) = created else {
             return Ok(None);
         };
         let mut batches = rows.batches;
@@ -367,35 +427,33 @@ impl Engine {
         writer.finish().map(Some)
     }
 
-    /// Replaces view [`derive::DERIVED_VIEW`] with its derived file at `path`.
-    async fn read_derived(&self, path: &Path) -> Result<()> {
-        let name = derive::DERIVED_VIEW;
-        self.ctx.deregister_table(name)?;
+    /// Replaces `view` with its derived file at `path`, declaring the file's order.
+    async fn read_derived(&self, view: &sql::View, path: &Path) -> Result<()> {
+        let how = view.derived.expect("a derived view");
+        let schema = self.ctx.table(view.name).await?.schema().as_arrow().clone();
+        let order = derive::sort_order(&derive::order(&how, &schema));
+        self.ctx.deregister_table(view.name)?;
         self.ctx
-            .register_parquet(name, &literal_url(path)?, ParquetReadOptions::default())
+            .register_parquet(
+                view.name,
+                &literal_url(path)?,
+                ParquetReadOptions::default().file_sort_order(order),
+            )
             .await?;
         Ok(())
     }
 
-    /// Replaces view [`derive::DERIVED_VIEW`] over every month with a table of the months'
-    /// derived files, derived as queries need them ([`derived_table::DerivedTable`]); on a
-    /// warehouse that cannot be written, the view stays.
-    async fn read_derived_lazily(&self, config: &Config) -> Result<()> {
-        if !crate::warehouse::derived::writable(&self.wh) {
-            return Ok(());
-        }
-        let name = derive::DERIVED_VIEW;
-        let schema = Arc::new(self.ctx.table(name).await?.schema().as_arrow().clone());
-        let deriver = derived_table::Deriver {
-            wh: self.wh.clone(),
-            settings: self.settings.clone(),
-            params: sql::Params::from_config(config),
-            runtime: self.ctx.runtime_env(),
-        };
-        let months = crate::warehouse::manifest::event_months(&self.wh)?;
-        let table = derived_table::DerivedTable::new(schema, months, deriver);
-        self.ctx.deregister_table(name)?;
-        self.ctx.register_table(name, Arc::new(table))?;
+    /// Replaces `view` over every month with a table of the months' derived files, derived by
+    /// `deriver` as queries need them ([`derived_table::DerivedTable`]).
+    async fn read_derived_lazily(
+        &self,
+        view: &'static sql::View,
+        deriver: derived_table::Deriver,
+    ) -> Result<()> {
+        let schema = Arc::new(self.ctx.table(view.name).await?.schema().as_arrow().clone());
+        let table = derived_table::DerivedTable::new(view, schema, deriver);
+        self.ctx.deregister_table(view.name)?;
+        self.ctx.register_table(view.name, Arc::new(table))?;
         Ok(())
     }
 
@@ -496,27 +554,9 @@ impl Engine {
         Ok(Rows::from_stream(df.execute_stream().await?))
     }
 
-    /// Every month with events, oldest first.
+    /// Every month with events, oldest first, from the manifest (which the read lock has
+    /// checked the disk against): no events file is opened.
     pub async fn months(&self) -> Result<Vec<String>> {
-        let (_, batches) = self
-            .query(
-                &format!("SELECT DISTINCT month FROM {STORED_EVENTS} ORDER BY month"),
-                &[],
-            )
-            .await?
-            .collect()
-            .await?;
-        let mut months = Vec::new();
-        for batch in &batches {
-            let column = datafusion::arrow::compute::cast(batch.column(0), &DataType::Utf8)?;
-            months.extend(
-                column
-                    .as_string::<i32>()
-                    .iter()
-                    .flatten()
-                    .map(str::to_string),
-            );
-        }
-        Ok(months)
+        crate::warehouse::manifest::event_months(&self.wh)
     }
 }

@@ -55,6 +55,21 @@ pub struct View {
     /// [`super::Engine::install_semantics`]): the views after it read it more than once, and
     /// DataFusion would otherwise compute it again for every read.
     pub held: bool,
+    /// Whether a month's rows are kept as derived state, and what they depend on
+    /// (docs/derived.md).
+    pub derived: Option<Derived>,
+}
+
+/// How a view's rows are kept as derived state.
+#[derive(Debug, Clone, Copy)]
+pub struct Derived {
+    /// Whether they depend on the subscriptions and assignments, besides the events, the SQL
+    /// and the configuration.
+    pub bill: bool,
+    /// The columns the rows are sorted by first, the rest following in the view's order: equal
+    /// rows make an equal file, and the engine, told the order, groups by these columns
+    /// without hashing.
+    pub order: &'static [&'static str],
 }
 
 macro_rules! view {
@@ -63,6 +78,18 @@ macro_rules! view {
             name: $name,
             file: sql_file!($path),
             held: $held,
+            derived: None,
+        }
+    };
+    ($name:literal, $path:literal, $held:literal, bill: $bill:literal, order: $order:expr) => {
+        View {
+            name: $name,
+            file: sql_file!($path),
+            held: $held,
+            derived: Some(Derived {
+                bill: $bill,
+                order: $order,
+            }),
         }
     };
 }
@@ -71,8 +98,20 @@ macro_rules! view {
 pub const VIEWS: &[View] = &[
     view!("counted_events", "views/10_counted_events.sql", false),
     view!("accounts", "views/20_accounts.sql", false),
-    view!("account_persons", "views/30_account_persons.sql", true),
-    view!("person_apps", "views/35_person_apps.sql", true),
+    view!(
+        "account_persons",
+        "views/30_account_persons.sql",
+        true,
+        bill: false,
+        order: &["month", "person_key"]
+    ),
+    view!(
+        "person_apps",
+        "views/35_person_apps.sql",
+        true,
+        bill: false,
+        order: &["month", "person_key", "app_id"]
+    ),
     view!(
         "person_environments",
         "views/36_person_environments.sql",
@@ -86,9 +125,21 @@ pub const VIEWS: &[View] = &[
         false
     ),
     view!("single_app_packs", "views/55_single_app_packs.sql", false),
-    view!("final_persons", "views/60_final_persons.sql", true),
+    view!(
+        "final_persons",
+        "views/60_final_persons.sql",
+        true,
+        bill: true,
+        order: &["month", "person_key"]
+    ),
     view!("consumption", "views/65_consumption.sql", false),
-    view!("usage", "views/70_usage.sql", false),
+    view!(
+        "usage",
+        "views/70_usage.sql",
+        false,
+        bill: true,
+        order: &["month", "step", "app_id"]
+    ),
 ];
 
 /// A canned report (docs/semantics.md "Reports").

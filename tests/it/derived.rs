@@ -37,11 +37,17 @@ fn same_both_ways(fx: &Fixture, args: &[&str]) -> String {
     derived.1
 }
 
-/// The derived files of `month`, by name.
+/// The derived `account_persons` files of `month`, by name.
 fn derived_files(fx: &Fixture, month: &str) -> Vec<PathBuf> {
+    view_files(fx, "account_persons", month)
+}
+
+/// The derived files of `view` for `month`, by name.
+fn view_files(fx: &Fixture, view: &str, month: &str) -> Vec<PathBuf> {
     let dir = fx
         .wh()
-        .join("_seatcount/derived/account_persons")
+        .join("_seatcount/derived")
+        .join(view)
         .join(format!("month={month}"));
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|d| d.flatten().map(|e| e.path()).collect())
@@ -200,7 +206,7 @@ fn a_file_is_reused_until_what_it_was_computed_from_changes() {
     let written = modified(&first);
     // Read again: the same file, not rewritten.
     assert_eq!(same_both_ways(&fx, &["report", "usage"]), usage);
-    assert_eq!(derived_files(&fx, "2026-10"), [first.clone()]);
+    assert_eq!(derived_files(&fx, "2026-10"), std::slice::from_ref(&first));
     assert_eq!(modified(&first), written);
     // A change the derived views never see (the waterfall) keeps the file.
     let toml = std::fs::read_to_string(fx.wh().join("seatcount.toml")).unwrap();
@@ -210,7 +216,23 @@ fn a_file_is_reused_until_what_it_was_computed_from_changes() {
     )
     .unwrap();
     same_both_ways(&fx, &["report", "usage"]);
-    assert_eq!(derived_files(&fx, "2026-10"), [first.clone()]);
+    assert_eq!(derived_files(&fx, "2026-10"), std::slice::from_ref(&first));
+    // The subscriptions are read after account_persons: an edit keeps its file, and files the
+    // bill's views under new keys.
+    assert_eq!(view_files(&fx, "usage", "2026-10").len(), 2);
+    let subscriptions = std::fs::read_to_string(fx.wh().join("entitlements.csv")).unwrap();
+    std::fs::write(
+        fx.wh().join("entitlements.csv"),
+        subscriptions.replace(",5,", ",6,"),
+    )
+    .unwrap();
+    assert_ne!(same_both_ways(&fx, &["report", "usage"]), usage);
+    assert_eq!(derived_files(&fx, "2026-10"), std::slice::from_ref(&first));
+    assert_eq!(view_files(&fx, "person_apps", "2026-10").len(), 1);
+    // (`waterfall.mixed` is read by consumption, after final_persons.)
+    assert_eq!(view_files(&fx, "final_persons", "2026-10").len(), 2);
+    assert_eq!(view_files(&fx, "usage", "2026-10").len(), 3);
+    std::fs::write(fx.wh().join("entitlements.csv"), &subscriptions).unwrap();
     // One they do see (the identifier case) is filed under another key; going back reads the
     // first file again without rewriting it.
     std::fs::write(
@@ -265,7 +287,7 @@ fn a_damaged_file_is_detected_and_computed_again() {
     assert!(err.contains("damaged derived state"), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     // Rewritten with the bytes it should have: the same name again, read without complaint.
-    assert_eq!(derived_files(&fx, "2026-10"), [first.clone()]);
+    assert_eq!(derived_files(&fx, "2026-10"), std::slice::from_ref(&first));
     let (ok, out, err) = run(&fx, true, &["report", "usage"]);
     assert!(ok && err.is_empty(), "{err}");
     assert_eq!(out, usage);
@@ -314,4 +336,40 @@ fn a_bad_switch_value_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("SEATCOUNT_DERIVED"), "{err}");
+}
+
+#[test]
+fn ad_hoc_sql_reads_the_derived_files_of_the_months_it_needs() {
+    let fx = Fixture::sample();
+    // A month filter derives and reads that month only, and EXPLAIN names its file: usage
+    // itself is derived, from the month's derived account_persons.
+    let (ok, plan, err) = run(
+        &fx,
+        true,
+        &["sql", "EXPLAIN SELECT * FROM usage WHERE month = '2026-09'"],
+    );
+    assert!(ok, "{err}");
+    assert!(plan.contains("derived/usage/month=2026-09/"), "{plan}");
+    assert!(!plan.contains("month=2026-10/"), "{plan}");
+    assert_eq!(derived_files(&fx, "2026-09").len(), 1);
+    assert!(derived_files(&fx, "2026-10").is_empty());
+    // Every month: equal to the views computed from the events, in one plan.
+    let every = "SELECT * FROM usage ORDER BY month, step, app_id";
+    let usage = same_both_ways(&fx, &["sql", every]);
+    assert!(
+        usage.contains("2026-09") && usage.contains("2026-10"),
+        "{usage}"
+    );
+    assert_eq!(derived_files(&fx, "2026-10").len(), 1);
+    // The reports read the same files: nothing new is written.
+    same_both_ways(&fx, &["report", "history"]);
+    assert_eq!(derived_files(&fx, "2026-09").len(), 1);
+    assert_eq!(derived_files(&fx, "2026-10").len(), 1);
+    same_both_ways(
+        &fx,
+        &[
+            "sql",
+            "SELECT month, count(DISTINCT person_key) AS persons FROM account_persons GROUP BY month ORDER BY month",
+        ],
+    );
 }
