@@ -22,7 +22,7 @@ use crate::warehouse::entitlements::Subscription;
 use crate::engine::udf::UdfSettings;
 use crate::error::{Error, Result};
 use crate::warehouse::derived::Key;
-use crate::warehouse::{Warehouse, check, manifest};
+use crate::warehouse::{Warehouse, manifest};
 
 /// The environment variable that turns derived state off (`off`): every report then computes
 /// from the events, as a check on the derived state or where the warehouse must not change.
@@ -108,10 +108,9 @@ pub(crate) fn key(
         bytes: u64,
         sha256: &'a Option<String>,
     }
-    let mut files = manifest::manifest(wh)?;
-    files.retain(|f| {
-        f.path.starts_with(crate::warehouse::EVENTS) && check::month_of(&f.path) == Some(month)
-    });
+    let mut files = manifest::events_by_month(wh)?
+        .remove(month)
+        .unwrap_or_default();
     files.sort_by(|a, b| a.path.cmp(&b.path));
     let entries: Vec<Entry> = files
         .iter()

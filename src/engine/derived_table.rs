@@ -71,7 +71,8 @@ pub(crate) struct DerivedTable {
     view: &'static View,
     schema: SchemaRef,
     deriver: Deriver,
-    files: Mutex<BTreeMap<String, PathBuf>>,
+    /// The file of each month, by the month and its events files.
+    files: Mutex<BTreeMap<(String, String), PathBuf>>,
 }
 
 impl std::fmt::Debug for DerivedTable {
@@ -93,20 +94,24 @@ impl DerivedTable {
         }
     }
 
-    /// The files of `months`, each derived at most once per session.
-    async fn files(&self, months: &[&String]) -> Result<Vec<PathBuf>> {
+    /// The files of `months`, each given with its events files as the manifest lists them.
+    /// A month is derived at most once per state of its events: the view is scanned several
+    /// times in one query, and a REPL session outlives commits, which change the events.
+    async fn files(&self, months: &[(&String, String)]) -> Result<Vec<PathBuf>> {
         let mut files = self.files.lock().await;
         let mut out = Vec::with_capacity(months.len());
-        for month in months {
-            let path = match files.get(*month) {
-                Some(path) => path.clone(),
-                None => {
+        for (month, events) in months {
+            let known = (month.to_string(), events.clone());
+            let path = match files.get(&known) {
+                // Still there: a writer of other keys may have pruned it.
+                Some(path) if path.exists() => path.clone(),
+                _ => {
                     let path = self
                         .deriver
                         .month(self.view, month)
                         .await
                         .map_err(|e| DataFusionError::External(Box::new(e)))?;
-                    files.insert((*month).clone(), path.clone());
+                    files.insert(known, path.clone());
                     path
                 }
             };
@@ -169,12 +174,13 @@ impl TableProvider for DerivedTable {
     ) -> Result<Arc<dyn ExecutionPlan>> {
         // The months as they are when the query runs, under the read lock, not when the
         // session opened.
-        let all = crate::warehouse::manifest::event_months(&self.deriver.wh)
+        let all = crate::warehouse::manifest::events_by_month(&self.deriver.wh)
             .map_err(|e| DataFusionError::External(Box::new(e)))?;
         let kept = months_kept(filters);
-        let months: Vec<&String> = all
+        let months: Vec<(&String, String)> = all
             .iter()
-            .filter(|m| kept.as_ref().is_none_or(|k| k.contains(m)))
+            .filter(|(m, _)| kept.as_ref().is_none_or(|k| k.contains(m)))
+            .map(|(m, files)| (m, format!("{files:?}")))
             .collect();
         let files = self.files(&months).await?;
         if files.is_empty() {

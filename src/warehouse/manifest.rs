@@ -2,6 +2,7 @@
 //! [`super::check`] compares the disk against, to catch lost, truncated, foreign or damaged
 //! files.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -64,10 +65,19 @@ pub fn record(wh: &Warehouse, new: &[StoredFile], removed: &[PathBuf]) -> Result
 
 /// Every month with events files, oldest first, from the manifest alone: no file is opened.
 pub fn event_months(wh: &Warehouse) -> Result<Vec<String>> {
-    let months: std::collections::BTreeSet<String> = manifest(wh)?
-        .iter()
-        .filter(|f| f.path.starts_with(super::EVENTS))
-        .filter_map(|f| super::check::month_of(&f.path).map(str::to_string))
-        .collect();
-    Ok(months.into_iter().collect())
+    Ok(events_by_month(wh)?.into_keys().collect())
+}
+
+/// The events files of each month, as the manifest lists them.
+pub fn events_by_month(wh: &Warehouse) -> Result<BTreeMap<String, Vec<StoredFile>>> {
+    let mut months: BTreeMap<String, Vec<StoredFile>> = BTreeMap::new();
+    for file in manifest(wh)? {
+        if !file.path.starts_with(super::EVENTS) {
+            continue;
+        }
+        if let Some(month) = super::check::month_of(&file.path) {
+            months.entry(month.to_string()).or_default().push(file);
+        }
+    }
+    Ok(months)
 }

@@ -145,3 +145,26 @@ fn no_command_on_a_terminal_starts_the_repl() {
     p.send_line("\\q").unwrap();
     p.exp_eof().unwrap();
 }
+
+#[test]
+fn a_session_sees_an_ingest_made_while_it_is_open() {
+    // The REPL keeps its session, and its derived tables remember each month's file; a
+    // commit in between changes the month's events, so the next query derives it again.
+    let fx = Fixture::sample();
+    let history = fx.dir.path().join("history");
+    let mut p = start(&fx, &history, &["repl"]);
+    say(&mut p, "\\format csv", &["output format is csv"]);
+    let query = "SELECT consumption AS seen FROM usage WHERE month = '2026-10' AND subscription_type = 'multi_app_internal';";
+    say(&mut p, query, &["seen", "5"]);
+    let late = fx.file(
+        "late.csv",
+        &format!(
+            "{}\nlate-1,2026-10-30T09:00:00Z,field,field-prod,production,newcomer,,,,,,\n",
+            crate::common::HEADER
+        ),
+    );
+    fx.ingest(&[&late]);
+    say(&mut p, query, &["seen", "6"]);
+    p.send_line("\\q").unwrap();
+    p.exp_eof().unwrap();
+}
