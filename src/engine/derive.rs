@@ -9,7 +9,6 @@
 //! of the bill (`final_persons`, `usage`) also depend on the subscriptions and assignments,
 //! and their key has those too.
 
-use datafusion::arrow::datatypes::Schema;
 use datafusion::common::Column;
 use datafusion::logical_expr::{Expr, SortExpr};
 use datafusion::prelude::SessionConfig;
@@ -30,26 +29,16 @@ pub(crate) const DERIVED_ENV: &str = "SEATCOUNT_DERIVED";
 
 /// What the derived files of this build contain; a change to their meaning that the rendered
 /// SQL does not show (a function's code) is covered by the version, this by hand.
-const LAYOUT: &str = "derived/3";
+const LAYOUT: &str = "derived/4";
 
-/// The columns a derived view's rows are sorted by: its leading columns, then the rest in the
-/// view's order.
-pub(crate) fn order(derived: &Derived, schema: &Schema) -> Vec<String> {
-    let mut columns: Vec<String> = derived.order.iter().map(|c| c.to_string()).collect();
-    for field in schema.fields() {
-        if !columns.contains(field.name()) {
-            columns.push(field.name().clone());
-        }
-    }
-    columns
-}
-
-/// `columns` as the engine's sort order (ascending, NULLs last, as the file was written).
-pub(crate) fn sort_order(columns: &[String]) -> Vec<Vec<SortExpr>> {
+/// `derived`'s key as the engine's sort order (ascending, NULLs last, as the file was
+/// written).
+pub(crate) fn sort_order(derived: &Derived) -> Vec<Vec<SortExpr>> {
+    let columns = derived.order;
     vec![
         columns
             .iter()
-            .map(|c| Expr::Column(Column::from_name(c)).sort(true, false))
+            .map(|c| Expr::Column(Column::from_name(*c)).sort(true, false))
             .collect(),
     ]
 }

@@ -201,7 +201,7 @@ impl TableProvider for DerivedTable {
         let how = self.view.derived.expect("a derived view");
         let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
             .with_file_extension(".parquet")
-            .with_file_sort_order(derive::sort_order(&derive::order(&how, &self.schema)));
+            .with_file_sort_order(derive::sort_order(&how));
         let config = ListingTableConfig::new_with_multi_paths(urls)
             .with_listing_options(options)
             .with_schema(self.schema.clone());

@@ -393,7 +393,7 @@ impl Engine {
 
     /// The derived file of `view` for `month`, just created from `sql` (every view's text so
     /// far) with `bill` when it reads the subscriptions: the one kept under its key, or one
-    /// written now from the view, in its fixed order ([`derive::order`]). `None` when the
+    /// written now from the view, sorted by its key ([`sql::Derived::order`]). `None` when the
     /// warehouse cannot be written.
     async fn derived_file(
         &self,
@@ -409,11 +409,7 @@ impl Engine {
         if let Some(path) = derived::find(&self.wh, name, month, &key)? {
             return Ok(Some(path));
         }
-        let schema = self.ctx.table(name).await?.schema().as_arrow().clone();
-        let order: Vec<String> = derive::order(&how, &schema)
-            .iter()
-            .map(|c| format!("\"{c}\""))
-            .collect();
+        let order: Vec<String> = how.order.iter().map(|c| format!("\"{c}\"")).collect();
         let query = format!("SELECT * FROM {name} ORDER BY {}", order.join(", "));
         let rows = self.query(&query, &[]).await?;
         let created = DerivedWriter::create(&self.wh, name, month, &key, rows.schema.clone())?;
@@ -430,8 +426,7 @@ impl Engine {
     /// Replaces `view` with its derived file at `path`, declaring the file's order.
     async fn read_derived(&self, view: &sql::View, path: &Path) -> Result<()> {
         let how = view.derived.expect("a derived view");
-        let schema = self.ctx.table(view.name).await?.schema().as_arrow().clone();
-        let order = derive::sort_order(&derive::order(&how, &schema));
+        let order = derive::sort_order(&how);
         self.ctx.deregister_table(view.name)?;
         self.ctx
             .register_parquet(

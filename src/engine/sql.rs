@@ -66,9 +66,9 @@ pub struct Derived {
     /// Whether they depend on the subscriptions and assignments, besides the events, the SQL
     /// and the configuration.
     pub bill: bool,
-    /// The columns the rows are sorted by first, the rest following in the view's order: equal
-    /// rows make an equal file, and the engine, told the order, groups by these columns
-    /// without hashing.
+    /// A key of the rows (no two rows agree on all of it), which they are kept sorted by:
+    /// so equal rows make an equal file, and the engine, told the order, groups by its
+    /// leading columns without hashing.
     pub order: &'static [&'static str],
 }
 
@@ -103,7 +103,15 @@ pub const VIEWS: &[View] = &[
         "views/30_account_persons.sql",
         true,
         bill: false,
-        order: &["month", "person_key"]
+        order: &[
+            "month",
+            "person_key",
+            "app_id",
+            "scope_environment",
+            "user_provider",
+            "tenant",
+            "identifier_key"
+        ]
     ),
     view!(
         "person_apps",
@@ -138,7 +146,7 @@ pub const VIEWS: &[View] = &[
         "views/70_usage.sql",
         false,
         bill: true,
-        order: &["month", "step", "app_id"]
+        order: &["month", "step", "subscription_type", "app_id"]
     ),
 ];
 
