@@ -154,6 +154,17 @@ impl Fixture {
         self.csv(&["report", name, "--month", month])
     }
 
+    /// A late event for the sample's October: a new person's login in `field`, so
+    /// October's multi-app internal consumption goes up by one. Returns the file to ingest.
+    pub fn late_october_newcomer(&self) -> PathBuf {
+        self.file(
+            "late.csv",
+            &format!(
+                "{HEADER}\nlate-1,2026-10-30T09:00:00Z,field,field-prod,production,newcomer,,,,,,\n"
+            ),
+        )
+    }
+
     /// Every file under the warehouse, relative, sorted.
     pub fn files(&self) -> Vec<String> {
         files_under(&self.wh())

@@ -254,12 +254,7 @@ fn a_stale_file_is_never_read() {
     let kept = fx.dir.path().join("kept.parquet");
     std::fs::copy(&first, &kept).unwrap();
     // A late event for the month: the commit deletes the month's derived state...
-    let late = fx.file(
-        "late.csv",
-        &format!(
-            "{HEADER}\nlate-1,2026-10-30T09:00:00Z,field,field-prod,production,newcomer,,,,,,\n"
-        ),
-    );
+    let late = fx.late_october_newcomer();
     fx.ingest(&[&late]);
     assert!(derived_files(&fx, "2026-10").is_empty());
     // ...and had it survived (a crash between the commit and the clean-up), its key no longer
@@ -314,12 +309,7 @@ fn a_crash_while_writing_leaves_no_derived_file_and_the_next_report_is_right() {
     assert_eq!(same_both_ways(&fx, &["report", "usage"]), usage);
     assert_eq!(derived_files(&fx, "2026-10").len(), 1);
     // The month's next commit clears what the crash left.
-    let late = fx.file(
-        "late.csv",
-        &format!(
-            "{HEADER}\nlate-1,2026-10-30T09:00:00Z,field,field-prod,production,newcomer,,,,,,\n"
-        ),
-    );
+    let late = fx.late_october_newcomer();
     fx.ingest(&[&late]);
     assert!(!dir.exists());
 }

@@ -156,13 +156,7 @@ fn a_session_sees_an_ingest_made_while_it_is_open() {
     say(&mut p, "\\format csv", &["output format is csv"]);
     let query = "SELECT consumption AS seen FROM usage WHERE month = '2026-10' AND subscription_type = 'multi_app_internal';";
     say(&mut p, query, &["seen", "5"]);
-    let late = fx.file(
-        "late.csv",
-        &format!(
-            "{}\nlate-1,2026-10-30T09:00:00Z,field,field-prod,production,newcomer,,,,,,\n",
-            crate::common::HEADER
-        ),
-    );
+    let late = fx.late_october_newcomer();
     fx.ingest(&[&late]);
     say(&mut p, query, &["seen", "6"]);
     p.send_line("\\q").unwrap();
