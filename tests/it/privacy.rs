@@ -89,6 +89,16 @@ fn no_stored_value_is_a_clear_identifier() {
         "{:?}",
         fx.files()
     );
+    // Reports keep each month's derived state (docs/derived.md): it is scanned too.
+    fx.csv(&["report", "history"]);
+    fx.csv(&["report", "users", "--month", "2026-09"]);
+    assert!(
+        fx.files()
+            .iter()
+            .any(|f| f.starts_with("_seatcount/derived/account_persons/")),
+        "{:?}",
+        fx.files()
+    );
     let ids = clear_identifiers();
     assert!(ids.len() > 15, "the sample has identifiers to check");
     let values = stored_values(&fx);
