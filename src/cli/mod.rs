@@ -80,9 +80,12 @@ pub async fn run(cli: Cli) -> Result<()> {
                 }
             };
             let session = Session::open(&root, cli.config.as_deref()).await?;
-            let _read = commit::read_lock(&session.warehouse)?;
+            let read = commit::read_lock(&session.warehouse)?;
             let rows = session.engine.script(&text, Access::ReadOnly).await?;
-            output::emit(output, rows).await
+            output::emit(output, rows).await?;
+            drop(read);
+            commit::tidy_derived(&session.warehouse);
+            Ok(())
         }
         Command::Report {
             name,
@@ -91,9 +94,12 @@ pub async fn run(cli: Cli) -> Result<()> {
         } => {
             let report = reports::find(name)?;
             let session = Session::open(&root, cli.config.as_deref()).await?;
-            let _read = commit::read_lock(&session.warehouse)?;
+            let read = commit::read_lock(&session.warehouse)?;
             let rows = reports::stream(&session, report, month.as_deref()).await?;
-            output::emit(output, rows).await
+            output::emit(output, rows).await?;
+            drop(read);
+            commit::tidy_derived(&session.warehouse);
+            Ok(())
         }
         Command::RotateKey => Err(Error::Runtime(format!(
             "{}: seatcount cannot re-key a warehouse, because HMAC-SHA256 is one-way and the clear identifiers a new key needs were never stored; to change the key, ingest the raw files into a new warehouse (seatcount --warehouse NEW ingest RAW...) and retire this one",
@@ -160,8 +166,10 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Repl { max_rows } => repl::run(&root, cli.config.as_deref(), *max_rows).await,
         Command::Dashboard { output } => {
             let session = Session::open(&root, cli.config.as_deref()).await?;
-            let _read = commit::read_lock(&session.warehouse)?;
+            let read = commit::read_lock(&session.warehouse)?;
             let page = dashboard::render(&session).await?;
+            drop(read);
+            commit::tidy_derived(&session.warehouse);
             files::write_atomically(output, page.as_bytes())?;
             eprintln!("wrote {}", output.display());
             Ok(())

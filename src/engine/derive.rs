@@ -29,14 +29,17 @@ pub(crate) const DERIVED_ENV: &str = "SEATCOUNT_DERIVED";
 
 /// What the derived files of this build contain; a change to their meaning that the rendered
 /// SQL does not show (a function's code) is covered by the version, this by hand.
-const LAYOUT: &str = "derived/4";
+const LAYOUT: &str = "derived/5";
 
 /// `derived`'s key as the engine's sort order (ascending, NULLs last, as the file was
-/// written).
+/// written); none when it has no key.
 pub(crate) fn sort_order(derived: &Derived) -> Vec<Vec<SortExpr>> {
-    let columns = derived.order;
+    if derived.order.is_empty() {
+        return vec![];
+    }
     vec![
-        columns
+        derived
+            .order
             .iter()
             .map(|c| Expr::Column(Column::from_name(*c)).sort(true, false))
             .collect(),

@@ -393,8 +393,8 @@ impl Engine {
 
     /// The derived file of `view` for `month`, just created from `sql` (every view's text so
     /// far) with `bill` when it reads the subscriptions: the one kept under its key, or one
-    /// written now from the view, sorted by its key ([`sql::Derived::order`]). `None` when the
-    /// warehouse cannot be written.
+    /// written now from the view, sorted by its key when it has one ([`sql::Derived::order`]).
+    /// `None` when the warehouse cannot be written.
     async fn derived_file(
         &self,
         view: &sql::View,
@@ -410,7 +410,10 @@ impl Engine {
             return Ok(Some(path));
         }
         let order: Vec<String> = how.order.iter().map(|c| format!("\"{c}\"")).collect();
-        let query = format!("SELECT * FROM {name} ORDER BY {}", order.join(", "));
+        let query = match order.is_empty() {
+            true => format!("SELECT * FROM {name}"),
+            false => format!("SELECT * FROM {name} ORDER BY {}", order.join(", ")),
+        };
         let rows = self.query(&query, &[]).await?;
         let created = DerivedWriter::create(&self.wh, name, month, &key, rows.schema.clone())?;
         let Some(mut writer) = created else {

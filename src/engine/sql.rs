@@ -66,9 +66,10 @@ pub struct Derived {
     /// Whether they depend on the subscriptions and assignments, besides the events, the SQL
     /// and the configuration.
     pub bill: bool,
-    /// A key of the rows (no two rows agree on all of it), which they are kept sorted by:
-    /// so equal rows make an equal file, and the engine, told the order, groups by its
-    /// leading columns without hashing.
+    /// A key of the rows (no two rows agree on all of it) that they are written sorted by, so
+    /// equal rows make an equal file; empty for the large views, which are written in the
+    /// order computed: sorting them cost a second a month at 10M events, more than the
+    /// derivation saved (BENCHMARKS.md run N).
     pub order: &'static [&'static str],
 }
 
@@ -103,22 +104,14 @@ pub const VIEWS: &[View] = &[
         "views/30_account_persons.sql",
         true,
         bill: false,
-        order: &[
-            "month",
-            "person_key",
-            "app_id",
-            "scope_environment",
-            "user_provider",
-            "tenant",
-            "identifier_key"
-        ]
+        order: &[]
     ),
     view!(
         "person_apps",
         "views/35_person_apps.sql",
         true,
         bill: false,
-        order: &["month", "person_key", "app_id"]
+        order: &[]
     ),
     view!(
         "person_environments",
@@ -138,7 +131,7 @@ pub const VIEWS: &[View] = &[
         "views/60_final_persons.sql",
         true,
         bill: true,
-        order: &["month", "person_key"]
+        order: &[]
     ),
     view!("consumption", "views/65_consumption.sql", false),
     view!(

@@ -209,6 +209,15 @@ pub fn ingest_lock(wh: &Warehouse) -> Result<Lock> {
     )
 }
 
+/// Tidies the derived state ([`super::derived::tidy`]) when no query or commit is running:
+/// for a command that has just finished reading. Best effort: when the lock is held or the
+/// warehouse cannot be written, or tidying fails, the files stay for next time.
+pub fn tidy_derived(wh: &Warehouse) {
+    if let Some(_exclusive) = lock::try_exclusive(&commit_lock_path(wh)) {
+        let _ = super::derived::tidy(wh);
+    }
+}
+
 /// The commit lock, held exclusively: no query reads while it is held.
 pub fn write_lock(wh: &Warehouse) -> Result<Lock> {
     lock::acquire(&commit_lock_path(wh), Mode::Exclusive, "running queries")

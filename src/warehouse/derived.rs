@@ -11,12 +11,14 @@
 //! state as it was, never a partial file under a real name.
 //!
 //! Writers hold the shared commit lock like every reader, so no commit runs meanwhile; two
-//! readers deriving the same month write equal rows under the same key, and the later rename
-//! wins. A commit deletes the derived state of every month it changes ([`forget_months`]).
+//! readers deriving the same month write equal rows under the same key, and both files stay.
+//! Nothing is deleted under the shared lock: a file deleted after a query chose it reads as
+//! no rows, not as an error. A commit deletes the derived state of every month it changes
+//! ([`forget_months`]), and [`tidy`] the rest, both under the exclusive lock.
 
 use std::fs;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
@@ -94,12 +96,12 @@ pub(crate) fn find(wh: &Warehouse, table: &str, month: &str, key: &Key) -> Resul
         if check::matches_checksum(wh, relative, sha)? {
             return Ok(Some(path));
         }
+        // Not deleted here: another reader may have chosen it before it was damaged, and a
+        // file gone from under a query reads as no rows. [`tidy`] removes it.
         eprintln!(
             "{}: damaged derived state; computing it again",
             path.display()
         );
-        // Read-only or already gone: either way it is not read.
-        let _ = fs::remove_file(&path);
     }
     Ok(None)
 }
@@ -202,36 +204,62 @@ impl DerivedWriter {
             .strip_prefix(self.wh.root())
             .expect("inside the warehouse");
         check::remember_verified(&self.wh, &[relative.to_path_buf()])?;
-        prune(&self.wh, &self.dir, &path)?;
         Ok(path)
     }
 }
 
 impl Drop for DerivedWriter {
-    /// A file abandoned by an error is removed; one abandoned by a crash keeps its hidden
-    /// name, which nothing reads, until the month's next commit.
+    /// A file abandoned by an error is removed (nobody else knows its hidden name); one
+    /// abandoned by a crash stays until [`tidy`] or the month's next commit.
     fn drop(&mut self) {
         let _ = fs::remove_file(&self.tmp);
     }
 }
 
-/// Keeps the [`KEEP`] most recently written files of `dir` (`newest` among them).
-fn prune(wh: &Warehouse, dir: &Path, newest: &Path) -> Result<()> {
-    let mut files: Vec<(std::time::SystemTime, PathBuf)> = fs::read_dir(dir)
-        .map_err(|e| Error::io(dir, e))?
+/// Removes what derived state no query needs: in each view's month, files past the
+/// [`KEEP`] most recently written, damaged files, and the hidden files of crashed writers.
+///
+/// Only under the exclusive commit lock, which the caller holds: a file deleted while a
+/// query has chosen it would read as no rows, and every query and every writer of derived
+/// state holds the shared lock.
+pub(crate) fn tidy(wh: &Warehouse) -> Result<()> {
+    let root = wh.state_dir().join(DERIVED);
+    let Ok(views) = fs::read_dir(&root) else {
+        return Ok(());
+    };
+    let mut gone = Vec::new();
+    for dir in views
         .flatten()
-        .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
-        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
-        .filter(|(_, path)| path != newest)
-        .collect();
-    files.sort();
-    let excess = (files.len() + 1).saturating_sub(KEEP);
-    let gone: Vec<PathBuf> = files
-        .into_iter()
-        .take(excess)
-        .filter(|(_, path)| fs::remove_file(path).is_ok())
-        .map(|(_, path)| path.strip_prefix(wh.root()).expect("inside").to_path_buf())
-        .collect();
+        .flat_map(|view| fs::read_dir(view.path()).into_iter().flatten().flatten())
+    {
+        let mut kept = Vec::new();
+        for entry in fs::read_dir(dir.path()).into_iter().flatten().flatten() {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let relative = path.strip_prefix(wh.root()).expect("inside").to_path_buf();
+            let intact = name
+                .strip_suffix(".parquet")
+                .and_then(|n| n.split_once('.'))
+                .filter(|_| !name.starts_with('.'))
+                .map(|(_, sha)| check::matches_checksum(wh, &relative, sha))
+                .transpose()?;
+            match (intact, entry.metadata().and_then(|m| m.modified())) {
+                (Some(true), Ok(modified)) => kept.push((modified, path)),
+                _ => {
+                    if fs::remove_file(&path).is_ok() {
+                        gone.push(relative);
+                    }
+                }
+            }
+        }
+        kept.sort();
+        let excess = kept.len().saturating_sub(KEEP);
+        for (_, path) in kept.into_iter().take(excess) {
+            if fs::remove_file(&path).is_ok() {
+                gone.push(path.strip_prefix(wh.root()).expect("inside").to_path_buf());
+            }
+        }
+    }
     check::forget_verified(wh, &gone)
 }
 

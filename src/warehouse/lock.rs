@@ -67,6 +67,21 @@ pub fn acquire(path: &Path, mode: Mode, holder: &str) -> Result<Lock> {
     Ok(Lock { _file: Some(file) })
 }
 
+/// Takes the lock at `path` exclusively when no one holds it, without waiting; `None` when
+/// someone does, or when the lock file cannot be opened for writing (nothing can be tidied
+/// in a warehouse this process cannot write).
+pub fn try_exclusive(path: &Path) -> Option<Lock> {
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(path)
+        .ok()?;
+    file.try_lock().ok()?;
+    Some(Lock { _file: Some(file) })
+}
+
 /// Permission denied, or a read-only file system.
 pub(crate) fn cannot_write(e: &std::io::Error) -> bool {
     e.kind() == std::io::ErrorKind::PermissionDenied

@@ -105,6 +105,7 @@ pub async fn run(root: &Path, config_file: Option<&Path>, max_rows: usize) -> Re
             Err(e) => return Err(terminal_error(e)),
         }
     }
+    commit::tidy_derived(&repl.session.warehouse);
     if let Some(path) = &history {
         if let Some(dir) = path.parent() {
             let _ = std::fs::create_dir_all(dir);
