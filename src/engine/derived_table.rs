@@ -121,6 +121,56 @@ impl DerivedTable {
     }
 }
 
+/// Fails unless every one of `files` exists. DataFusion lists a file URL that does not exist
+/// as an empty directory, so a derived file deleted from outside during a query would read
+/// as no rows, a bill of zeros; seatcount itself deletes none while a query runs.
+pub(crate) fn all_there(files: &[PathBuf]) -> Result<()> {
+    match files.iter().find(|f| !f.exists()) {
+        None => Ok(()),
+        Some(gone) => Err(DataFusionError::Execution(format!(
+            "{}: derived state deleted while the query ran; run it again",
+            gone.display()
+        ))),
+    }
+}
+
+/// One month's derived file as a table, checked to exist each time a query scans it
+/// ([`all_there`]).
+#[derive(Debug)]
+pub(crate) struct DerivedFile {
+    pub(crate) path: PathBuf,
+    pub(crate) table: Arc<dyn TableProvider>,
+}
+
+#[async_trait]
+impl TableProvider for DerivedFile {
+    fn schema(&self) -> SchemaRef {
+        self.table.schema()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> Result<Vec<TableProviderFilterPushDown>> {
+        self.table.supports_filters_pushdown(filters)
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        all_there(std::slice::from_ref(&self.path))?;
+        self.table.scan(state, projection, filters, limit).await
+    }
+}
+
 /// The months `filters` keep, when one of them is `month = 'YYYY-MM'` or `month IN (...)`
 /// over literals; `None` when none says.
 fn months_kept(filters: &[Expr]) -> Option<Vec<String>> {
@@ -183,6 +233,7 @@ impl TableProvider for DerivedTable {
             .map(|(m, files)| (m, format!("{files:?}")))
             .collect();
         let files = self.files(&months).await?;
+        all_there(&files)?;
         if files.is_empty() {
             let schema = match projection {
                 Some(p) => Arc::new(self.schema.project(p)?),

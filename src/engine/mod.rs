@@ -438,6 +438,16 @@ impl Engine {
                 ParquetReadOptions::default().file_sort_order(order),
             )
             .await?;
+        // Wrapped, so a file gone when a query scans it is an error, never no rows.
+        let table = self
+            .ctx
+            .deregister_table(view.name)?
+            .expect("just registered");
+        let file = derived_table::DerivedFile {
+            path: path.to_path_buf(),
+            table,
+        };
+        self.ctx.register_table(view.name, Arc::new(file))?;
         Ok(())
     }
 

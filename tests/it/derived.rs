@@ -437,3 +437,28 @@ fn reports_deriving_the_same_months_at_once_agree() {
         }
     }
 }
+
+#[test]
+fn a_derived_file_deleted_during_a_query_is_an_error_not_zeros() {
+    // DataFusion reads a missing file URL as an empty directory. seatcount deletes nothing
+    // derived while a query runs, but a file deleted from outside must still never read as
+    // a bill of zeros.
+    use seatcount::engine::{Access, session::Session};
+    let fx = Fixture::with_key_file();
+    let files = crate::common::sample_files();
+    fx.ingest(&files.iter().map(PathBuf::as_path).collect::<Vec<_>>());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let session = Session::open(&fx.wh(), None).await.unwrap();
+        let scoped = session.scoped("2026-10").await.unwrap();
+        for file in view_files(&fx, "usage", "2026-10") {
+            std::fs::remove_file(file).unwrap();
+        }
+        let err = match scoped.script("SELECT * FROM usage", Access::Write).await {
+            Ok(rows) => rows.collect().await.err(),
+            Err(e) => Some(e),
+        };
+        let err = err.expect("a deleted derived file is an error").to_string();
+        assert!(err.contains("deleted while the query ran"), "{err}");
+    });
+}
