@@ -81,25 +81,52 @@ pub fn contents_intact(wh: &Warehouse, months: Option<&BTreeSet<String>>) -> Res
         let Some(expected) = file.sha256.as_ref() else {
             continue;
         };
-        let full = wh.root().join(&file.path);
-        let seen = signature(&full)?;
-        if verified.get(&file.path) == Some(&seen) {
-            continue;
+        match check_against(wh, &mut verified, &file.path, expected)? {
+            Checked::Known => {}
+            Checked::Learned => learned = true,
+            Checked::Differs => {
+                return Err(Error::Runtime(format!(
+                    "{}: damaged: its bytes differ from those seatcount wrote, though its size is the same; restore it from a backup",
+                    wh.root().join(&file.path).display()
+                )));
+            }
         }
-        if files::file_sha256(&full)? != *expected {
-            return Err(Error::Runtime(format!(
-                "{}: damaged: its bytes differ from those seatcount wrote, though its size is the same; restore it from a backup",
-                full.display()
-            )));
-        }
-        verified.insert(file.path, seen);
-        learned = true;
     }
     if learned {
         // A reader that cannot write (a read-only copy) reads the files again next time.
         let _ = save_verified(wh, &verified);
     }
     Ok(())
+}
+
+/// What comparing one file with its checksum found.
+enum Checked {
+    /// Its stat is the one it had when it last matched: not read.
+    Known,
+    /// Read, and it matches; `verified` now remembers its stat.
+    Learned,
+    /// Read, and it does not match.
+    Differs,
+}
+
+/// Compares the file at `relative` with SHA-256 `expected`, reading it only when its stat
+/// differs from the one `verified` remembers; the one rule for events and derived files.
+fn check_against(
+    wh: &Warehouse,
+    verified: &mut Verified,
+    relative: &Path,
+    expected: &str,
+) -> Result<Checked> {
+    let full = wh.root().join(relative);
+    let seen = signature(&full)?;
+    if verified.get(relative) == Some(&seen) {
+        return Ok(Checked::Known);
+    }
+    if files::file_sha256(&full)? != expected {
+        return Ok(Checked::Differs);
+    }
+    verified.insert(relative.to_path_buf(), seen);
+    Ok(Checked::Learned)
 }
 
 /// Remembers `paths` as verified: a commit has just hashed them, in staging, and moved them.
@@ -114,19 +141,18 @@ pub fn remember_verified(wh: &Warehouse, paths: &[PathBuf]) -> Result<()> {
 /// Whether the file at `relative` (to the root) has SHA-256 `expected`, reading it only
 /// when its stat has changed since it last matched, as [`contents_intact`] does for events.
 pub fn matches_checksum(wh: &Warehouse, relative: &Path, expected: &str) -> Result<bool> {
-    let full = wh.root().join(relative);
-    let seen = signature(&full)?;
     let mut verified = load_verified(wh);
-    if verified.get(relative) == Some(&seen) {
-        return Ok(true);
-    }
-    if files::file_sha256(&full)? != expected {
-        return Ok(false);
-    }
-    verified.insert(relative.to_path_buf(), seen);
-    // A reader that cannot write reads the file again next time.
-    let _ = save_verified(wh, &verified);
-    Ok(true)
+    Ok(
+        match check_against(wh, &mut verified, relative, expected)? {
+            Checked::Known => true,
+            Checked::Learned => {
+                // A reader that cannot write reads the file again next time.
+                let _ = save_verified(wh, &verified);
+                true
+            }
+            Checked::Differs => false,
+        },
+    )
 }
 
 /// Drops `paths`, deleted files, from the record of verified files.
