@@ -374,14 +374,40 @@ impl Config {
 
     /// Parses TOML text; `origin` names the file in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Config> {
-        let file: File = toml::from_str(text).map_err(|e| {
+        Config::parse_with(text, origin, &[])
+    }
+
+    /// Parses TOML text with `overrides` applied on top of it, as a what-if
+    /// (docs/configuration.md "What-if"); errors then name the overrides too.
+    pub fn parse_with(text: &str, origin: &str, overrides: &[Override]) -> Result<Config> {
+        let syntax = |e: toml::de::Error| {
             let message = e.message().trim().to_string();
             let place = e
                 .span()
                 .map(|s| format!(" (line {})", text[..s.start].lines().count().max(1)))
                 .unwrap_or_default();
             Error::Usage(format!("{origin}{place}: {message}"))
-        })?;
+        };
+        let (file, origin): (File, String) = if overrides.is_empty() {
+            (toml::from_str(text).map_err(syntax)?, origin.to_string())
+        } else {
+            let mut table: toml::Table = toml::from_str(text).map_err(syntax)?;
+            for o in overrides {
+                o.apply(&mut table)?;
+            }
+            let listed: Vec<String> = overrides
+                .iter()
+                .map(|o| format!("--what-if {}", o.text))
+                .collect();
+            let origin = format!("{origin} with {}", listed.join(" "));
+            let file = toml::Value::Table(table)
+                .try_into()
+                .map_err(|e: toml::de::Error| {
+                    Error::Usage(format!("{origin}: {}", e.message().trim()))
+                })?;
+            (file, origin)
+        };
+        let origin = origin.as_str();
         let config =
             Config::resolve(file).map_err(|reason| Error::Usage(format!("{origin}: {reason}")))?;
         let custom = config.classification.custom_sql.trim();
@@ -394,13 +420,88 @@ impl Config {
     /// Reads `path`; a missing file is the default configuration unless it was asked for
     /// by name (`required`).
     pub fn load(path: &Path, required: bool) -> Result<Config> {
-        match std::fs::read_to_string(path) {
-            Ok(text) => Config::parse(&text, &path.display().to_string()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
-                Ok(Config::default())
-            }
-            Err(e) => Err(Error::io(path, e)),
+        Config::load_with(path, required, &[])
+    }
+
+    /// [`Config::load`] with `overrides` applied on top of the file (a what-if).
+    pub fn load_with(path: &Path, required: bool, overrides: &[Override]) -> Result<Config> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => String::new(),
+            Err(e) => return Err(Error::io(path, e)),
+        };
+        Config::parse_with(&text, &path.display().to_string(), overrides)
+    }
+}
+
+/// One `--what-if KEY=VALUE`: a dotted key of `seatcount.toml` and the value it takes in the
+/// what-if. The value is TOML (`false`, `["reported", "domains"]`); a bare word is a string, so
+/// `identifiers.case=insensitive` needs no quotes. An empty value removes the key, so it takes
+/// its profile's default again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Override {
+    /// As given, for messages and the report's header.
+    pub text: String,
+    path: Vec<String>,
+    value: Option<toml::Value>,
+}
+
+impl std::str::FromStr for Override {
+    type Err = String;
+
+    fn from_str(text: &str) -> std::result::Result<Self, String> {
+        let (key, value) = text.split_once('=').ok_or_else(|| {
+            format!("{text:?} is not KEY=VALUE (e.g. identifiers.case=insensitive)")
+        })?;
+        let path: Vec<String> = key
+            .trim()
+            .split('.')
+            .map(|p| p.trim().to_string())
+            .collect();
+        if path.iter().any(String::is_empty) {
+            return Err(format!("{text:?} does not name a key of seatcount.toml"));
         }
+        let value = value.trim();
+        let value = (!value.is_empty()).then(|| {
+            format!("v = {value}")
+                .parse::<toml::Table>()
+                .ok()
+                .and_then(|mut t| t.remove("v"))
+                .unwrap_or_else(|| toml::Value::String(value.to_string()))
+        });
+        Ok(Override {
+            text: text.to_string(),
+            path,
+            value,
+        })
+    }
+}
+
+impl Override {
+    /// Sets (or removes) the key in the file's table, making the tables on its way.
+    fn apply(&self, table: &mut toml::Table) -> Result<()> {
+        let (last, parents) = self.path.split_last().expect("a key is never empty");
+        let mut at = table;
+        for part in parents {
+            let next = at
+                .entry(part.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            at = next.as_table_mut().ok_or_else(|| {
+                Error::Usage(format!(
+                    "--what-if {}: {part} is a value in seatcount.toml, not a table",
+                    self.text
+                ))
+            })?;
+        }
+        match &self.value {
+            Some(v) => {
+                at.insert(last.clone(), v.clone());
+            }
+            None => {
+                at.remove(last);
+            }
+        }
+        Ok(())
     }
 }
 
@@ -429,6 +530,55 @@ fn check_expression(text: &str) -> std::result::Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn what_if(text: &str, overrides: &[&str]) -> Result<Config> {
+        let overrides: Vec<Override> = overrides.iter().map(|o| o.parse().unwrap()).collect();
+        Config::parse_with(text, "t", &overrides)
+    }
+
+    #[test]
+    fn a_what_if_sets_removes_and_checks_keys() {
+        let base = "[waterfall]\nmixed = \"both\"\n";
+        let c = what_if(
+            base,
+            &["identifiers.case=insensitive", "waterfall.mixed=multi_app"],
+        )
+        .unwrap();
+        assert_eq!(c.identifiers.case, CaseMode::Insensitive);
+        assert_eq!(c.waterfall.mixed, Mixed::MultiApp);
+        // An empty value gives the key back to its profile.
+        assert_eq!(
+            what_if(base, &["waterfall.mixed="])
+                .unwrap()
+                .waterfall
+                .mixed,
+            Mixed::SingleApp
+        );
+        let c = what_if(
+            "",
+            &[
+                "classification.rules=[\"reported\", \"domains\"]",
+                "waterfall.enabled=false",
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.classification.rules, vec![Rule::Reported, Rule::Domains]);
+        assert!(!c.waterfall.enabled);
+        // The profile's defaults follow a what-if of the profile; the file's keys still win.
+        let c = what_if("[identifiers]\ncase = \"exact\"\n", &["profile=outsystems"]).unwrap();
+        assert_eq!(c.dedup.policy, DedupPolicy::UsernameOrEmail);
+        assert_eq!(c.identifiers.case, CaseMode::Exact);
+        for (bad, says) in [
+            ("identifiers.case=upper", "upper"),
+            ("identifiers.cas=exact", "cas"),
+            ("profile.case=exact", "profile"),
+        ] {
+            let e = what_if("", &[bad]).unwrap_err().to_string();
+            assert!(e.contains(says) && e.contains("--what-if"), "{bad}: {e}");
+        }
+        assert!("nokey".parse::<Override>().is_err());
+        assert!(".x=1".parse::<Override>().is_err());
+    }
 
     #[test]
     fn empty_file_is_the_mendix_profile() {

@@ -1,5 +1,6 @@
 //! One error type for the whole tool, so every failure reaches the user as one sentence
-//! with the exit code README promises (2 for usage, 1 for everything at run time).
+//! with the exit code README promises (2 for usage, 3 for a failed gate, 1 for everything
+//! else at run time).
 
 use std::path::{Path, PathBuf};
 
@@ -37,6 +38,10 @@ pub enum Error {
     /// Any other run-time failure, already phrased for the user.
     #[error("{0}")]
     Runtime(String),
+    /// The report was written and a gate it was asked for failed (`--fail-on over-usage`,
+    /// exit code 3), so a scheduler can tell a bill over its entitlement from a broken run.
+    #[error("over-usage: {0}")]
+    OverUsage(String),
 }
 
 /// The environment variable that sizes the engine's memory pool in MiB. Named here, at the
@@ -51,6 +56,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Usage(_) => 2,
+            Error::OverUsage(_) => 3,
             _ => 1,
         }
     }

@@ -22,6 +22,9 @@
 --                                 others are in the `conflicts` table (docs/semantics.md
 --                                 "Counted events"); a source that reuses ids needs a look.
 --
+-- Where a setting decides what a finding costs, its detail ends with the what-if that shows it
+-- (docs/semantics.md "What-if").
+--
 -- Each check is its own statement, kept as a one-row table, so the checks run one after
 -- another and each has the whole memory pool: in one plan, their joins and aggregates ran at
 -- once and outgrew it at 100M events (BENCHMARKS.md item 24).
@@ -31,7 +34,7 @@ SELECT 1 AS ord, 'case_or_space_variants' AS "check",
        coalesce(sum(spellings - 1), 0) AS affected_users,
        CASE {{case}}
            WHEN 'insensitive' THEN 'identifiers spelled differently only by case or white space; identifiers.case = insensitive already counts each as one person'
-           ELSE 'identifiers spelled differently only by case or white space; each spelling is a person under identifiers.case = ' || {{case}} || ': normalizing them at source saves this many seats'
+           ELSE 'identifiers spelled differently only by case or white space; each spelling is a person under identifiers.case = ' || {{case}} || ': normalizing them at source saves this many seats; to see where: seatcount report usage --what-if identifiers.case=insensitive'
        END AS detail
 FROM (
     SELECT count(DISTINCT exact) AS spellings
@@ -69,7 +72,8 @@ pairwise AS (
 SELECT 2 AS ord, 'pairwise_identifiers' AS "check",
        coalesce(sum(emails), 0) AS affected_users,
        coalesce('apps whose identifiers never match another app''s for the same e-mail: '
-                || string_agg(app_id, ',' ORDER BY app_id),
+                || string_agg(app_id, ',' ORDER BY app_id)
+                || '; what merging by e-mail would save: seatcount report usage --what-if dedup.policy=username_or_email',
                 'no app uses per-app identifiers') AS detail
 FROM pairwise;
 
@@ -85,7 +89,9 @@ WHERE month = {{month}} AND NOT has_named_user_identifier;
 CREATE TABLE check_conflicting AS
 SELECT 4 AS ord, 'conflicting_classification' AS "check",
        count(*) AS affected_users,
-       'persons whose accounts are classified differently; resolved by classification.conflict = ' || {{conflict}} AS detail
+       'persons whose accounts are classified differently; resolved by classification.conflict = ' || {{conflict}}
+           || '; the other reading: seatcount report usage --what-if classification.conflict='
+           || CASE WHEN {{conflict}} = 'external_wins' THEN 'internal_wins' ELSE 'external_wins' END AS detail
 FROM persons
 WHERE month = {{month}} AND conflicting;
 
@@ -101,7 +107,7 @@ SELECT 6 AS ord, 'internal_outside_domains' AS "check",
        count(DISTINCT a.person_key) FILTER (WHERE a.by_domains = 'External' AND f.final_classification = 'Internal')
            AS affected_users,
        CASE WHEN bool_or(a.by_domains IS NOT NULL)
-            THEN 'persons counted Internal whose e-mail domain is not an internal domain: review, contractors are Internal by definition'
+            THEN 'persons counted Internal whose e-mail domain is not an internal domain: review, contractors are Internal by definition; classified by domain alone: seatcount report usage --what-if classification.rules=["domains"]'
             ELSE 'no internal domains configured'
        END AS detail
 FROM account_persons a
@@ -114,8 +120,8 @@ SELECT 7 AS ord, 'mixed_pack_users' AS "check",
            AS affected_users,
        CASE
            WHEN NOT {{waterfall_enabled}} THEN 'the waterfall is off: no single-app packs'
-           WHEN {{mixed}} = 'single_app' THEN 'internal persons who used an app with a pack and one without; waterfall.mixed = single_app counts them on their packs only, multi_app would count them as Multi-App instead'
-           WHEN {{mixed}} = 'multi_app' THEN 'internal persons who used an app with a pack and one without; waterfall.mixed = multi_app counts them as Multi-App only, single_app would count them on their packs instead'
+           WHEN {{mixed}} = 'single_app' THEN 'internal persons who used an app with a pack and one without; waterfall.mixed = single_app counts them on their packs only, multi_app would count them as Multi-App instead: seatcount report usage --what-if waterfall.mixed=multi_app'
+           WHEN {{mixed}} = 'multi_app' THEN 'internal persons who used an app with a pack and one without; waterfall.mixed = multi_app counts them as Multi-App only, single_app would count them on their packs instead: seatcount report usage --what-if waterfall.mixed=single_app'
            ELSE 'internal persons who used an app with a pack and one without; waterfall.mixed = both counts them on their packs and again as Multi-App'
        END AS detail
 FROM final_persons

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use super::repl::DEFAULT_MAX_ROWS;
+use crate::config::Override;
 use crate::generate::FileFormat;
 use crate::ingest::OnError;
 use crate::reports::format::OutputFormat;
@@ -72,6 +73,13 @@ pub enum Command {
         /// The month (YYYY-MM); default: the latest month with data.
         #[arg(long, value_name = "YYYY-MM")]
         month: Option<String>,
+        /// Also run the report with this seatcount.toml key changed, and print the two side
+        /// by side (usage, history, users); repeatable. An empty VALUE gives the key its
+        /// profile's default.
+        #[arg(long = "what-if", value_name = "KEY=VALUE")]
+        what_if: Vec<Override>,
+        #[command(flatten)]
+        gates: GateArgs,
         #[command(flatten)]
         output: OutputArgs,
     },
@@ -217,6 +225,24 @@ pub enum HashArg {
     HmacSha256,
     /// Plain SHA-256, reversible by dictionary for e-mail addresses.
     Sha256,
+}
+
+/// Gates for schedulers (usage, history, cost).
+#[derive(Debug, Clone, clap::Args)]
+pub struct GateArgs {
+    /// Exit with code 3, after writing the report, when a row is over its entitlement.
+    #[arg(long, value_enum, value_name = "WHAT")]
+    pub fail_on: Option<FailOn>,
+    /// Print a line on stderr for each row at or above PERCENT of its entitlement.
+    #[arg(long, value_name = "PERCENT", value_parser = clap::value_parser!(u32).range(1..))]
+    pub warn_at: Option<u32>,
+}
+
+/// `--fail-on` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FailOn {
+    /// Any row whose consumption exceeds its entitlement.
+    OverUsage,
 }
 
 /// Where and how results are written.

@@ -11,17 +11,20 @@ use std::path::Path;
 
 use datafusion::arrow::array::RecordBatch;
 
-use crate::engine::session::Session;
+use crate::engine::session::{Session, load_config_with};
 use crate::engine::{Access, Rows};
 use crate::error::{Error, Result};
 use crate::generate;
 use crate::ingest;
+use crate::reports::gates::Gates;
 use crate::reports::{self, dashboard};
 use crate::warehouse::assignments;
 use crate::warehouse::entitlements;
 use crate::warehouse::key::HashAlgorithm;
 use crate::warehouse::{Warehouse, check, commit, files, manifest};
-pub use args::{Cli, Command, HashArg, OutputArgs, QuarantineAction, SubscriptionAction};
+pub use args::{
+    Cli, Command, FailOn, GateArgs, HashArg, OutputArgs, QuarantineAction, SubscriptionAction,
+};
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> Result<()> {
@@ -90,16 +93,36 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Report {
             name,
             month,
+            what_if,
+            gates,
             output,
         } => {
             let report = reports::find(name)?;
+            let mut gates = Gates::new(gates.fail_on == Some(FailOn::OverUsage), gates.warn_at);
+            if !what_if.is_empty() {
+                reports::what_if::comparison(report)?;
+                if gates.any() {
+                    return Err(Error::Usage(
+                        "--fail-on and --warn-at judge the bill in force, not a what-if; run them without --what-if".into(),
+                    ));
+                }
+            }
             let session = Session::open(&root, cli.config.as_deref()).await?;
             let read = commit::read_lock(&session.warehouse)?;
-            let rows = reports::stream(&session, report, month.as_deref()).await?;
-            output::emit(output, rows).await?;
+            if what_if.is_empty() {
+                let rows = reports::stream(&session, report, month.as_deref()).await?;
+                gates.check_schema(&rows.schema, report.name)?;
+                output::emit_observed(output, rows, |batch| gates.observe(batch)).await?;
+            } else {
+                let config = load_config_with(&root, cli.config.as_deref(), what_if)?;
+                let other = session.with_config(config).await?;
+                let rows =
+                    reports::what_if::run(&session, &other, report, month.as_deref()).await?;
+                output::emit(output, rows).await?;
+            }
             drop(read);
             commit::tidy_derived(&session.warehouse);
-            Ok(())
+            gates.verdict()
         }
         Command::RotateKey => Err(Error::Runtime(format!(
             "{}: seatcount cannot re-key a warehouse, because HMAC-SHA256 is one-way and the clear identifiers a new key needs were never stored; to change the key, ingest the raw files into a new warehouse (seatcount --warehouse NEW ingest RAW...) and retire this one",

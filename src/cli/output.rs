@@ -6,6 +6,7 @@ use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
+use datafusion::arrow::array::RecordBatch;
 use futures::StreamExt;
 
 use crate::cli::OutputArgs;
@@ -14,11 +15,22 @@ use crate::error::{Error, Result};
 use crate::reports::format::{self, OutputFormat};
 
 /// Writes `rows` where `output` says, in its format.
-pub async fn emit(output: &OutputArgs, mut rows: Rows<'_>) -> Result<()> {
+pub async fn emit(output: &OutputArgs, rows: Rows<'_>) -> Result<()> {
+    emit_observed(output, rows, |_| Ok(())).await
+}
+
+/// [`emit`], showing each batch to `observe` before it is written (the report's gates).
+pub async fn emit_observed(
+    output: &OutputArgs,
+    mut rows: Rows<'_>,
+    mut observe: impl FnMut(&RecordBatch) -> Result<()>,
+) -> Result<()> {
     let destination = Destination::open(output)?;
     let mut writer = format::Writer::new(destination, &rows.schema, output.format)?;
     while let Some(batch) = rows.batches.next().await {
-        writer.write(&batch?)?;
+        let batch = batch?;
+        observe(&batch)?;
+        writer.write(&batch)?;
     }
     writer.finish()?.complete()
 }

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::config::Config;
+use crate::config::{Config, Override};
 use crate::engine::Engine;
 use crate::engine::memory::{self, Workload};
 use crate::engine::udf::UdfSettings;
@@ -47,6 +47,29 @@ impl Session {
         })
     }
 
+    /// The same warehouse under another configuration (a what-if): its own engine and views,
+    /// the same subscriptions, and this session's memory pool, so the two are bounded
+    /// together.
+    pub async fn with_config(&self, config: Config) -> Result<Session> {
+        let runtime = self.engine.context().runtime_env();
+        let engine = Engine::open_in(
+            &self.warehouse,
+            &udf_settings(&self.warehouse, &config)?,
+            runtime,
+        )
+        .await?;
+        engine
+            .install_semantics(&config, &self.subscriptions, &self.assignments, None)
+            .await?;
+        Ok(Session {
+            warehouse: self.warehouse.clone(),
+            config,
+            engine,
+            subscriptions: self.subscriptions.clone(),
+            assignments: self.assignments.clone(),
+        })
+    }
+
     /// A second engine over the same warehouse whose views cover `month` only, with the
     /// costly step computed once: what reports run on.
     ///
@@ -75,9 +98,18 @@ impl Session {
 /// The configuration in force: `config_file` must exist when given; the warehouse's own
 /// `seatcount.toml` may be absent (every key has a default).
 pub(crate) fn load_config(root: &Path, config_file: Option<&Path>) -> Result<Config> {
+    load_config_with(root, config_file, &[])
+}
+
+/// [`load_config`] with a what-if's `overrides` applied on top.
+pub(crate) fn load_config_with(
+    root: &Path,
+    config_file: Option<&Path>,
+    overrides: &[Override],
+) -> Result<Config> {
     match config_file {
-        Some(path) => Config::load(path, true),
-        None => Config::load(&crate::warehouse::config_path(root), false),
+        Some(path) => Config::load_with(path, true, overrides),
+        None => Config::load_with(&crate::warehouse::config_path(root), false, overrides),
     }
 }
 

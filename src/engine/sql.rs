@@ -44,6 +44,12 @@ pub(crate) const INGEST_CONFLICTS: SqlFile = sql_file!("ingest/conflicts.sql");
 /// See [`INGEST_CONTESTED`].
 pub(crate) const INGEST_OUTRANKED: SqlFile = sql_file!("ingest/outranked.sql");
 
+/// The what-if comparison of `usage` and `history` over the two results `current` and
+/// `what_if` (docs/semantics.md "What-if").
+pub(crate) const WHAT_IF_USAGE: SqlFile = sql_file!("what-if/usage.sql");
+/// The what-if comparison of `users`; see [`WHAT_IF_USAGE`].
+pub(crate) const WHAT_IF_USERS: SqlFile = sql_file!("what-if/users.sql");
+
 /// A file of `sql/views/`: it creates one view, named after it.
 #[derive(Debug, Clone, Copy)]
 pub struct View {

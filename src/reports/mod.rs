@@ -4,6 +4,8 @@
 
 pub(crate) mod dashboard;
 pub(crate) mod format;
+pub mod gates;
+pub mod what_if;
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;

@@ -92,6 +92,15 @@ fn an_analyst_session() {
     );
     say(&mut p, "\\format csv", &["output format is csv"]);
     say(&mut p, "\\r usage", &["2026-09,multi_app_internal"]);
+    // A what-if beside the report: lowercasing merges two of the Multi-App users.
+    say(
+        &mut p,
+        "\\r usage 2026-10 identifiers.case=insensitive",
+        &[
+            "what_if_consumption",
+            "2026-10,multi_app_internal,,4,5,4,-1,1,0,-1",
+        ],
+    );
     say(&mut p, "\\timing on", &["timing is on"]);
     say(&mut p, "SELECT 1 AS one;", &["one", "Time: "]);
 

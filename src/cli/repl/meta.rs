@@ -2,11 +2,13 @@
 
 use clap::ValueEnum;
 
+use crate::config::Override;
+
 use crate::reports;
 use crate::reports::format::OutputFormat;
 
 /// One backslash command.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Meta {
     /// `\?`: the list below.
     Help,
@@ -16,12 +18,14 @@ pub enum Meta {
     Describe(Option<String>),
     /// `\reports`: the canned reports.
     Reports,
-    /// `\r NAME [YYYY-MM]`: run a canned report.
+    /// `\r NAME [YYYY-MM] [KEY=VALUE ...]`: run a canned report, or compare it with a what-if.
     Report {
         /// The report's name.
         name: String,
         /// Its month; default: `\month`, else the latest with data.
         month: Option<String>,
+        /// The what-if's changed keys; none for the plain report.
+        what_if: Vec<Override>,
     },
     /// `\format FORMAT`.
     Format(OutputFormat),
@@ -41,6 +45,10 @@ pub const HELP: &[(&str, &str)] = &[
     ("\\d NAME", "columns and types of a table or view"),
     ("\\reports", "list the canned reports"),
     ("\\r NAME [YYYY-MM]", "run a canned report"),
+    (
+        "\\r NAME [YYYY-MM] KEY=VALUE ...",
+        "the report beside a what-if (usage, history, users)",
+    ),
     ("\\format FORMAT", "table, csv, json or ndjson"),
     ("\\timing on|off", "print how long each statement took"),
     ("\\month YYYY-MM", "default month for \\r"),
@@ -75,17 +83,28 @@ pub fn parse(line: &str) -> Result<Meta, String> {
         "\\d" => arity(1).map(|_| Meta::Describe(args.first().map(|s| s.to_string()))),
         "\\reports" => arity(0).map(|_| Meta::Reports),
         "\\r" => {
-            arity(2)?;
-            let name = args
+            let (what_if, plain): (Vec<&str>, Vec<&str>) =
+                args.iter().partition(|a| a.contains('='));
+            if plain.len() > 2 {
+                return Err(format!(
+                    "{command} takes a report, a month and KEY=VALUE what-ifs; see \\?"
+                ));
+            }
+            let name = plain
                 .first()
                 .ok_or_else(|| "\\r needs a report name; \\reports lists them".to_string())?;
-            let month = args
+            let month = plain
                 .get(1)
                 .map(|m| reports::parse_month(m).map_err(|e| e.to_string()))
                 .transpose()?;
+            let what_if = what_if
+                .iter()
+                .map(|o| o.parse::<Override>())
+                .collect::<Result<_, _>>()?;
             Ok(Meta::Report {
                 name: name.to_string(),
                 month,
+                what_if,
             })
         }
         "\\format" => {
@@ -139,7 +158,16 @@ mod tests {
             parse("\\r usage 2026-09"),
             Ok(Meta::Report {
                 name: "usage".into(),
-                month: Some("2026-09".into())
+                month: Some("2026-09".into()),
+                what_if: vec![]
+            })
+        );
+        assert_eq!(
+            parse("\\r usage waterfall.mixed=both 2026-09"),
+            Ok(Meta::Report {
+                name: "usage".into(),
+                month: Some("2026-09".into()),
+                what_if: vec!["waterfall.mixed=both".parse().unwrap()]
             })
         );
         assert_eq!(parse("\\format CSV"), Ok(Meta::Format(OutputFormat::Csv)));
@@ -157,6 +185,7 @@ mod tests {
             "\\month 2026-13",
             "\\limit 0",
             "\\r",
+            "\\r usage 2026-09 extra",
             "\\q now",
             "\\x",
         ] {

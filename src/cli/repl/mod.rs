@@ -19,7 +19,8 @@ use rustyline::history::FileHistory;
 use rustyline::{CompletionType, Config as EditorConfig, Editor};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
-use crate::engine::{self, Access, session::Session};
+use crate::engine::session::{Session, load_config_with};
+use crate::engine::{self, Access};
 use crate::error::{Error, Result};
 use crate::reports;
 use crate::reports::format::{self, OutputFormat};
@@ -38,6 +39,9 @@ const PROMPT: &str = "seatcount> ";
 /// What the REPL remembers between lines.
 struct Repl {
     session: Session,
+    /// Where the session's configuration came from, for `\r`'s what-ifs.
+    root: PathBuf,
+    config_file: Option<PathBuf>,
     format: OutputFormat,
     timing: bool,
     month: Option<String>,
@@ -83,6 +87,8 @@ pub async fn run(root: &Path, config_file: Option<&Path>, max_rows: usize) -> Re
     );
     let mut repl = Repl {
         session,
+        root: root.to_path_buf(),
+        config_file: config_file.map(Path::to_path_buf),
         format: OutputFormat::Table,
         timing: false,
         month: None,
@@ -195,14 +201,33 @@ impl Repl {
             Meta::Reports => {
                 print!("{}", reports::listing());
             }
-            Meta::Report { name, month } => {
+            Meta::Report {
+                name,
+                month,
+                what_if,
+            } => {
                 let report = reports::find(&name)?;
                 let month = month.or_else(|| self.month.clone());
                 let started = Instant::now();
                 let _read = commit::read_lock(&self.session.warehouse)?;
                 let session = &self.session;
-                let work = reports::run(session, report, month.as_deref());
-                if let Some((schema, batches)) = cancellable(&mut self.interrupts, work).await? {
+                let result = if what_if.is_empty() {
+                    let work = reports::run(session, report, month.as_deref());
+                    cancellable(&mut self.interrupts, work).await?
+                } else {
+                    reports::what_if::comparison(report)?;
+                    let config =
+                        load_config_with(&self.root, self.config_file.as_deref(), &what_if)?;
+                    let other = session.with_config(config).await?;
+                    let work = async {
+                        reports::what_if::run(session, &other, report, month.as_deref())
+                            .await?
+                            .collect()
+                            .await
+                    };
+                    cancellable(&mut self.interrupts, work).await?
+                };
+                if let Some((schema, batches)) = result {
                     self.show(&schema, &batches, started)?;
                 }
             }
