@@ -73,6 +73,9 @@ pub enum Command {
         /// The month (YYYY-MM); default: the latest month with data.
         #[arg(long, value_name = "YYYY-MM")]
         month: Option<String>,
+        /// The day the subscriptions report takes as today (YYYY-MM-DD); default: today (UTC).
+        #[arg(long, value_name = "DATE")]
+        today: Option<chrono::NaiveDate>,
         /// Also run the report with this seatcount.toml key changed, and print the two side
         /// by side (usage, history, users); repeatable. An empty VALUE gives the key its
         /// profile's default.
@@ -189,6 +192,12 @@ pub enum SubscriptionAction {
         /// Its id; default: the next free `sub-N`.
         #[arg(long)]
         id: Option<String>,
+        /// What one user costs for one month (the cost report), such as 12.50.
+        #[arg(long, value_name = "PRICE", requires = "currency")]
+        unit_price: Option<String>,
+        /// The price's currency (three capitals, such as EUR).
+        #[arg(long, value_name = "CODE", requires = "unit_price")]
+        currency: Option<String>,
     },
     /// Assign a single_app_internal subscription to an app from a date (assignments.csv).
     Assign {

@@ -93,6 +93,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Report {
             name,
             month,
+            today,
             what_if,
             gates,
             output,
@@ -110,7 +111,11 @@ pub async fn run(cli: Cli) -> Result<()> {
             let session = Session::open(&root, cli.config.as_deref()).await?;
             let read = commit::read_lock(&session.warehouse)?;
             if what_if.is_empty() {
-                let rows = reports::stream(&session, report, month.as_deref()).await?;
+                let asked = reports::Asked {
+                    month: month.as_deref(),
+                    today: *today,
+                };
+                let rows = reports::stream(&session, report, asked).await?;
                 gates.check_schema(&rows.schema, report.name)?;
                 output::emit_observed(output, rows, |batch| gates.observe(batch)).await?;
             } else {
@@ -217,6 +222,8 @@ async fn subscriptions(root: &Path, action: &SubscriptionAction) -> Result<()> {
             to,
             app,
             id,
+            unit_price,
+            currency,
         } => {
             let mut added = String::new();
             entitlements::update(&wh, |subs| {
@@ -234,6 +241,14 @@ async fn subscriptions(root: &Path, action: &SubscriptionAction) -> Result<()> {
                     valid_from: *from,
                     valid_to: *to,
                     app_id: app.clone(),
+                    price: match (unit_price, currency) {
+                        (Some(amount), Some(currency)) => {
+                            Some(entitlements::Price::parse(amount, currency).map_err(
+                                |(column, reason)| Error::Usage(format!("{column}: {reason}")),
+                            )?)
+                        }
+                        _ => None,
+                    },
                 };
                 entitlements::check(&sub, subs)
                     .map_err(|(column, reason)| Error::Usage(format!("{column}: {reason}")))?;

@@ -126,6 +126,7 @@ pub const VIEWS: &[View] = &[
     ),
     view!("persons", "views/40_persons.sql", false),
     view!("months", "views/45_months.sql", true),
+    view!("pack_assignments", "views/48_pack_assignments.sql", false),
     view!(
         "valid_subscriptions",
         "views/50_valid_subscriptions.sql",
@@ -156,29 +157,42 @@ pub struct ReportFile {
     pub name: &'static str,
     /// Its file under `sql/reports/`.
     pub file: SqlFile,
-    /// Whether it covers one month (`--month`, `{{month}}` in the file) rather than all.
-    pub monthly: bool,
+    /// What it covers.
+    pub scope: ReportScope,
+}
+
+/// What a canned report covers, which decides how it is run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportScope {
+    /// One month (`--month`, `{{month}}` in the file), on views scoped to it.
+    Month,
+    /// Every month with data, one month after another, oldest first.
+    EveryMonth,
+    /// The subscriptions as of one day (`--today`, `{{today}}` in the file); no events.
+    Day,
 }
 
 macro_rules! report {
-    ($name:literal, $path:literal, $monthly:literal) => {
+    ($name:literal, $path:literal, $scope:ident) => {
         ReportFile {
             name: $name,
             file: sql_file!($path),
-            monthly: $monthly,
+            scope: ReportScope::$scope,
         }
     };
 }
 
 /// The canned reports, in the order `seatcount reports` lists them.
 pub(crate) const REPORTS: &[ReportFile] = &[
-    report!("named-users", "reports/named-users.sql", true),
-    report!("usage", "reports/usage.sql", true),
-    report!("history", "reports/history.sql", false),
-    report!("environments", "reports/environments.sql", true),
-    report!("providers", "reports/providers.sql", true),
-    report!("users", "reports/users.sql", true),
-    report!("hygiene", "reports/hygiene.sql", true),
+    report!("named-users", "reports/named-users.sql", Month),
+    report!("usage", "reports/usage.sql", Month),
+    report!("history", "reports/history.sql", EveryMonth),
+    report!("cost", "reports/cost.sql", EveryMonth),
+    report!("environments", "reports/environments.sql", Month),
+    report!("providers", "reports/providers.sql", Month),
+    report!("users", "reports/users.sql", Month),
+    report!("hygiene", "reports/hygiene.sql", Month),
+    report!("subscriptions", "reports/subscriptions.sql", Day),
 ];
 
 impl SqlFile {
@@ -308,6 +322,12 @@ impl Params {
     /// month: every view then reads only its partition.
     pub(crate) fn with_scope(mut self, month: &str) -> Params {
         self.set("month_scope", format!("month = {}", quote(month)));
+        self
+    }
+
+    /// Sets the day a report takes as today.
+    pub(crate) fn with_today(mut self, day: chrono::NaiveDate) -> Params {
+        self.set("today", format!("DATE '{day}'"));
         self
     }
 
@@ -482,11 +502,17 @@ mod tests {
     }
 
     #[test]
-    fn a_report_is_monthly_when_its_file_uses_the_month() {
+    fn a_report_reads_the_month_or_the_day_its_scope_gives() {
         for report in REPORTS {
             assert_eq!(
-                report.monthly,
+                report.scope == ReportScope::Month,
                 report.file.text.contains("{{month}}"),
+                "{}",
+                report.name
+            );
+            assert_eq!(
+                report.scope == ReportScope::Day,
+                report.file.text.contains("{{today}}"),
                 "{}",
                 report.name
             );

@@ -31,7 +31,15 @@ pub async fn render(session: &Session) -> Result<String> {
 
 async fn report_json(session: &Session, name: &str, month: &str) -> Result<String> {
     let report = reports::find(name)?;
-    let (schema, batches) = reports::run(session, report, Some(month)).await?;
+    let (schema, batches) = reports::run(
+        session,
+        report,
+        reports::Asked {
+            month: Some(month),
+            today: None,
+        },
+    )
+    .await?;
     let mut out = Vec::new();
     format::write(&mut out, &schema, &batches, OutputFormat::Json)?;
     let text = String::from_utf8(out).map_err(|e| Error::Runtime(e.to_string()))?;

@@ -13,7 +13,7 @@ use datafusion::arrow::datatypes::SchemaRef;
 use futures::{StreamExt, TryStreamExt};
 
 use crate::engine::session::Session;
-use crate::engine::sql::{Params, REPORTS, SqlFile};
+use crate::engine::sql::{Params, REPORTS, ReportScope, SqlFile};
 use crate::engine::{Access, Engine, Rows};
 use crate::error::{Error, Result};
 
@@ -24,8 +24,8 @@ pub struct Report {
     pub name: &'static str,
     /// Its SQL file.
     pub file: SqlFile,
-    /// Whether it covers one month.
-    monthly: bool,
+    /// What it covers.
+    pub scope: ReportScope,
 }
 
 impl Report {
@@ -36,8 +36,17 @@ impl Report {
 
     /// Whether the report covers one month (`--month`) rather than all of them.
     pub(crate) fn is_monthly(&self) -> bool {
-        self.monthly
+        self.scope == ReportScope::Month
     }
+}
+
+/// What a report may be asked about besides its configuration.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Asked<'a> {
+    /// `--month`: the month of a monthly report.
+    pub month: Option<&'a str>,
+    /// `--today`: the day the `subscriptions` report takes as today (default: the UTC date).
+    pub today: Option<chrono::NaiveDate>,
 }
 
 /// Every canned report, in the order `seatcount reports` lists them.
@@ -45,7 +54,7 @@ pub fn all() -> impl Iterator<Item = Report> {
     REPORTS.iter().map(|r| Report {
         name: r.name,
         file: r.file,
-        monthly: r.monthly,
+        scope: r.scope,
     })
 }
 
@@ -107,19 +116,20 @@ pub(crate) fn default_month(months: &[String]) -> String {
         .clone()
 }
 
-/// Runs `report` for `month` (default: the latest month with data) on `session`'s
+/// Runs `report` as `asked` (default: the latest month with data, today) on `session`'s
 /// warehouse and configuration, collecting its rows; see [`stream`].
 pub async fn run(
     session: &Session,
     report: Report,
-    month: Option<&str>,
+    asked: Asked<'_>,
 ) -> Result<(SchemaRef, Vec<RecordBatch>)> {
-    stream(session, report, month).await?.collect().await
+    stream(session, report, asked).await?.collect().await
 }
 
-/// Runs `report` for `month` (default: the latest month with data) on `session`'s
+/// Runs `report` as `asked` (default: the latest month with data, today) on `session`'s
 /// warehouse and configuration; its rows come as they are computed.
 ///
+/// The `subscriptions` report reads no events: it runs once, on the session's engine.
 /// A monthly report runs on views scoped to its month. A report over every month (history)
 /// runs once per month, each on views scoped to that month, one month after another, and its
 /// rows are concatenated in month order; so its SQL must order by month first. Either way
@@ -129,8 +139,22 @@ pub async fn run(
 pub async fn stream<'a>(
     session: &'a Session,
     report: Report,
-    month: Option<&str>,
+    asked: Asked<'_>,
 ) -> Result<Rows<'a>> {
+    let Asked { month, today } = asked;
+    if report.scope == ReportScope::Day {
+        let today = today.unwrap_or_else(|| chrono::Utc::now().date_naive());
+        let text = Params::from_config(&session.config)
+            .with_today(today)
+            .render(&report.file)?;
+        return session.engine.script(&text, Access::ReadOnly).await;
+    }
+    if today.is_some() {
+        return Err(Error::Usage(format!(
+            "--today is the day the subscriptions report is about; {} is about months",
+            report.name
+        )));
+    }
     let months = months_with_data(&session.engine).await?;
     let month = match month {
         None => default_month(&months),

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use datafusion::datasource::MemTable;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
-use super::Report;
+use super::{Asked, Report};
 use crate::engine::Rows;
 use crate::engine::session::Session;
 use crate::engine::sql::{SqlFile, WHAT_IF_USAGE, WHAT_IF_USERS};
@@ -34,8 +34,9 @@ pub async fn run(
     month: Option<&str>,
 ) -> Result<Rows<'static>> {
     let file = comparison(report)?;
-    let (now_schema, now) = super::run(current, report, month).await?;
-    let (then_schema, then) = super::run(what_if, report, month).await?;
+    let asked = Asked { month, today: None };
+    let (now_schema, now) = super::run(current, report, asked).await?;
+    let (then_schema, then) = super::run(what_if, report, asked).await?;
     let context = SessionContext::new_with_config_rt(
         SessionConfig::new(),
         current.engine.context().runtime_env(),

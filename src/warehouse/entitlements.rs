@@ -8,7 +8,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use datafusion::arrow::array::{ArrayRef, Date32Array, Int64Array, RecordBatch, StringArray};
+use datafusion::arrow::array::{
+    ArrayRef, Date32Array, Decimal128Array, Int64Array, RecordBatch, StringArray,
+};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
 use super::{Warehouse, table};
@@ -23,6 +25,16 @@ pub const COLUMNS: [&str; 6] = [
     "valid_to",
     "app_id",
 ];
+
+/// The columns that may follow [`COLUMNS`]: what one user costs for one month, and in what
+/// currency (the `cost` report). A file either has both or neither.
+pub const PRICE_COLUMNS: [&str; 2] = ["unit_price", "currency"];
+
+/// Decimal places a unit price may have, and the scale it is kept at.
+pub(crate) const PRICE_SCALE: i8 = 4;
+
+/// Digits of a unit price (as an Arrow decimal): up to 10^14 a seat.
+pub(crate) const PRICE_PRECISION: u8 = 18;
 
 /// The most users one subscription may hold: more than any licence, and small enough that
 /// the sum of every subscription of a month cannot overflow.
@@ -81,6 +93,60 @@ pub struct Subscription {
     /// The app a single-app pack is assigned to from `valid_from`; later assignments are in
     /// `assignments.csv` ([`super::assignments`]).
     pub app_id: Option<String>,
+    /// What one user costs for one month, if the file says.
+    pub price: Option<Price>,
+}
+
+/// A unit price and its currency. Kept as the text given (so the file is written back as it
+/// was) and as a number of ten-thousandths, which SQL sums exactly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Price {
+    /// As written: digits, with at most [`PRICE_SCALE`] decimals.
+    pub text: String,
+    /// `text` in ten-thousandths.
+    pub scaled: i128,
+    /// Three capital letters (ISO 4217), such as `EUR`.
+    pub currency: String,
+}
+
+impl Price {
+    /// Parses a unit price and its currency; the error names the column at fault.
+    pub fn parse(
+        amount: &str,
+        currency: &str,
+    ) -> std::result::Result<Price, (&'static str, String)> {
+        let (whole, fraction) = amount.split_once('.').unwrap_or((amount, ""));
+        let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+        let scale = PRICE_SCALE as usize;
+        if whole.is_empty()
+            || whole.len() > usize::from(PRICE_PRECISION) - scale
+            || !digits(whole)
+            || !digits(fraction)
+            || fraction.len() > scale
+            || (amount.contains('.') && fraction.is_empty())
+        {
+            return Err((
+                PRICE_COLUMNS[0],
+                format!(
+                    "{amount:?} is not a price (digits, with at most {scale} decimals, such as 12.50)"
+                ),
+            ));
+        }
+        let scaled = format!("{whole}{fraction:0<scale$}")
+            .parse::<i128>()
+            .map_err(|e| (PRICE_COLUMNS[0], e.to_string()))?;
+        if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
+            return Err((
+                PRICE_COLUMNS[1],
+                format!("{currency:?} is not a currency code (three capitals, such as EUR)"),
+            ));
+        }
+        Ok(Price {
+            text: amount.to_string(),
+            scaled,
+            currency: currency.to_string(),
+        })
+    }
 }
 
 /// Reads and validates `<warehouse>/entitlements.csv`; a missing file is no subscriptions.
@@ -96,7 +162,7 @@ pub fn load(wh: &Warehouse) -> Result<Vec<Subscription>> {
 pub fn parse(bytes: &[u8], path: &Path) -> Result<Vec<Subscription>> {
     let bad = |line: u64, column: &str, reason: String| table::bad_row(path, line, column, reason);
     let mut out: Vec<Subscription> = Vec::new();
-    for (line, record) in table::records(bytes, path, &COLUMNS)? {
+    for (line, record) in table::records_with(bytes, path, &COLUMNS, &PRICE_COLUMNS)? {
         let field = |i: usize| record.get(i).unwrap_or("");
         let id = field(0).to_string();
         if id.is_empty() {
@@ -141,6 +207,20 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Vec<Subscription>> {
         } else {
             Some(date(4)?)
         };
+        let price = match (field(6), field(7)) {
+            ("", "") => None,
+            ("", _) => {
+                return Err(bad(
+                    line,
+                    PRICE_COLUMNS[0],
+                    "a currency needs a unit_price".into(),
+                ));
+            }
+            (amount, currency) => Some(
+                Price::parse(amount, currency)
+                    .map_err(|(column, reason)| bad(line, column, reason))?,
+            ),
+        };
         let sub = Subscription {
             id,
             kind,
@@ -148,6 +228,7 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Vec<Subscription>> {
             valid_from,
             valid_to,
             app_id: Some(field(5).to_string()).filter(|a| !a.is_empty()),
+            price,
         };
         check(&sub, &out).map_err(|(column, reason)| bad(line, column, reason))?;
         out.push(sub);
@@ -179,6 +260,21 @@ pub fn check(
             "only single_app_internal subscriptions are assigned to an app".into(),
         ));
     }
+    // One bill, one currency: costs of two currencies cannot be summed.
+    if let Some(price) = &sub.price
+        && let Some(other) = others
+            .iter()
+            .filter_map(|s| s.price.as_ref())
+            .find(|p| p.currency != price.currency)
+    {
+        return Err((
+            PRICE_COLUMNS[1],
+            format!(
+                "every priced subscription must be in one currency: {} here, {} above",
+                price.currency, other.currency
+            ),
+        ));
+    }
     Ok(())
 }
 /// Applies `change` to the subscriptions and writes the file back atomically, under the
@@ -190,18 +286,36 @@ pub fn update(
     table::locked(wh, || {
         let mut subs = load(wh)?;
         change(&mut subs)?;
+        // The price columns are written only when a subscription has a price, so a file
+        // without them keeps its shape.
+        let priced = subs.iter().any(|s| s.price.is_some());
+        let columns: Vec<&str> = if priced {
+            COLUMNS.iter().chain(&PRICE_COLUMNS).copied().collect()
+        } else {
+            COLUMNS.to_vec()
+        };
         table::write(
             &wh.entitlements_path(),
-            &COLUMNS,
+            &columns,
             subs.iter().map(|s| {
-                vec![
+                let mut row = vec![
                     s.id.clone(),
                     s.kind.as_str().to_string(),
                     s.quantity.to_string(),
                     s.valid_from.to_string(),
                     s.valid_to.map(|d| d.to_string()).unwrap_or_default(),
                     s.app_id.clone().unwrap_or_default(),
-                ]
+                ];
+                if priced {
+                    row.push(s.price.as_ref().map(|p| p.text.clone()).unwrap_or_default());
+                    row.push(
+                        s.price
+                            .as_ref()
+                            .map(|p| p.currency.clone())
+                            .unwrap_or_default(),
+                    );
+                }
+                row
             }),
         )
     })
@@ -216,6 +330,12 @@ pub fn schema() -> SchemaRef {
         Field::new("valid_from", DataType::Date32, false),
         Field::new("valid_to", DataType::Date32, true),
         Field::new("app_id", DataType::Utf8, true),
+        Field::new(
+            "unit_price",
+            DataType::Decimal128(PRICE_PRECISION, PRICE_SCALE),
+            true,
+        ),
+        Field::new("currency", DataType::Utf8, true),
     ]))
 }
 
@@ -246,6 +366,14 @@ pub(crate) fn to_batch(subs: &[Subscription]) -> Result<RecordBatch> {
         )),
         Arc::new(StringArray::from_iter(
             subs.iter().map(|s| s.app_id.as_deref()),
+        )),
+        Arc::new(
+            Decimal128Array::from_iter(subs.iter().map(|s| s.price.as_ref().map(|p| p.scaled)))
+                .with_precision_and_scale(PRICE_PRECISION, PRICE_SCALE)?,
+        ),
+        Arc::new(StringArray::from_iter(
+            subs.iter()
+                .map(|s| s.price.as_ref().map(|p| p.currency.as_str())),
         )),
     ];
     Ok(RecordBatch::try_new(schema(), columns)?)
@@ -303,5 +431,37 @@ mod tests {
             assert!(err.starts_with("entitlements.csv: line"), "{err}");
         }
         assert!(parse_text("id,type\n").is_err());
+    }
+
+    #[test]
+    fn prices_are_optional_exact_and_in_one_currency() {
+        let head = "subscription_id,subscription_type,quantity,valid_from,valid_to,app_id,unit_price,currency\n";
+        let subs = parse_text(&format!(
+            "{head}s1,external,10,2026-01-01,,,12.5,EUR\ns2,internal,5,2026-01-01,,,,\n"
+        ))
+        .unwrap();
+        let price = subs[0].price.as_ref().unwrap();
+        assert_eq!((price.scaled, price.currency.as_str()), (125_000, "EUR"));
+        assert_eq!(subs[1].price, None);
+        for (body, expected) in [
+            (
+                "s1,external,1,2026-01-01,,,12.50001,EUR\n",
+                "column unit_price",
+            ),
+            ("s1,external,1,2026-01-01,,,-3,EUR\n", "column unit_price"),
+            ("s1,external,1,2026-01-01,,,3.,EUR\n", "column unit_price"),
+            ("s1,external,1,2026-01-01,,,3,eur\n", "column currency"),
+            ("s1,external,1,2026-01-01,,,3,\n", "column currency"),
+            ("s1,external,1,2026-01-01,,,,EUR\n", "column unit_price"),
+            (
+                "s1,external,1,2026-01-01,,,3,EUR\ns2,internal,1,2026-01-01,,,3,USD\n",
+                "line 3, column currency",
+            ),
+        ] {
+            let err = parse_text(&format!("{head}{body}"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(expected), "{body}: {err}");
+        }
     }
 }

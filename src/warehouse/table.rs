@@ -33,6 +33,17 @@ pub fn records(
     path: &Path,
     columns: &[&str],
 ) -> Result<Vec<(u64, csv::StringRecord)>> {
+    records_with(bytes, path, columns, &[])
+}
+
+/// [`records`] of a file whose header may also end with the `optional` columns, all of them
+/// or none; a record of a file without them reads them as empty.
+pub fn records_with(
+    bytes: &[u8],
+    path: &Path,
+    columns: &[&str],
+    optional: &[&str],
+) -> Result<Vec<(u64, csv::StringRecord)>> {
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_reader(bytes);
@@ -42,9 +53,15 @@ pub fn records(
         .iter()
         .map(str::to_ascii_lowercase)
         .collect();
-    if header != columns {
+    let full: Vec<&str> = columns.iter().chain(optional).copied().collect();
+    if header != columns && header != full {
+        let optional = if optional.is_empty() {
+            String::new()
+        } else {
+            format!(", optionally followed by {}", optional.join(","))
+        };
         return Err(Error::Runtime(format!(
-            "{}: the header must be {}",
+            "{}: the header must be {}{optional}",
             path.display(),
             columns.join(",")
         )));

@@ -3,11 +3,11 @@
 //! `tests/slt/` (run by `slt.rs`), each case with its hand derivation.
 
 mod common;
+mod compliance;
 mod crash;
 mod damaged;
 mod dashboard;
 mod derived;
-mod gates;
 mod generate;
 mod hostile;
 mod ingest;

@@ -105,10 +105,30 @@ impl AsyncDB for SeatcountDb {
                 "assignments.csv",
                 format!("subscription_id,app_id,assigned_from\n{body}\n"),
             )),
-            ["REPORT", name, month] => {
+            ["ENTITLEMENTS", "PRICED"] => {
+                let header = seatcount::warehouse::entitlements::COLUMNS
+                    .iter()
+                    .chain(&seatcount::warehouse::entitlements::PRICE_COLUMNS)
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(",");
+                Ok(self.replace("entitlements.csv", format!("{header}\n{body}\n")))
+            }
+            ["REPORT", name, when] => {
                 let report = reports::find(name)?;
                 let session = self.session().await?;
-                let (_, batches) = reports::run(session, report, Some(month)).await?;
+                // A month (YYYY-MM), or the day a day's report takes as today (YYYY-MM-DD).
+                let asked = match chrono::NaiveDate::parse_from_str(when, "%Y-%m-%d") {
+                    Ok(day) => reports::Asked {
+                        month: None,
+                        today: Some(day),
+                    },
+                    Err(_) => reports::Asked {
+                        month: Some(when),
+                        today: None,
+                    },
+                };
+                let (_, batches) = reports::run(session, report, asked).await?;
                 Ok(rows(&batches))
             }
             _ => {

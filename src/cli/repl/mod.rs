@@ -212,7 +212,11 @@ impl Repl {
                 let _read = commit::read_lock(&self.session.warehouse)?;
                 let session = &self.session;
                 let result = if what_if.is_empty() {
-                    let work = reports::run(session, report, month.as_deref());
+                    let asked = reports::Asked {
+                        month: month.as_deref(),
+                        today: None,
+                    };
+                    let work = reports::run(session, report, asked);
                     cancellable(&mut self.interrupts, work).await?
                 } else {
                     reports::what_if::comparison(report)?;
