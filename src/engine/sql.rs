@@ -423,9 +423,12 @@ mod tests {
 
     #[test]
     fn every_placeholder_in_every_file_is_known() {
-        let params = Params::from_config(&Config::default()).with_month("2026-01");
+        let params = Params::from_config(&Config::default())
+            .with_month("2026-01")
+            .with_today(chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap());
         let views = VIEWS.iter().map(|v| &v.file);
-        for file in views.chain(REPORTS.iter().map(|r| &r.file)) {
+        let what_if = [&WHAT_IF_USAGE, &WHAT_IF_USERS];
+        for file in views.chain(REPORTS.iter().map(|r| &r.file)).chain(what_if) {
             let text = params.render(file).unwrap();
             let code: String = text
                 .lines()

@@ -44,8 +44,11 @@ pub fn records_with(
     columns: &[&str],
     optional: &[&str],
 ) -> Result<Vec<(u64, csv::StringRecord)>> {
+    // Flexible: a row may leave trailing empty fields out (an unpriced subscription in a file
+    // with prices); a row with too many is refused below.
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
+        .flexible(true)
         .from_reader(bytes);
     let header: Vec<String> = reader
         .headers()
@@ -66,14 +69,22 @@ pub fn records_with(
             columns.join(",")
         )));
     }
+    let width = header.len();
     reader
         .records()
         .enumerate()
         .map(|(index, record)| {
             let line = index as u64 + 2;
-            record
-                .map(|r| (line, r))
-                .map_err(|e| bad_row(path, line, columns[0], e.to_string()))
+            let record = record.map_err(|e| bad_row(path, line, columns[0], e.to_string()))?;
+            if record.len() > width {
+                return Err(bad_row(
+                    path,
+                    line,
+                    header.last().map_or("header", String::as_str),
+                    format!("{} fields where the header has {width}", record.len()),
+                ));
+            }
+            Ok((line, record))
         })
         .collect()
 }

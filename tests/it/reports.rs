@@ -266,9 +266,9 @@ fn subscriptions_are_added_assigned_and_listed_by_command() {
         .unwrap();
     assert_eq!(
         String::from_utf8(list.stdout).unwrap(),
-        "subscription_id,subscription_type,quantity,valid_from,valid_to,app_id\n\
-         sub-1,single_app_internal,3,2026-09-01,,\n\
-         sub-2,external,2,2026-01-01,2026-12-31,\n"
+        "subscription_id,subscription_type,quantity,valid_from,valid_to,app_id,unit_price,currency\n\
+         sub-1,single_app_internal,3,2026-09-01,,,,\n\
+         sub-2,external,2,2026-01-01,2026-12-31,,,\n"
     );
 }
 
