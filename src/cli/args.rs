@@ -45,6 +45,16 @@ pub enum Command {
         /// Fail on the first bad row (default) or quarantine bad rows and keep the good ones.
         #[arg(long, value_enum, default_value = "fail")]
         on_error: OnError,
+        /// Let this ingest change months that `seatcount close` closed.
+        #[arg(long)]
+        reopen: bool,
+    },
+    /// Close a month: save its reports and what made them, and refuse later ingests that
+    /// would change it (unless `ingest --reopen`).
+    Close {
+        /// The month (YYYY-MM).
+        #[arg(value_name = "YYYY-MM")]
+        month: String,
     },
     /// Run SQL against the warehouse.
     Sql {
@@ -81,10 +91,19 @@ pub enum Command {
         /// profile's default.
         #[arg(long = "what-if", value_name = "KEY=VALUE")]
         what_if: Vec<Override>,
+        /// Keep the run as evidence: its output and everything it was computed from
+        /// (`seatcount runs`).
+        #[arg(long)]
+        save: bool,
         #[command(flatten)]
         gates: GateArgs,
         #[command(flatten)]
         output: OutputArgs,
+    },
+    /// List, show, compare and verify saved runs (`report --save`, `close`).
+    Runs {
+        #[command(subcommand)]
+        action: RunsAction,
     },
     /// List the canned reports.
     Reports,
@@ -208,6 +227,35 @@ pub enum SubscriptionAction {
         /// The first day the pack serves the app (YYYY-MM-DD); default: today (UTC).
         #[arg(long, value_name = "DATE")]
         from: Option<chrono::NaiveDate>,
+    },
+}
+
+/// `seatcount runs` actions.
+#[derive(Debug, Subcommand)]
+pub enum RunsAction {
+    /// Every saved run, oldest first.
+    List {
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// A run's output as it was saved (stdout), and what it was computed from (stderr).
+    Show {
+        /// The run's id, as listed.
+        id: String,
+    },
+    /// What differs between two runs of one report: inputs, then rows.
+    Diff {
+        /// The earlier run.
+        before: String,
+        /// The later run.
+        after: String,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Recompute a run from what it recorded and compare the bytes.
+    Verify {
+        /// The run's id, as listed.
+        id: String,
     },
 }
 

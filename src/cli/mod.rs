@@ -11,11 +11,12 @@ use std::path::Path;
 
 use datafusion::arrow::array::RecordBatch;
 
-use crate::engine::session::{Session, load_config_with};
+use crate::engine::session::Session;
 use crate::engine::{Access, Rows};
 use crate::error::{Error, Result};
 use crate::generate;
 use crate::ingest;
+use crate::reports::evidence;
 use crate::reports::gates::Gates;
 use crate::reports::{self, dashboard};
 use crate::warehouse::assignments;
@@ -23,7 +24,8 @@ use crate::warehouse::entitlements;
 use crate::warehouse::key::HashAlgorithm;
 use crate::warehouse::{Warehouse, check, commit, files, manifest};
 pub use args::{
-    Cli, Command, FailOn, GateArgs, HashArg, OutputArgs, QuarantineAction, SubscriptionAction,
+    Cli, Command, FailOn, GateArgs, HashArg, OutputArgs, QuarantineAction, RunsAction,
+    SubscriptionAction,
 };
 
 /// Runs the parsed command line.
@@ -53,12 +55,19 @@ pub async fn run(cli: Cli) -> Result<()> {
             println!("warehouse ready at {}", root.display());
             Ok(())
         }
-        Command::Ingest { files, on_error } => {
+        Command::Ingest {
+            files,
+            on_error,
+            reopen,
+        } => {
             let mut progress = progress::RowProgress::new("reading");
             let summary = ingest::ingest(
                 &root,
                 files,
-                *on_error,
+                ingest::Options {
+                    on_error: *on_error,
+                    reopen: *reopen,
+                },
                 HashAlgorithm::HmacSha256,
                 &mut progress,
             )
@@ -95,32 +104,49 @@ pub async fn run(cli: Cli) -> Result<()> {
             month,
             today,
             what_if,
+            save,
             gates,
             output,
         } => {
+            if name == "changes" {
+                let month = month.as_deref().ok_or_else(|| {
+                    Error::Usage("report changes needs --month, the closed month".into())
+                })?;
+                let session = Session::open(&root, cli.config.as_deref()).await?;
+                let read = commit::read_lock(&session.warehouse)?;
+                output::emit(output, evidence::changes(&session, month).await?).await?;
+                drop(read);
+                commit::tidy_derived(&session.warehouse);
+                return Ok(());
+            }
             let report = reports::find(name)?;
             let mut gates = Gates::new(gates.fail_on == Some(FailOn::OverUsage), gates.warn_at);
             if !what_if.is_empty() {
                 reports::what_if::comparison(report)?;
-                if gates.any() {
+                if gates.any() || *save {
                     return Err(Error::Usage(
-                        "--fail-on and --warn-at judge the bill in force, not a what-if; run them without --what-if".into(),
+                        "--fail-on, --warn-at and --save are about the bill in force, not a what-if; run them without --what-if".into(),
                     ));
                 }
             }
             let session = Session::open(&root, cli.config.as_deref()).await?;
             let read = commit::read_lock(&session.warehouse)?;
-            if what_if.is_empty() {
-                let asked = reports::Asked {
-                    month: month.as_deref(),
-                    today: *today,
-                };
+            let asked = reports::Asked {
+                month: month.as_deref(),
+                today: *today,
+            };
+            if *save {
+                let saved = evidence::save(&session, report, asked, None).await?;
+                gates.check_schema(&saved.schema, report.name)?;
+                let rows = Rows::from_batches(saved.schema, saved.batches);
+                output::emit_observed(output, rows, |batch| gates.observe(batch)).await?;
+                eprintln!("saved as run {}", saved.id);
+            } else if what_if.is_empty() {
                 let rows = reports::stream(&session, report, asked).await?;
                 gates.check_schema(&rows.schema, report.name)?;
                 output::emit_observed(output, rows, |batch| gates.observe(batch)).await?;
             } else {
-                let config = load_config_with(&root, cli.config.as_deref(), what_if)?;
-                let other = session.with_config(config).await?;
+                let other = session.what_if(what_if).await?;
                 let rows =
                     reports::what_if::run(&session, &other, report, month.as_deref()).await?;
                 output::emit(output, rows).await?;
@@ -133,6 +159,26 @@ pub async fn run(cli: Cli) -> Result<()> {
             "{}: seatcount cannot re-key a warehouse, because HMAC-SHA256 is one-way and the clear identifiers a new key needs were never stored; to change the key, ingest the raw files into a new warehouse (seatcount --warehouse NEW ingest RAW...) and retire this one",
             root.display()
         ))),
+        Command::Runs { action } => runs(&root, action).await,
+        Command::Close { month } => {
+            let session = Session::open(&root, cli.config.as_deref()).await?;
+            let read = commit::read_lock(&session.warehouse)?;
+            let close = evidence::close(&session, month).await?;
+            drop(read);
+            commit::tidy_derived(&session.warehouse);
+            println!(
+                "closed {}: {} reports saved ({}); ingests that would change it are refused unless --reopen",
+                close.month,
+                close.runs.len(),
+                close
+                    .runs
+                    .iter()
+                    .map(|(report, id)| format!("{report} {id}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            Ok(())
+        }
         Command::Reports => {
             print!("{}", reports::listing());
             Ok(())
@@ -440,4 +486,32 @@ fn quarantine(root: &Path, action: &QuarantineAction) -> Result<()> {
 
 fn names_contains(dir: &Path, name: &str) -> bool {
     dir.join(name).is_file()
+}
+
+/// `seatcount runs`: saved runs are read under the shared lock, like the events they name.
+async fn runs(root: &Path, action: &RunsAction) -> Result<()> {
+    let wh = Warehouse::open(root)?;
+    let _read = commit::read_lock(&wh)?;
+    match action {
+        RunsAction::List { output } => output::emit(output, evidence::list(&wh)?).await,
+        RunsAction::Show { id } => {
+            let saved = crate::warehouse::runs::load(&wh, id)?;
+            for line in evidence::describe(&saved) {
+                eprintln!("{line}");
+            }
+            use std::io::Write;
+            std::io::stdout()
+                .write_all(&saved.output)
+                .map_err(reports::format::output_error)
+        }
+        RunsAction::Diff {
+            before,
+            after,
+            output,
+        } => output::emit(output, evidence::diff(&wh, before, after)?).await,
+        RunsAction::Verify { id } => {
+            println!("{}", evidence::verify(&wh, id).await?);
+            Ok(())
+        }
+    }
 }

@@ -12,6 +12,7 @@ use crate::error::Result;
 use crate::warehouse::Warehouse;
 use crate::warehouse::assignments::{self, Assignment};
 use crate::warehouse::entitlements::{self, Subscription};
+pub use crate::warehouse::sources::Sources;
 
 /// Everything a query needs, opened once.
 pub struct Session {
@@ -25,15 +26,47 @@ pub struct Session {
     pub subscriptions: Vec<Subscription>,
     /// The dated assignments of single-app packs, as loaded and validated.
     pub assignments: Vec<Assignment>,
+    /// The texts the configuration and the bill were read from, as they were read: what a
+    /// saved run records, and what it is recomputed from.
+    pub sources: Sources,
+    /// What the sources are called in errors.
+    pub origins: Origins,
 }
 
 impl Session {
     /// Opens `root` with `config_file` (default: `<root>/seatcount.toml`, optional).
     pub async fn open(root: &Path, config_file: Option<&Path>) -> Result<Session> {
         let warehouse = Warehouse::open(root)?;
-        let config = load_config(root, config_file)?;
-        let subscriptions = entitlements::load(&warehouse)?;
-        let assignments = assignments::load(&warehouse, &subscriptions)?;
+        let sources = Sources::read(&warehouse, config_file)?;
+        let config_path = config_file
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| crate::warehouse::config_path(root));
+        let origins = Origins {
+            config: config_path.display().to_string(),
+            entitlements: warehouse.entitlements_path(),
+            assignments: warehouse.assignments_path(),
+        };
+        Session::from_sources(warehouse, sources, &origins).await
+    }
+
+    /// A session over `warehouse` whose configuration and bill are `sources` (a saved run's,
+    /// to recompute it); `origins` name them in errors.
+    pub async fn from_sources(
+        warehouse: Warehouse,
+        sources: Sources,
+        origins: &Origins,
+    ) -> Result<Session> {
+        let config = Config::parse(&sources.config, &origins.config)?;
+        let subscriptions = match &sources.entitlements {
+            Some(text) => entitlements::parse(text.as_bytes(), &origins.entitlements)?,
+            None => Vec::new(),
+        };
+        let assignments = match &sources.assignments {
+            Some(text) => {
+                assignments::parse(text.as_bytes(), &origins.assignments, &subscriptions)?
+            }
+            None => Vec::new(),
+        };
         let engine = open_engine(&warehouse, &config).await?;
         engine
             .install_semantics(&config, &subscriptions, &assignments, None)
@@ -44,13 +77,16 @@ impl Session {
             engine,
             subscriptions,
             assignments,
+            sources,
+            origins: origins.clone(),
         })
     }
 
-    /// The same warehouse under another configuration (a what-if): its own engine and views,
-    /// the same subscriptions, and this session's memory pool, so the two are bounded
-    /// together.
-    pub async fn with_config(&self, config: Config) -> Result<Session> {
+    /// The same warehouse under this session's configuration with `overrides` applied (a
+    /// what-if): its own engine and views, the same subscriptions, and this session's memory
+    /// pool, so the two are bounded together.
+    pub async fn what_if(&self, overrides: &[Override]) -> Result<Session> {
+        let config = Config::parse_with(&self.sources.config, &self.origins.config, overrides)?;
         let runtime = self.engine.context().runtime_env();
         let engine = Engine::open_in(
             &self.warehouse,
@@ -67,6 +103,8 @@ impl Session {
             engine,
             subscriptions: self.subscriptions.clone(),
             assignments: self.assignments.clone(),
+            sources: self.sources.clone(),
+            origins: self.origins.clone(),
         })
     }
 
@@ -95,22 +133,15 @@ impl Session {
     }
 }
 
-/// The configuration in force: `config_file` must exist when given; the warehouse's own
-/// `seatcount.toml` may be absent (every key has a default).
-pub(crate) fn load_config(root: &Path, config_file: Option<&Path>) -> Result<Config> {
-    load_config_with(root, config_file, &[])
-}
-
-/// [`load_config`] with a what-if's `overrides` applied on top.
-pub(crate) fn load_config_with(
-    root: &Path,
-    config_file: Option<&Path>,
-    overrides: &[Override],
-) -> Result<Config> {
-    match config_file {
-        Some(path) => Config::load_with(path, true, overrides),
-        None => Config::load_with(&crate::warehouse::config_path(root), false, overrides),
-    }
+/// What a session's sources are called in its errors.
+#[derive(Debug, Clone)]
+pub struct Origins {
+    /// The configuration file's name.
+    pub config: String,
+    /// The entitlements file's path.
+    pub entitlements: std::path::PathBuf,
+    /// The assignments file's path.
+    pub assignments: std::path::PathBuf,
 }
 
 /// An engine over `wh` whose functions follow `config` (case, internal domains, key).

@@ -50,6 +50,10 @@ pub(crate) const WHAT_IF_USAGE: SqlFile = sql_file!("what-if/usage.sql");
 /// The what-if comparison of `users`; see [`WHAT_IF_USAGE`].
 pub(crate) const WHAT_IF_USERS: SqlFile = sql_file!("what-if/users.sql");
 
+/// What changed in a closed month since its close, over the close's saved reports and the
+/// same reports now (docs/evidence.md "Month close").
+pub(crate) const CHANGES: SqlFile = sql_file!("evidence/changes.sql");
+
 /// A file of `sql/views/`: it creates one view, named after it.
 #[derive(Debug, Clone, Copy)]
 pub struct View {
@@ -159,6 +163,9 @@ pub struct ReportFile {
     pub file: SqlFile,
     /// What it covers.
     pub scope: ReportScope,
+    /// How many of its leading columns tell its rows apart, by which two runs of it are
+    /// compared (`runs diff`).
+    pub key: usize,
 }
 
 /// What a canned report covers, which decides how it is run.
@@ -173,26 +180,27 @@ pub enum ReportScope {
 }
 
 macro_rules! report {
-    ($name:literal, $path:literal, $scope:ident) => {
+    ($name:literal, $path:literal, $scope:ident, key: $key:literal) => {
         ReportFile {
             name: $name,
             file: sql_file!($path),
             scope: ReportScope::$scope,
+            key: $key,
         }
     };
 }
 
 /// The canned reports, in the order `seatcount reports` lists them.
 pub(crate) const REPORTS: &[ReportFile] = &[
-    report!("named-users", "reports/named-users.sql", Month),
-    report!("usage", "reports/usage.sql", Month),
-    report!("history", "reports/history.sql", EveryMonth),
-    report!("cost", "reports/cost.sql", EveryMonth),
-    report!("environments", "reports/environments.sql", Month),
-    report!("providers", "reports/providers.sql", Month),
-    report!("users", "reports/users.sql", Month),
-    report!("hygiene", "reports/hygiene.sql", Month),
-    report!("subscriptions", "reports/subscriptions.sql", Day),
+    report!("named-users", "reports/named-users.sql", Month, key: 4),
+    report!("usage", "reports/usage.sql", Month, key: 3),
+    report!("history", "reports/history.sql", EveryMonth, key: 3),
+    report!("cost", "reports/cost.sql", EveryMonth, key: 3),
+    report!("environments", "reports/environments.sql", Month, key: 1),
+    report!("providers", "reports/providers.sql", Month, key: 3),
+    report!("users", "reports/users.sql", Month, key: 1),
+    report!("hygiene", "reports/hygiene.sql", Month, key: 1),
+    report!("subscriptions", "reports/subscriptions.sql", Day, key: 1),
 ];
 
 impl SqlFile {
@@ -427,7 +435,7 @@ mod tests {
             .with_month("2026-01")
             .with_today(chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap());
         let views = VIEWS.iter().map(|v| &v.file);
-        let what_if = [&WHAT_IF_USAGE, &WHAT_IF_USERS];
+        let what_if = [&WHAT_IF_USAGE, &WHAT_IF_USERS, &CHANGES];
         for file in views.chain(REPORTS.iter().map(|r| &r.file)).chain(what_if) {
             let text = params.render(file).unwrap();
             let code: String = text

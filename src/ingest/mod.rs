@@ -88,15 +88,25 @@ pub trait Observer {
     fn finish_reading(&mut self) {}
 }
 
+/// How an ingest treats bad rows and closed months.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Fail on the first bad row, or quarantine bad rows.
+    pub on_error: OnError,
+    /// Let the ingest change a closed month (docs/evidence.md "Month close").
+    pub reopen: bool,
+}
+
 /// Ingests `files` (a directory meaning its event files) into the warehouse at `root`,
 /// creating it if needed.
 pub async fn ingest(
     root: &Path,
     files: &[PathBuf],
-    on_error: OnError,
+    options: Options,
     algorithm: HashAlgorithm,
     observer: &mut dyn Observer,
 ) -> Result<Summary> {
+    let Options { on_error, reopen } = options;
     let inputs = list_inputs(files)?;
     let mut run = Run::start(root, algorithm).await?;
     let read = run.read(&inputs, on_error, observer).await?;
@@ -105,7 +115,7 @@ pub async fn ingest(
     let journal = run.resolve(read).await?;
     crash::point("resolved");
     if !journal.ledger.is_empty() {
-        commit::commit(&run.wh, &journal)?;
+        commit::commit(&run.wh, &journal, reopen)?;
     }
     Ok(run.summary)
 }

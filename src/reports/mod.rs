@@ -3,6 +3,7 @@
 //! runs it; the report's meaning lives in its SQL file.
 
 pub(crate) mod dashboard;
+pub mod evidence;
 pub(crate) mod format;
 pub mod gates;
 pub mod what_if;
@@ -26,6 +27,8 @@ pub struct Report {
     pub file: SqlFile,
     /// What it covers.
     pub scope: ReportScope,
+    /// How many leading columns tell its rows apart.
+    pub key: usize,
 }
 
 impl Report {
@@ -55,6 +58,7 @@ pub fn all() -> impl Iterator<Item = Report> {
         name: r.name,
         file: r.file,
         scope: r.scope,
+        key: r.key,
     })
 }
 
@@ -116,6 +120,66 @@ pub(crate) fn default_month(months: &[String]) -> String {
         .clone()
 }
 
+/// What a report is about once the defaults are filled in: the same question asked again
+/// later (a saved run recomputed) gets the same answer.
+#[derive(Debug, Clone)]
+pub struct Settled {
+    /// The month of a monthly report.
+    pub month: Option<String>,
+    /// The day of the `subscriptions` report.
+    pub today: Option<chrono::NaiveDate>,
+    /// Every month with data (none for the `subscriptions` report, which reads no events).
+    months: Vec<String>,
+}
+
+impl Settled {
+    /// The question, as [`run`] takes it.
+    pub fn asked(&self) -> Asked<'_> {
+        Asked {
+            month: self.month.as_deref(),
+            today: self.today,
+        }
+    }
+}
+
+/// Checks what `report` was asked and fills in the defaults: the latest month with data, or
+/// today (UTC).
+pub async fn settle(session: &Session, report: Report, asked: Asked<'_>) -> Result<Settled> {
+    let Asked { month, today } = asked;
+    if report.scope == ReportScope::Day {
+        return Ok(Settled {
+            month: None,
+            today: Some(today.unwrap_or_else(|| chrono::Utc::now().date_naive())),
+            months: Vec::new(),
+        });
+    }
+    if today.is_some() {
+        return Err(Error::Usage(format!(
+            "--today is the day the subscriptions report is about; {} is about months",
+            report.name
+        )));
+    }
+    let months = months_with_data(&session.engine).await?;
+    let month = match month {
+        None => default_month(&months),
+        Some(m) => {
+            let m = parse_month(m)?;
+            if report.is_monthly() && !months.contains(&m) {
+                return Err(Error::Usage(format!(
+                    "there are no events in {m}; months with data: {}",
+                    months.join(", ")
+                )));
+            }
+            m
+        }
+    };
+    Ok(Settled {
+        month: report.is_monthly().then_some(month),
+        today: None,
+        months,
+    })
+}
+
 /// Runs `report` as `asked` (default: the latest month with data, today) on `session`'s
 /// warehouse and configuration, collecting its rows; see [`stream`].
 pub async fn run(
@@ -141,34 +205,14 @@ pub async fn stream<'a>(
     report: Report,
     asked: Asked<'_>,
 ) -> Result<Rows<'a>> {
-    let Asked { month, today } = asked;
-    if report.scope == ReportScope::Day {
-        let today = today.unwrap_or_else(|| chrono::Utc::now().date_naive());
+    let settled = settle(session, report, asked).await?;
+    if let Some(today) = settled.today {
         let text = Params::from_config(&session.config)
             .with_today(today)
             .render(&report.file)?;
         return session.engine.script(&text, Access::ReadOnly).await;
     }
-    if today.is_some() {
-        return Err(Error::Usage(format!(
-            "--today is the day the subscriptions report is about; {} is about months",
-            report.name
-        )));
-    }
-    let months = months_with_data(&session.engine).await?;
-    let month = match month {
-        None => default_month(&months),
-        Some(m) => {
-            let m = parse_month(m)?;
-            if report.is_monthly() && !months.contains(&m) {
-                return Err(Error::Usage(format!(
-                    "there are no events in {m}; months with data: {}",
-                    months.join(", ")
-                )));
-            }
-            m
-        }
-    };
+    let Settled { month, months, .. } = settled;
     let one_month = move |m: String| async move {
         let engine = session.scoped(&m).await?;
         let text = Params::from_config(&session.config)
@@ -177,7 +221,7 @@ pub async fn stream<'a>(
         let rows = engine.script(&text, Access::Write).await?;
         Ok::<_, Error>(rows.keeping(engine))
     };
-    if report.is_monthly() {
+    if let Some(month) = month {
         return one_month(month).await;
     }
     let mut months = months.into_iter();

@@ -67,9 +67,17 @@ pub struct Journal {
 const JOURNAL: &str = "commit.journal";
 const LEDGER: &str = "ingested.jsonl";
 
-/// Makes `journal` visible, atomically with respect to readers and crashes.
-pub fn commit(wh: &Warehouse, journal: &Journal) -> Result<()> {
+/// Makes `journal` visible, atomically with respect to readers and crashes. A journal that
+/// would change a closed month is refused first, unless `reopen` ([`super::closes`]).
+pub fn commit(wh: &Warehouse, journal: &Journal, reopen: bool) -> Result<()> {
     let _exclusive = lock::acquire(&commit_lock_path(wh), Mode::Exclusive, "running queries")?;
+    let changed: Vec<PathBuf> = journal
+        .stored
+        .iter()
+        .map(|f| f.path.clone())
+        .chain(journal.removes.iter().cloned())
+        .collect();
+    super::closes::refuse_changes(wh, &changed, reopen)?;
     let text = serde_json::to_vec(journal).expect("journal serializes");
     write_atomically(&wh.state_dir().join(JOURNAL), &text)?;
     crash::point("journal-written");
@@ -272,7 +280,7 @@ mod tests {
             stored: vec![stored(new, b"newer")],
             removes: vec![PathBuf::from(old)],
         };
-        commit(&wh, &journal).unwrap();
+        commit(&wh, &journal, false).unwrap();
         let after = (
             manifest(&wh).unwrap(),
             std::fs::read(root.join(new)).unwrap(),

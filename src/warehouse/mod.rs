@@ -10,10 +10,12 @@
 //! <warehouse>/_seatcount/                      seatcount's own state: metadata, ledger of
 //!                                              ingested files, locks, commit journal, staging
 //! <warehouse>/_seatcount/derived/              per-month derived state (docs/derived.md)
+//! <warehouse>/_seatcount/runs/                 saved runs and closes (docs/evidence.md)
 //! ```
 
 pub(crate) mod assignments;
 pub(crate) mod check;
+pub(crate) mod closes;
 pub(crate) mod commit;
 pub(crate) mod crash;
 pub(crate) mod derived;
@@ -22,7 +24,9 @@ pub(crate) mod files;
 pub mod key;
 pub(crate) mod lock;
 pub(crate) mod manifest;
+pub(crate) mod runs;
 pub(crate) mod schema;
+pub mod sources;
 pub(crate) mod table;
 
 use std::fs;

@@ -154,8 +154,8 @@ impl Fixture {
         self.csv(&["report", name, "--month", month])
     }
 
-    /// A late event for the sample's October: a new person's login in `field`, so
-    /// October's multi-app internal consumption goes up by one. Returns the file to ingest.
+    /// A late event for the sample's October: a new person's login in `field`, whose pack
+    /// then has 4 users on its 3 seats (one over). Returns the file to ingest.
     pub fn late_october_newcomer(&self) -> PathBuf {
         self.file(
             "late.csv",

@@ -35,7 +35,10 @@ fn ingest_bytes(rt: &tokio::runtime::Runtime, name: &str, bytes: &[u8]) {
     let result = rt.block_on(ingest::ingest(
         &dir.path().join("wh"),
         &[file],
-        OnError::Quarantine,
+        ingest::Options {
+            on_error: OnError::Quarantine,
+            reopen: false,
+        },
         HashAlgorithm::HmacSha256,
         &mut Quiet,
     ));

@@ -8,6 +8,7 @@ mod crash;
 mod damaged;
 mod dashboard;
 mod derived;
+mod evidence;
 mod generate;
 mod hostile;
 mod ingest;

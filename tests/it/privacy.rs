@@ -92,6 +92,11 @@ fn no_stored_value_is_a_clear_identifier() {
     // Reports keep each month's derived state (docs/derived.md): it is scanned too.
     fx.csv(&["report", "history"]);
     fx.csv(&["report", "users", "--month", "2026-09"]);
+    // Saved runs and a close keep reports' outputs and inputs (docs/evidence.md): scanned as
+    // the rest of the warehouse below.
+    fx.csv(&["report", "users", "--month", "2026-09", "--save"]);
+    fx.cmd().args(["close", "2026-10"]).assert().success();
+    assert!(fx.files().iter().any(|f| f.starts_with("_seatcount/runs/")));
     assert!(
         fx.files()
             .iter()

@@ -19,7 +19,7 @@ use rustyline::history::FileHistory;
 use rustyline::{CompletionType, Config as EditorConfig, Editor};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
-use crate::engine::session::{Session, load_config_with};
+use crate::engine::session::Session;
 use crate::engine::{self, Access};
 use crate::error::{Error, Result};
 use crate::reports;
@@ -39,9 +39,6 @@ const PROMPT: &str = "seatcount> ";
 /// What the REPL remembers between lines.
 struct Repl {
     session: Session,
-    /// Where the session's configuration came from, for `\r`'s what-ifs.
-    root: PathBuf,
-    config_file: Option<PathBuf>,
     format: OutputFormat,
     timing: bool,
     month: Option<String>,
@@ -87,8 +84,6 @@ pub async fn run(root: &Path, config_file: Option<&Path>, max_rows: usize) -> Re
     );
     let mut repl = Repl {
         session,
-        root: root.to_path_buf(),
-        config_file: config_file.map(Path::to_path_buf),
         format: OutputFormat::Table,
         timing: false,
         month: None,
@@ -220,9 +215,7 @@ impl Repl {
                     cancellable(&mut self.interrupts, work).await?
                 } else {
                     reports::what_if::comparison(report)?;
-                    let config =
-                        load_config_with(&self.root, self.config_file.as_deref(), &what_if)?;
-                    let other = session.with_config(config).await?;
+                    let other = session.what_if(&what_if).await?;
                     let work = async {
                         reports::what_if::run(session, &other, report, month.as_deref())
                             .await?
