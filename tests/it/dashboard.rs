@@ -21,6 +21,11 @@ fn chromium() -> PathBuf {
 
 /// Runs headless Chromium on `page` with `extra` arguments, returning stdout.
 fn headless(page: &Path, profile: &Path, extra: &[&str]) -> String {
+    headless_at(page, "", profile, extra)
+}
+
+/// [`headless`] on `page` with `fragment` (`#month=...`) after its address.
+fn headless_at(page: &Path, fragment: &str, profile: &Path, extra: &[&str]) -> String {
     let out = Command::new(chromium())
         .args([
             "--headless",
@@ -36,7 +41,7 @@ fn headless(page: &Path, profile: &Path, extra: &[&str]) -> String {
         ])
         .arg(format!("--user-data-dir={}", profile.display()))
         .args(extra)
-        .arg(format!("file://{}", page.display()))
+        .arg(format!("file://{}{fragment}", page.display()))
         .output()
         .expect("run chromium");
     assert!(
@@ -191,6 +196,48 @@ fn the_dashboard_renders_the_reports_numbers_in_a_browser() {
     let hygiene = report_rows(&fx, &["report", "hygiene"]);
     assert_eq!(hygiene.len(), 8);
     assert_eq!(dom.matches("data-testid=\"hygiene-row\"").count(), 8);
+
+    // The "active today" cards: one per subscription the subscriptions report lists for
+    // today, with its seats, days left and whether it expires within 90 days.
+    let subs = report_rows(&fx, &["report", "subscriptions"]);
+    assert!(!subs.is_empty());
+    assert_eq!(dom.matches("data-testid=\"sub-").count(), subs.len());
+    for r in &subs {
+        let marker = format!("data-testid=\"sub-{}\"", r[0]);
+        assert_eq!(attr_after(&dom, &marker, "data-quantity"), r[3], "{}", r[0]);
+        assert_eq!(attr_after(&dom, &marker, "data-days-left"), r[6], "{}", r[0]);
+        assert_eq!(attr_after(&dom, &marker, "data-expiring"), r[7], "{}", r[0]);
+    }
+
+    // The month picker offers every month; the page opens on the latest.
+    for m in &months {
+        assert!(dom.contains(&format!("<option value=\"{m}\"")), "{m}");
+    }
+    assert!(dom.contains("data-month=\"2026-10\""));
+    // Picking September (as a link to it does) shows September's reports everywhere.
+    let september = headless_at(&page, "#month=2026-09", profile.path(), &["--dump-dom"]);
+    assert!(september.contains("data-month=\"2026-09\""), "{september}");
+    let usage = report_rows(&fx, &["report", "usage", "--month", "2026-09"]);
+    for kind in ["external", "single_app_internal", "multi_app_internal"] {
+        let (ent, cons) = usage
+            .iter()
+            .filter(|r| r[1] == kind)
+            .fold((0i64, 0i64), |(e, c), r| {
+                (e + r[3].parse::<i64>().unwrap(), c + r[4].parse::<i64>().unwrap())
+            });
+        let card = format!("data-testid=\"card-{kind}\"");
+        assert_eq!(attr_after(&september, &card, "data-entitlement"), ent.to_string(), "{kind}");
+        assert_eq!(attr_after(&september, &card, "data-consumption"), cons.to_string(), "{kind}");
+    }
+    let named = report_rows(&fx, &["report", "named-users", "--month", "2026-09"]);
+    assert_eq!(september.matches("data-testid=\"apps-row\"").count(), named.len());
+    for row in &named {
+        // Each app's September named users, in its row.
+        assert!(september.contains(&format!(">{}</td>", row[1])), "app {}", row[1]);
+    }
+    let hygiene = report_rows(&fx, &["report", "hygiene", "--month", "2026-09"]);
+    assert_eq!(september.matches("data-testid=\"hygiene-row\"").count(), hygiene.len());
+    assert!(september.contains("Hygiene in 2026-09"));
 
     // And it paints: a screenshot is a real PNG of some size.
     let shot = fx.dir.path().join("dashboard.png");
