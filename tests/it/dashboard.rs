@@ -205,7 +205,12 @@ fn the_dashboard_renders_the_reports_numbers_in_a_browser() {
     for r in &subs {
         let marker = format!("data-testid=\"sub-{}\"", r[0]);
         assert_eq!(attr_after(&dom, &marker, "data-quantity"), r[3], "{}", r[0]);
-        assert_eq!(attr_after(&dom, &marker, "data-days-left"), r[6], "{}", r[0]);
+        assert_eq!(
+            attr_after(&dom, &marker, "data-days-left"),
+            r[6],
+            "{}",
+            r[0]
+        );
         assert_eq!(attr_after(&dom, &marker, "data-expiring"), r[7], "{}", r[0]);
     }
 
@@ -223,20 +228,41 @@ fn the_dashboard_renders_the_reports_numbers_in_a_browser() {
             .iter()
             .filter(|r| r[1] == kind)
             .fold((0i64, 0i64), |(e, c), r| {
-                (e + r[3].parse::<i64>().unwrap(), c + r[4].parse::<i64>().unwrap())
+                (
+                    e + r[3].parse::<i64>().unwrap(),
+                    c + r[4].parse::<i64>().unwrap(),
+                )
             });
         let card = format!("data-testid=\"card-{kind}\"");
-        assert_eq!(attr_after(&september, &card, "data-entitlement"), ent.to_string(), "{kind}");
-        assert_eq!(attr_after(&september, &card, "data-consumption"), cons.to_string(), "{kind}");
+        assert_eq!(
+            attr_after(&september, &card, "data-entitlement"),
+            ent.to_string(),
+            "{kind}"
+        );
+        assert_eq!(
+            attr_after(&september, &card, "data-consumption"),
+            cons.to_string(),
+            "{kind}"
+        );
     }
     let named = report_rows(&fx, &["report", "named-users", "--month", "2026-09"]);
-    assert_eq!(september.matches("data-testid=\"apps-row\"").count(), named.len());
+    assert_eq!(
+        september.matches("data-testid=\"apps-row\"").count(),
+        named.len()
+    );
     for row in &named {
         // Each app's September named users, in its row.
-        assert!(september.contains(&format!(">{}</td>", row[1])), "app {}", row[1]);
+        assert!(
+            september.contains(&format!(">{}</td>", row[1])),
+            "app {}",
+            row[1]
+        );
     }
     let hygiene = report_rows(&fx, &["report", "hygiene", "--month", "2026-09"]);
-    assert_eq!(september.matches("data-testid=\"hygiene-row\"").count(), hygiene.len());
+    assert_eq!(
+        september.matches("data-testid=\"hygiene-row\"").count(),
+        hygiene.len()
+    );
     assert!(september.contains("Hygiene in 2026-09"));
 
     // And it paints: a screenshot is a real PNG of some size.
