@@ -268,6 +268,7 @@ names! {
     CountingBasis { Logins => "logins", ActiveRecords => "active_records" }
     Mixed { SingleApp => "single_app", MultiApp => "multi_app", Both => "both" }
     Conflict { InternalWins => "internal_wins", ExternalWins => "external_wins", Latest => "latest" }
+    Rule { Roles => "roles", Custom => "custom", Domains => "domains", Reported => "reported" }
 }
 
 impl Profile {

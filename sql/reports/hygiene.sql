@@ -81,7 +81,9 @@ CREATE TABLE check_missing AS
 SELECT 3 AS ord, 'missing_named_user_identifier' AS "check",
        count(DISTINCT person_key) AS affected_users,
        coalesce('accounts without a NamedUserIdentifier in apps: '
-                || string_agg(DISTINCT app_id, ',' ORDER BY app_id),
+                || string_agg(DISTINCT app_id, ',' ORDER BY app_id)
+                || CASE WHEN {{source}} = 'name' THEN ''
+                        ELSE '; counted by user name everywhere: seatcount report usage --what-if identifiers.source=name' END,
                 'every account has a NamedUserIdentifier') AS detail
 FROM account_persons
 WHERE month = {{month}} AND NOT has_named_user_identifier;
@@ -98,7 +100,10 @@ WHERE month = {{month}} AND conflicting;
 CREATE TABLE check_unclassified AS
 SELECT 5 AS ord, 'unclassified' AS "check",
        count(*) AS affected_users,
-       'counted persons for whom no classification rule answered; counted Internal, as the vendor does' AS detail
+       'counted persons for whom no classification rule answered; counted Internal, as the vendor does'
+           || CASE WHEN {{rules_then_domains}} = '' THEN ''
+                   ELSE '; with the domains rule last: seatcount report usage --what-if classification.rules=' || {{rules_then_domains}} END
+           AS detail
 FROM persons
 WHERE month = {{month}} AND unclassified;
 

@@ -294,6 +294,22 @@ impl Params {
                 Rule::Reported => "by_reported",
             })
             .collect();
+        // The rules with `domains` appended, as a what-if value (the hygiene report's
+        // `unclassified` link); empty when domains is already one of them.
+        p.set(
+            "rules_then_domains",
+            quote(&if c.rules.contains(&Rule::Domains) {
+                String::new()
+            } else {
+                let names: Vec<String> = c
+                    .rules
+                    .iter()
+                    .chain([&Rule::Domains])
+                    .map(|r| format!("\"{}\"", r.as_str()))
+                    .collect();
+                format!("[{}]", names.join(","))
+            }),
+        );
         p.set(
             "rule_order",
             match order.len() {

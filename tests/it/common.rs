@@ -45,6 +45,20 @@ impl Fixture {
         }
     }
 
+    /// A warehouse holding `rows` (CSV lines under [`PORTFOLIO_HEAD`]), with `toml` as
+    /// seatcount.toml and `subs` as the body of entitlements.csv: the small hand-derived
+    /// portfolios of the report tests.
+    pub fn portfolio(rows: &[&str], toml: &str, subs: &[&str]) -> Self {
+        let fx = Fixture::new();
+        let input = fx.file(
+            "events.csv",
+            &format!("{PORTFOLIO_HEAD}\n{}\n", rows.join("\n")),
+        );
+        fx.ingest(&[&input]);
+        fx.configure(toml, subs);
+        fx
+    }
+
     /// A fixture whose warehouse creates and uses its own key file.
     pub fn with_key_file() -> Self {
         Fixture {
@@ -243,6 +257,9 @@ pub fn entitlements(rows: &[&str]) -> String {
     let header = seatcount::warehouse::entitlements::COLUMNS.join(",");
     format!("{header}\n{}\n", rows.join("\n"))
 }
+
+/// Columns of [`Fixture::portfolio`]'s rows.
+pub const PORTFOLIO_HEAD: &str = "event_id,event_time,app_id,environment_id,environment_type,user_provider,tenant,user_name,named_user_identifier,email,user_type,roles,active,anonymous";
 
 /// CSV header of the tests' hand-written events: the clear input columns of docs/input.md
 /// that decide a count, in the order the tests' rows give them.

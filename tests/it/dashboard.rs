@@ -69,6 +69,25 @@ fn attr_after<'a>(dom: &'a str, marker: &str, attr: &str) -> &'a str {
     &tag[v..v + tag[v..].find('"').expect("closing quote")]
 }
 
+/// Each subscription type's card shows the sum of `usage`'s rows of that type.
+fn cards_show(dom: &str, usage: &[Vec<String>]) {
+    for kind in ["external", "single_app_internal", "multi_app_internal"] {
+        let (ent, cons) = usage
+            .iter()
+            .filter(|r| r[1] == kind)
+            .fold((0, 0), |(e, c), r| {
+                (
+                    e + r[3].parse::<i64>().unwrap(),
+                    c + r[4].parse::<i64>().unwrap(),
+                )
+            });
+        let card = format!("data-testid=\"card-{kind}\"");
+        let shown = |attr| attr_after(dom, &card, attr).to_string();
+        assert_eq!(shown("data-entitlement"), ent.to_string(), "{kind}");
+        assert_eq!(shown("data-consumption"), cons.to_string(), "{kind}");
+    }
+}
+
 fn report_rows(fx: &Fixture, args: &[&str]) -> Vec<Vec<String>> {
     fx.csv(args)
         .lines()
@@ -111,29 +130,7 @@ fn the_dashboard_renders_the_reports_numbers_in_a_browser() {
     );
 
     // Cards: the latest month's usage report, summed per subscription type.
-    let usage = report_rows(&fx, &["report", "usage"]);
-    for kind in ["external", "single_app_internal", "multi_app_internal"] {
-        let (ent, cons) = usage
-            .iter()
-            .filter(|r| r[1] == kind)
-            .fold((0, 0), |(e, c), r| {
-                (
-                    e + r[3].parse::<i64>().unwrap(),
-                    c + r[4].parse::<i64>().unwrap(),
-                )
-            });
-        let card = format!("data-testid=\"card-{kind}\"");
-        assert_eq!(
-            attr_after(&dom, &card, "data-entitlement"),
-            ent.to_string(),
-            "{kind}"
-        );
-        assert_eq!(
-            attr_after(&dom, &card, "data-consumption"),
-            cons.to_string(),
-            "{kind}"
-        );
-    }
+    cards_show(&dom, &report_rows(&fx, &["report", "usage"]));
     // The sample's October: 3 of 5 external shows as text in its card.
     let card = &dom[dom.find("card-external").unwrap()..];
     let card = &card[..card.find("card-single_app_internal").unwrap()];
@@ -222,29 +219,10 @@ fn the_dashboard_renders_the_reports_numbers_in_a_browser() {
     // Picking September (as a link to it does) shows September's reports everywhere.
     let september = headless_at(&page, "#month=2026-09", profile.path(), &["--dump-dom"]);
     assert!(september.contains("data-month=\"2026-09\""), "{september}");
-    let usage = report_rows(&fx, &["report", "usage", "--month", "2026-09"]);
-    for kind in ["external", "single_app_internal", "multi_app_internal"] {
-        let (ent, cons) = usage
-            .iter()
-            .filter(|r| r[1] == kind)
-            .fold((0i64, 0i64), |(e, c), r| {
-                (
-                    e + r[3].parse::<i64>().unwrap(),
-                    c + r[4].parse::<i64>().unwrap(),
-                )
-            });
-        let card = format!("data-testid=\"card-{kind}\"");
-        assert_eq!(
-            attr_after(&september, &card, "data-entitlement"),
-            ent.to_string(),
-            "{kind}"
-        );
-        assert_eq!(
-            attr_after(&september, &card, "data-consumption"),
-            cons.to_string(),
-            "{kind}"
-        );
-    }
+    cards_show(
+        &september,
+        &report_rows(&fx, &["report", "usage", "--month", "2026-09"]),
+    );
     let named = report_rows(&fx, &["report", "named-users", "--month", "2026-09"]);
     assert_eq!(
         september.matches("data-testid=\"apps-row\"").count(),

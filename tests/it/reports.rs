@@ -4,20 +4,6 @@
 
 use crate::common::Fixture;
 
-/// Columns of every fixture below.
-const HEAD: &str = "event_id,event_time,app_id,environment_id,environment_type,user_provider,tenant,user_name,named_user_identifier,email,user_type,roles,active,anonymous";
-
-/// A warehouse holding `rows` (CSV lines under [`HEAD`]), with `toml` as seatcount.toml and
-/// `subs` as the body of entitlements.csv.
-fn portfolio(rows: &[&str], toml: &str, subs: &[&str]) -> Fixture {
-    let fx = Fixture::new();
-    let input = fx.file("events.csv", &format!("{HEAD}\n{}\n", rows.join("\n")));
-    fx.ingest(&[&input]);
-    fx.configure(toml, subs);
-    fx
-}
-
-/// Replaces the warehouse's configuration and subscriptions.
 /// The usage report as `type:app=consumption/entitlement` items, for compact assertions.
 fn usage(fx: &Fixture, month: &str) -> Vec<String> {
     fx.report("usage", month)
@@ -49,7 +35,7 @@ fn users_lists_each_app_of_a_person_once_in_order() {
         // Another person in app b only.
         "5,2026-09-01T10:00:00Z,b,b-p,,,,bob,,b@x.com,,,,",
     ];
-    let fx = portfolio(&rows, "[dedup]\npolicy = \"username_or_email\"\n", &[]);
+    let fx = Fixture::portfolio(&rows, "[dedup]\npolicy = \"username_or_email\"\n", &[]);
     let users = fx.report("users", "2026-09");
     let mut apps: Vec<String> = users
         .lines()
@@ -73,7 +59,7 @@ fn users_names_each_person_by_their_hash() {
         "3,2026-09-01T12:00:00Z,b,b-p,,,,bob,,,,,,",
     ];
     // Lowercased, so that ann's two spellings are one person whose hash is ann's.
-    let fx = portfolio(&rows, "[identifiers]\ncase = \"insensitive\"\n", &[]);
+    let fx = Fixture::portfolio(&rows, "[identifiers]\ncase = \"insensitive\"\n", &[]);
     let hash = |name: &str| {
         let csv = fx.csv(&["sql", &format!("SELECT hash_identifier('{name}') AS h")]);
         csv.lines().nth(1).unwrap().to_string()
@@ -90,7 +76,7 @@ fn users_names_each_person_by_their_hash() {
 
 #[test]
 fn report_commands_and_errors() {
-    let fx = portfolio(&["1,2026-09-01T10:00:00Z,a,a-p,,,,u,,,,,,"], "", &[]);
+    let fx = Fixture::portfolio(&["1,2026-09-01T10:00:00Z,a,a-p,,,,u,,,,,,"], "", &[]);
     let list = fx.cmd().arg("reports").output().unwrap();
     let list = String::from_utf8(list.stdout).unwrap();
     for name in [
@@ -143,7 +129,7 @@ fn report_commands_and_errors() {
 
 #[test]
 fn subscriptions_are_added_assigned_and_listed_by_command() {
-    let fx = portfolio(&["1,2026-09-01T10:00:00Z,a,a-p,,,,u,,,,,,"], "", &[]);
+    let fx = Fixture::portfolio(&["1,2026-09-01T10:00:00Z,a,a-p,,,,u,,,,,,"], "", &[]);
     std::fs::remove_file(fx.wh().join("entitlements.csv")).unwrap();
     fx.cmd()
         .args([
@@ -291,7 +277,7 @@ fn history_is_each_months_usage_oldest_first() {
         }
     }
     let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
-    let fx = portfolio(
+    let fx = Fixture::portfolio(
         &rows,
         "",
         &[EXTERNAL_2026, "p,single_app_internal,2,2026-01-01,,a"],

@@ -5,19 +5,8 @@
 
 use crate::common::Fixture;
 
-/// Columns of the portfolios below.
-const HEAD: &str = "event_id,event_time,app_id,environment_id,environment_type,user_provider,tenant,user_name,named_user_identifier,email,user_type,roles,active,anonymous";
-
 /// The what-if usage report's header.
 const USAGE: &str = "month,subscription_type,app_id,entitlement,consumption,what_if_consumption,consumption_change,over_usage,what_if_over_usage,over_usage_change";
-
-fn portfolio(rows: &[&str], toml: &str, subs: &[&str]) -> Fixture {
-    let fx = Fixture::new();
-    let input = fx.file("events.csv", &format!("{HEAD}\n{}\n", rows.join("\n")));
-    fx.ingest(&[&input]);
-    fx.configure(toml, subs);
-    fx
-}
 
 /// `report NAME --month 2026-09 --what-if ...` as CSV lines, header included.
 fn what_if(fx: &Fixture, report: &str, keys: &[&str]) -> Vec<String> {
@@ -72,7 +61,7 @@ fn lowercasing_identifiers_merges_the_case_variants_the_hygiene_check_counts() {
         "2,2026-09-02T10:00:00Z,b,b-p,,,,Ann,,,,,,",
         "3,2026-09-03T10:00:00Z,a,a-p,,,,bob,,,,,,",
     ];
-    let fx = portfolio(&rows, "", &["m,multi_app_internal,2,2026-01-01,,"]);
+    let fx = Fixture::portfolio(&rows, "", &["m,multi_app_internal,2,2026-01-01,,"]);
     // Multi-App: 3 persons against 2 seats (1 over); lowercased, 2 (none over).
     assert_eq!(
         what_if(&fx, "usage", &["identifiers.case=insensitive"]),
@@ -103,7 +92,7 @@ fn the_mixed_rule_and_the_waterfall_switch_move_the_rows_derived_by_hand() {
         "p,single_app_internal,5,2026-01-01,,a",
         "m,multi_app_internal,5,2026-01-01,,",
     ];
-    let fx = portfolio(&rows, "", &subs);
+    let fx = Fixture::portfolio(&rows, "", &subs);
     // single_app: ann and bob on a's pack, cara Multi-App. multi_app: ann moves to Multi-App.
     assert_eq!(
         what_if(&fx, "usage", &["waterfall.mixed=multi_app"]),
@@ -146,7 +135,7 @@ fn the_conflict_rule_reclassifies_the_person_the_hygiene_check_names() {
         "x,external,5,2026-01-01,,",
         "m,multi_app_internal,5,2026-01-01,,",
     ];
-    let fx = portfolio(&rows, "[classification]\nrules = [\"reported\"]\n", &subs);
+    let fx = Fixture::portfolio(&rows, "[classification]\nrules = [\"reported\"]\n", &subs);
     // internal_wins: ann Internal (2 Multi-App); external_wins: ann External.
     assert_eq!(
         what_if(&fx, "usage", &["classification.conflict=external_wins"]),
@@ -177,6 +166,119 @@ fn the_conflict_rule_reclassifies_the_person_the_hygiene_check_names() {
     assert!(
         check.starts_with("conflicting_classification,1,")
             && check.contains("--what-if classification.conflict=external_wins"),
+        "{check}"
+    );
+}
+
+#[test]
+fn merging_by_e_mail_joins_the_persons_per_app_identifiers_split() {
+    let rows = [
+        // ann has a per-app identifier in a and in b (one e-mail); bob is in a.
+        "1,2026-09-01T10:00:00Z,a,a-p,,,,ann,sub-a1,ann@x.com,,,,",
+        "2,2026-09-01T11:00:00Z,b,b-p,,,,ann.b,sub-b7,ann@x.com,,,,",
+        "3,2026-09-01T12:00:00Z,a,a-p,,,,bob,sub-a2,bob@x.com,,,,",
+    ];
+    let fx = Fixture::portfolio(&rows, "", &["m,multi_app_internal,5,2026-01-01,,"]);
+    // By identifier (Mendix): ann twice and bob, 3. Merged by e-mail: 2.
+    assert_eq!(
+        what_if(&fx, "usage", &["dedup.policy=username_or_email"]),
+        [
+            USAGE,
+            "2026-09,external,,0,0,0,0,0,0,0",
+            "2026-09,multi_app_internal,,5,3,2,-1,0,0,0",
+        ]
+    );
+    // Each app has one e-mail whose identifier matches no other app's: 2.
+    let check = hygiene(&fx, "pairwise_identifiers");
+    assert!(
+        check.starts_with("pairwise_identifiers,2,")
+            && check.contains("--what-if dedup.policy=username_or_email"),
+        "{check}"
+    );
+}
+
+#[test]
+fn classifying_by_domain_alone_makes_the_outsider_external() {
+    let rows = [
+        // ann is at the internal domain; cara at a partner's, and no rule answers for her
+        // under the default rules, so she counts Internal.
+        "1,2026-09-01T10:00:00Z,a,a-p,,,,ann,,ann@acme.com,,,,",
+        "2,2026-09-01T11:00:00Z,a,a-p,,,,cara,,cara@partner.org,,,,",
+    ];
+    let subs = [
+        "x,external,5,2026-01-01,,",
+        "m,multi_app_internal,5,2026-01-01,,",
+    ];
+    let toml = "[classification]\ninternal_domains = [\"acme.com\"]\n";
+    let fx = Fixture::portfolio(&rows, toml, &subs);
+    assert_eq!(
+        what_if(&fx, "usage", &["classification.rules=[\"domains\"]"]),
+        [
+            USAGE,
+            "2026-09,external,,5,0,1,1,0,0,0",
+            "2026-09,multi_app_internal,,5,2,1,-1,0,0,0",
+        ]
+    );
+    // CSV doubles the quotes inside the detail.
+    let check = hygiene(&fx, "internal_outside_domains");
+    assert!(
+        check.starts_with("internal_outside_domains,1,")
+            && check.contains("--what-if classification.rules=[\"\"domains\"\"]"),
+        "{check}"
+    );
+}
+
+#[test]
+fn counting_by_user_name_joins_the_account_without_a_named_user_identifier() {
+    let rows = [
+        // ann has a NamedUserIdentifier in a, none in b (so her user name identifies her
+        // there): two persons under nui_then_name, one by user name.
+        "1,2026-09-01T10:00:00Z,a,a-p,,,,ann,ann-id,,,,,",
+        "2,2026-09-01T11:00:00Z,b,b-p,,,,ann,,,,,,",
+    ];
+    let fx = Fixture::portfolio(&rows, "", &["m,multi_app_internal,5,2026-01-01,,"]);
+    assert_eq!(
+        what_if(&fx, "usage", &["identifiers.source=name"]),
+        [
+            USAGE,
+            "2026-09,external,,0,0,0,0,0,0,0",
+            "2026-09,multi_app_internal,,5,2,1,-1,0,0,0",
+        ]
+    );
+    let check = hygiene(&fx, "missing_named_user_identifier");
+    assert!(
+        check.starts_with("missing_named_user_identifier,1,")
+            && check.contains("--what-if identifiers.source=name"),
+        "{check}"
+    );
+}
+
+#[test]
+fn the_domains_rule_last_classifies_the_unclassified() {
+    let rows = [
+        // No rule of the default order answers for either: both unclassified, Internal.
+        "1,2026-09-01T10:00:00Z,a,a-p,,,,ann,,ann@acme.com,,,,",
+        "2,2026-09-01T11:00:00Z,a,a-p,,,,cara,,cara@partner.org,,,,",
+    ];
+    let subs = [
+        "x,external,5,2026-01-01,,",
+        "m,multi_app_internal,5,2026-01-01,,",
+    ];
+    let toml = "[classification]\ninternal_domains = [\"acme.com\"]\n";
+    let fx = Fixture::portfolio(&rows, toml, &subs);
+    let rules = "classification.rules=[\"roles\",\"custom\",\"reported\",\"domains\"]";
+    // With domains last, cara is External and ann stays Internal.
+    assert_eq!(
+        what_if(&fx, "usage", &[rules]),
+        [
+            USAGE,
+            "2026-09,external,,5,0,1,1,0,0,0",
+            "2026-09,multi_app_internal,,5,2,1,-1,0,0,0",
+        ]
+    );
+    let check = hygiene(&fx, "unclassified");
+    assert!(
+        check.starts_with("unclassified,2,") && check.contains(&rules.replace('"', "\"\"")),
         "{check}"
     );
 }
