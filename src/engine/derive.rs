@@ -29,7 +29,7 @@ pub(crate) const DERIVED_ENV: &str = "SEATCOUNT_DERIVED";
 
 /// What the derived files of this build contain; a change to their meaning that the rendered
 /// SQL does not show (a function's code) is covered by the version, this by hand.
-const LAYOUT: &str = "derived/5";
+const LAYOUT: &str = "derived/6";
 
 /// `derived`'s key as the engine's sort order (ascending, NULLs last, as the file was
 /// written); none when it has no key.
@@ -81,7 +81,7 @@ pub(crate) fn context(settings: &UdfSettings, config: &SessionConfig) -> String 
     out
 }
 
-/// The key of `month`'s derived `view`: the month's events files as the manifest records them
+/// The key of `month`'s derived `view`: the month's events and conflicts files as the manifest records them
 /// (path, rows, bytes, SHA-256, which the read lock has checked the disk against), `sql` (the
 /// views' text as rendered, in order, up to the view), the [`context`], the [`bill`] when the
 /// view reads it, and the version.
@@ -100,9 +100,12 @@ pub(crate) fn key(
         bytes: u64,
         sha256: &'a Option<String>,
     }
-    let mut files = manifest::events_by_month(wh)?
-        .remove(month)
-        .unwrap_or_default();
+    // Events and conflicts: hygiene's report reads the month's conflicts, which an ingest
+    // can add without touching its events.
+    let mut files: Vec<_> = manifest::manifest(wh)?
+        .into_iter()
+        .filter(|f| crate::warehouse::check::month_of(&f.path) == Some(month))
+        .collect();
     files.sort_by(|a, b| a.path.cmp(&b.path));
     let entries: Vec<Entry> = files
         .iter()

@@ -184,6 +184,18 @@ pub struct Engine {
     derive_context: String,
     /// The functions' settings, for the engines that derive months for this one.
     settings: udf::UdfSettings,
+    /// For an engine scoped to a month: what its views were rendered from, the key of its
+    /// reports' kept results ([`Engine::report`]).
+    scoped: std::sync::OnceLock<Scoped>,
+}
+
+/// What a month-scoped engine's views were made of.
+struct Scoped {
+    month: String,
+    /// Every view's text as rendered, in order.
+    sql: Vec<String>,
+    /// [`derive::bill`] of its subscriptions and assignments.
+    bill: String,
 }
 
 impl Engine {
@@ -236,6 +248,7 @@ impl Engine {
             wh: wh.clone(),
             derive_context,
             settings: settings.clone(),
+            scoped: std::sync::OnceLock::new(),
         };
         engine.register_events(wh).await?;
         Ok(engine)
@@ -314,9 +327,70 @@ impl Engine {
             }
             _ => None,
         };
+        if let Some(month) = scope {
+            let scoped = params.clone().with_scope(month);
+            let sql = sql::VIEWS
+                .iter()
+                .map(|v| scoped.render(&v.file))
+                .collect::<Result<_>>()?;
+            let _ = self.scoped.set(Scoped {
+                month: month.to_string(),
+                sql,
+                bill: bill.clone(),
+            });
+        }
         self.create_views(&params, scope, &bill, None, lazily.as_ref())
             .await
             .map(|_| ())
+    }
+
+    /// Runs a report's SQL `text` on this month-scoped engine, keeping its result as derived
+    /// state under `report-<name>` (docs/derived.md "Reports"): keyed like the views, by the
+    /// month's files, the views' and the report's SQL, the settings and the bill, so the next
+    /// run of the report about this month reads a small file. Engines without a scope, a
+    /// warehouse that cannot be written, and `SEATCOUNT_DERIVED=off` just run it.
+    pub(crate) async fn report(&self, name: &str, text: &str) -> Result<Rows<'static>> {
+        use crate::warehouse::derived::{self, DerivedWriter};
+        let Some(scoped) = self
+            .scoped
+            .get()
+            .filter(|_| derive::enabled().unwrap_or(false))
+        else {
+            return self.script(text, Access::Write).await;
+        };
+        let table = format!("report-{name}");
+        let mut sql = scoped.sql.clone();
+        sql.push(text.to_string());
+        let key = derive::key(
+            &self.wh,
+            &table,
+            &scoped.month,
+            &sql,
+            &self.derive_context,
+            Some(&scoped.bill),
+        )?;
+        if let Some(path) = derived::find(&self.wh, &table, &scoped.month, &key)? {
+            // Read in order, file order being the report's (DataFusion's scan may split a file).
+            let file = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
+            let reader =
+                datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+                    file,
+                )?
+                .build()?;
+            let schema = datafusion::arrow::record_batch::RecordBatchReader::schema(&reader);
+            let batches = reader.collect::<std::result::Result<Vec<_>, _>>()?;
+            return Ok(Rows::from_batches(schema, batches));
+        }
+        let (schema, batches) = self.script(text, Access::Write).await?.collect().await?;
+        if let Some(mut writer) =
+            DerivedWriter::create(&self.wh, &table, &scoped.month, &key, schema.clone())?
+        {
+            for batch in &batches {
+                writer.write(batch)?;
+            }
+            writer.finish()?;
+        }
+        Ok(Rows::from_batches(schema, batches))
     }
 
     /// Registers the tables `subscriptions` and `assignments`.

@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::warehouse::closes::{self, Close};
 use crate::warehouse::manifest::{self, StoredFile};
 use crate::warehouse::runs::{self, Run, Saved};
-use crate::warehouse::{Warehouse, commit, crash};
+use crate::warehouse::{Warehouse, check, commit, crash};
 
 /// A report as it was run and saved.
 pub struct SavedReport {
@@ -160,12 +160,7 @@ fn source_digests(r: &Run) -> Vec<(&'static str, String)> {
 fn by_month(files: &[StoredFile]) -> BTreeMap<String, Vec<StoredFile>> {
     let mut months: BTreeMap<String, Vec<StoredFile>> = BTreeMap::new();
     for f in files {
-        let month = f
-            .path
-            .components()
-            .find_map(|c| c.as_os_str().to_str()?.strip_prefix("month="))
-            .unwrap_or("?")
-            .to_string();
+        let month = check::month_of(&f.path).unwrap_or("?").to_string();
         months.entry(month).or_default().push(f.clone());
     }
     months
@@ -406,7 +401,7 @@ pub async fn close(session: &Session, month: &str) -> Result<Close> {
 fn month_files(wh: &Warehouse, month: &str) -> Result<Vec<StoredFile>> {
     Ok(manifest::manifest(wh)?
         .into_iter()
-        .filter(|f| f.path.starts_with("events") && closes::month_of(&f.path) == Some(month))
+        .filter(|f| f.path.starts_with("events") && check::month_of(&f.path) == Some(month))
         .collect())
 }
 

@@ -64,9 +64,15 @@ pub fn all() -> impl Iterator<Item = Report> {
 
 /// The list `seatcount reports` and the REPL's `\reports` print: one line per report.
 pub fn listing() -> String {
-    all()
+    let mut text: String = all()
         .map(|r| format!("{:<12} {}\n", r.name, r.summary()))
-        .collect()
+        .collect();
+    // Not a SQL report of its own: it compares a close's saved runs with the month now.
+    text.push_str(&format!(
+        "{:<12} What changed in a closed month since `seatcount close` (--month; docs/evidence.md)\n",
+        "changes"
+    ));
+    text
 }
 
 /// The report called `name`, or a usage error listing the names.
@@ -218,7 +224,7 @@ pub async fn stream<'a>(
         let text = Params::from_config(&session.config)
             .with_month(&m)
             .render(&report.file)?;
-        let rows = engine.script(&text, Access::Write).await?;
+        let rows = engine.report(report.name, &text).await?;
         Ok::<_, Error>(rows.keeping(engine))
     };
     if let Some(month) = month {

@@ -56,12 +56,6 @@ pub fn record(wh: &Warehouse, close: &Close) -> Result<()> {
     write_atomically(&path(wh), &text)
 }
 
-/// The month of a stored file's path (`events/month=YYYY-MM/...`), if it has one.
-pub fn month_of(path: &std::path::Path) -> Option<&str> {
-    path.components()
-        .find_map(|c| c.as_os_str().to_str()?.strip_prefix("month="))
-}
-
 /// Refuses a commit that adds or replaces files of a closed month, unless `reopen`; called
 /// under the exclusive commit lock, so no close can slip in between.
 pub fn refuse_changes(wh: &Warehouse, changed: &[PathBuf], reopen: bool) -> Result<()> {
@@ -71,7 +65,7 @@ pub fn refuse_changes(wh: &Warehouse, changed: &[PathBuf], reopen: bool) -> Resu
     let closes = all(wh)?;
     let hit = changed
         .iter()
-        .filter_map(|p| month_of(p))
+        .filter_map(|p| super::check::month_of(p))
         .find_map(|m| closes.iter().find(|c| c.month == m));
     match hit {
         None => Ok(()),

@@ -159,9 +159,50 @@ fn compare(fx: &Fixture) {
         .rev()
         .find(|m| events.join(format!("month={m}")).exists())
     {
-        same_both_ways(fx, &["report", "users", "--month", month]);
-        same_both_ways(fx, &["report", "hygiene", "--month", month]);
+        for report in [
+            "users",
+            "hygiene",
+            "named-users",
+            "environments",
+            "providers",
+        ] {
+            same_both_ways(fx, &["report", report, "--month", month]);
+        }
     }
+    same_both_ways(fx, &["report", "cost"]);
+}
+
+/// A report's result is kept per month (docs/derived.md "Reports"): the second run reads it,
+/// and a conflicting version sent later (which changes only the month's `conflicts`, not its
+/// events) is never answered from the kept result of before.
+#[test]
+fn a_kept_report_is_read_again_and_never_outlives_a_conflict() {
+    let fx = Fixture::sample();
+    let hygiene = same_both_ways(&fx, &["report", "hygiene", "--month", "2026-10"]);
+    let kept = view_files(&fx, "report-hygiene", "2026-10");
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    let stamp = std::fs::metadata(&kept[0]).unwrap().modified().unwrap();
+    assert_eq!(
+        same_both_ways(&fx, &["report", "hygiene", "--month", "2026-10"]),
+        hygiene
+    );
+    assert_eq!(
+        std::fs::metadata(&kept[0]).unwrap().modified().unwrap(),
+        stamp
+    );
+    assert!(hygiene.contains("event_id_conflicts,0,"), "{hygiene}");
+    // ev-0101 again, an hour later and from another user: the first version still counts,
+    // this one goes to `conflicts`.
+    let late = fx.file(
+        "conflict.csv",
+        &format!(
+            "{}\nev-0101,2026-10-01T09:01:00Z,expense,expense-prod,production,mallory,,,,,,\n",
+            crate::common::HEADER
+        ),
+    );
+    fx.ingest(&[&late]);
+    let after = same_both_ways(&fx, &["report", "hygiene", "--month", "2026-10"]);
+    assert!(after.contains("event_id_conflicts,1,"), "{after}");
 }
 
 proptest! {

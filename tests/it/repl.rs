@@ -101,6 +101,12 @@ fn an_analyst_session() {
             "2026-10,multi_app_internal,,4,5,4,-1,1,0,-1",
         ],
     );
+    // What changed since a close: the sample's October was never closed.
+    say(
+        &mut p,
+        "\\r changes 2026-10",
+        &["error: 2026-10 is not closed"],
+    );
     say(&mut p, "\\timing on", &["timing is on"]);
     say(&mut p, "SELECT 1 AS one;", &["one", "Time: "]);
 

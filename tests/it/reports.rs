@@ -86,6 +86,9 @@ fn report_commands_and_errors() {
         "providers",
         "users",
         "hygiene",
+        "cost",
+        "subscriptions",
+        "changes",
     ] {
         assert!(list.contains(name), "{list}");
     }
