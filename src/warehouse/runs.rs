@@ -100,8 +100,16 @@ pub fn save(wh: &Warehouse, run: &Run, output: &[u8]) -> Result<String> {
     sync_dir(&tmp)?;
     crash::point("run-written");
     let target = dir.join(&id);
-    fs::rename(&tmp, &target).map_err(|e| Error::io(&target, e))?;
-    sync_dir(&dir)?;
+    match fs::rename(&tmp, &target) {
+        Ok(()) => sync_dir(&dir)?,
+        // The same run saved again within the second (a close run twice, two schedulers):
+        // its id hashes the same run.json, which holds the output's hash, so the run kept
+        // under it is this one.
+        Err(_) if target.is_dir() => {
+            fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        }
+        Err(e) => return Err(Error::io(&target, e)),
+    }
     Ok(id)
 }
 
@@ -158,4 +166,41 @@ pub fn load(wh: &Warehouse, id: &str) -> Result<Saved> {
         run,
         output,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::warehouse::key::HashAlgorithm;
+
+    #[test]
+    fn saving_one_run_twice_keeps_one_and_an_edit_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let wh = Warehouse::open_or_create(&dir.path().join("wh"), HashAlgorithm::Sha256).unwrap();
+        let output = b"a,b\n1,2\n";
+        let run = Run {
+            report: "usage".into(),
+            month: Some("2026-10".into()),
+            today: None,
+            saved_at: "2026-12-01T10:00:00Z".into(),
+            version: "0".into(),
+            close: None,
+            sources: Sources::default(),
+            events: vec![],
+            inputs: vec![],
+            rows: 1,
+            output_sha256: sha256_hex(output),
+        };
+        let first = save(&wh, &run, output).unwrap();
+        assert_eq!(save(&wh, &run, output).unwrap(), first);
+        assert_eq!(ids(&wh).unwrap(), [first.clone()]);
+        assert_eq!(load(&wh, &first).unwrap().output, output);
+        fs::write(runs_dir(&wh).join(&first).join(OUTPUT), b"a,b\n1,3\n").unwrap();
+        assert!(
+            load(&wh, &first)
+                .unwrap_err()
+                .to_string()
+                .contains("changed after")
+        );
+    }
 }
