@@ -193,7 +193,7 @@ mod tests {
         };
         let first = save(&wh, &run, output).unwrap();
         assert_eq!(save(&wh, &run, output).unwrap(), first);
-        assert_eq!(ids(&wh).unwrap(), [first.clone()]);
+        assert_eq!(ids(&wh).unwrap(), std::slice::from_ref(&first));
         assert_eq!(load(&wh, &first).unwrap().output, output);
         fs::write(runs_dir(&wh).join(&first).join(OUTPUT), b"a,b\n1,3\n").unwrap();
         assert!(
