@@ -198,10 +198,10 @@ fn merging_by_e_mail_joins_the_persons_per_app_identifiers_split() {
 }
 
 #[test]
-fn classifying_by_domain_alone_makes_the_outsider_external() {
+fn classifying_by_domain_makes_the_outsider_external() {
     let rows = [
-        // ann is at the internal domain; cara at a partner's, and no rule answers for her
-        // under the default rules, so she counts Internal.
+        // ann is at the internal domain; cara at a partner's. No rule of the default order
+        // answers for either: both are unclassified and count Internal.
         "1,2026-09-01T10:00:00Z,a,a-p,,,,ann,,ann@acme.com,,,,",
         "2,2026-09-01T11:00:00Z,a,a-p,,,,cara,,cara@partner.org,,,,",
     ];
@@ -211,21 +211,35 @@ fn classifying_by_domain_alone_makes_the_outsider_external() {
     ];
     let toml = "[classification]\ninternal_domains = [\"acme.com\"]\n";
     let fx = Fixture::portfolio(&rows, toml, &subs);
-    assert_eq!(
-        what_if(&fx, "usage", &["classification.rules=[\"domains\"]"]),
-        [
-            USAGE,
-            "2026-09,external,,5,0,1,1,0,0,0",
-            "2026-09,multi_app_internal,,5,2,1,-1,0,0,0",
-        ]
-    );
-    // CSV doubles the quotes inside the detail.
-    let check = hygiene(&fx, "internal_outside_domains");
-    assert!(
-        check.starts_with("internal_outside_domains,1,")
-            && check.contains("--what-if classification.rules=[\"\"domains\"\"]"),
-        "{check}"
-    );
+    // By domain alone, or with domains after the default rules: cara is External, ann stays
+    // Internal. The two hygiene checks that point here name these what-ifs (CSV doubles the
+    // quotes inside the detail).
+    for (rules, check) in [
+        (
+            "classification.rules=[\"domains\"]",
+            "internal_outside_domains,1,",
+        ),
+        (
+            "classification.rules=[\"roles\",\"custom\",\"reported\",\"domains\"]",
+            "unclassified,2,",
+        ),
+    ] {
+        assert_eq!(
+            what_if(&fx, "usage", &[rules]),
+            [
+                USAGE,
+                "2026-09,external,,5,0,1,1,0,0,0",
+                "2026-09,multi_app_internal,,5,2,1,-1,0,0,0",
+            ],
+            "{rules}"
+        );
+        let name = check.split(',').next().unwrap();
+        let found = hygiene(&fx, name);
+        assert!(
+            found.starts_with(check) && found.contains(&rules.replace('"', "\"\"")),
+            "{found}"
+        );
+    }
 }
 
 #[test]
@@ -249,36 +263,6 @@ fn counting_by_user_name_joins_the_account_without_a_named_user_identifier() {
     assert!(
         check.starts_with("missing_named_user_identifier,1,")
             && check.contains("--what-if identifiers.source=name"),
-        "{check}"
-    );
-}
-
-#[test]
-fn the_domains_rule_last_classifies_the_unclassified() {
-    let rows = [
-        // No rule of the default order answers for either: both unclassified, Internal.
-        "1,2026-09-01T10:00:00Z,a,a-p,,,,ann,,ann@acme.com,,,,",
-        "2,2026-09-01T11:00:00Z,a,a-p,,,,cara,,cara@partner.org,,,,",
-    ];
-    let subs = [
-        "x,external,5,2026-01-01,,",
-        "m,multi_app_internal,5,2026-01-01,,",
-    ];
-    let toml = "[classification]\ninternal_domains = [\"acme.com\"]\n";
-    let fx = Fixture::portfolio(&rows, toml, &subs);
-    let rules = "classification.rules=[\"roles\",\"custom\",\"reported\",\"domains\"]";
-    // With domains last, cara is External and ann stays Internal.
-    assert_eq!(
-        what_if(&fx, "usage", &[rules]),
-        [
-            USAGE,
-            "2026-09,external,,5,0,1,1,0,0,0",
-            "2026-09,multi_app_internal,,5,2,1,-1,0,0,0",
-        ]
-    );
-    let check = hygiene(&fx, "unclassified");
-    assert!(
-        check.starts_with("unclassified,2,") && check.contains(&rules.replace('"', "\"\"")),
         "{check}"
     );
 }
