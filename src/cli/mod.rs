@@ -136,8 +136,10 @@ pub async fn run(cli: Cli) -> Result<()> {
                 today: *today,
             };
             if *save {
-                let saved = evidence::save(&session, report, asked, None).await?;
-                gates.check_schema(&saved.schema, report.name)?;
+                let saved = evidence::save(&session, report, asked, None, |schema| {
+                    gates.check_schema(schema, report.name)
+                })
+                .await?;
                 let rows = Rows::from_batches(saved.schema, saved.batches);
                 output::emit_observed(output, rows, |batch| gates.observe(batch)).await?;
                 eprintln!("saved as run {}", saved.id);

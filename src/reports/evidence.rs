@@ -35,15 +35,18 @@ pub struct SavedReport {
 
 /// Runs `report` as `asked` on `session` and saves it with what it was computed from;
 /// `close` names the month a `close` saves it for. The month and day are settled first, so
-/// recomputing the run later asks the same question.
+/// recomputing the run later asks the same question. `accept` sees the result's columns
+/// first: a refusal (gates on a report without entitlements) saves nothing.
 pub async fn save(
     session: &Session,
     report: Report,
     asked: Asked<'_>,
     close: Option<&str>,
+    accept: impl FnOnce(&SchemaRef) -> Result<()>,
 ) -> Result<SavedReport> {
     let settled = super::settle(session, report, asked).await?;
     let (schema, batches) = super::run(session, report, settled.asked()).await?;
+    accept(&schema)?;
     let output = csv(&schema, &batches)?;
     let wh = &session.warehouse;
     let run = Run {
@@ -382,7 +385,7 @@ pub async fn close(session: &Session, month: &str) -> Result<Close> {
             month: Some(&month),
             today: None,
         };
-        let run = save(session, report, asked, Some(&month)).await?;
+        let run = save(session, report, asked, Some(&month), |_| Ok(())).await?;
         saved.push((report.name.to_string(), run.id));
     }
     crash::point("close-runs-saved");

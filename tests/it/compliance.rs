@@ -74,6 +74,14 @@ fn gates_on_a_report_without_entitlements_are_refused_before_writing() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("usage, history or cost"));
     assert!(!file.exists());
+    // Nor is a refused run kept as evidence.
+    let out = fx
+        .cmd()
+        .args(["report", "users", "--save", "--fail-on", "over-usage"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!fx.wh().join("_seatcount/runs").exists());
 }
 
 #[test]
