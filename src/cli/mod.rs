@@ -108,17 +108,6 @@ pub async fn run(cli: Cli) -> Result<()> {
             gates,
             output,
         } => {
-            if name == "changes" {
-                let month = month.as_deref().ok_or_else(|| {
-                    Error::Usage("report changes needs --month, the closed month".into())
-                })?;
-                let session = Session::open(&root, cli.config.as_deref()).await?;
-                let read = commit::read_lock(&session.warehouse)?;
-                output::emit(output, evidence::changes(&session, month).await?).await?;
-                drop(read);
-                commit::tidy_derived(&session.warehouse);
-                return Ok(());
-            }
             let report = reports::find(name)?;
             let mut gates = Gates::new(gates.fail_on == Some(FailOn::OverUsage), gates.warn_at);
             if !what_if.is_empty() {

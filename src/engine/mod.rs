@@ -327,18 +327,6 @@ impl Engine {
             }
             _ => None,
         };
-        if let Some(month) = scope {
-            let scoped = params.clone().with_scope(month);
-            let sql = sql::VIEWS
-                .iter()
-                .map(|v| scoped.render(&v.file))
-                .collect::<Result<_>>()?;
-            let _ = self.scoped.set(Scoped {
-                month: month.to_string(),
-                sql,
-                bill: bill.clone(),
-            });
-        }
         self.create_views(&params, scope, &bill, None, lazily.as_ref())
             .await
             .map(|_| ())
@@ -459,8 +447,16 @@ impl Engine {
                 _ => {}
             }
             if upto == Some(view.name) {
-                break;
+                return Ok(files);
             }
+        }
+        if let Some(month) = scope {
+            // Every view made: what this month's kept report results are keyed by.
+            let _ = self.scoped.set(Scoped {
+                month: month.to_string(),
+                sql: rendered,
+                bill: bill.to_string(),
+            });
         }
         Ok(files)
     }

@@ -50,10 +50,6 @@ pub(crate) const WHAT_IF_USAGE: SqlFile = sql_file!("what-if/usage.sql");
 /// The what-if comparison of `users`; see [`WHAT_IF_USAGE`].
 pub(crate) const WHAT_IF_USERS: SqlFile = sql_file!("what-if/users.sql");
 
-/// What changed in a closed month since its close, over the close's saved reports and the
-/// same reports now (docs/evidence.md "Month close").
-pub(crate) const CHANGES: SqlFile = sql_file!("evidence/changes.sql");
-
 /// A file of `sql/views/`: it creates one view, named after it.
 #[derive(Debug, Clone, Copy)]
 pub struct View {
@@ -177,6 +173,9 @@ pub enum ReportScope {
     EveryMonth,
     /// The subscriptions as of one day (`--today`, `{{today}}` in the file); no events.
     Day,
+    /// A closed month against its close (`--month`): the file compares the close's saved
+    /// reports with the same reports now (docs/evidence.md "Month close").
+    SinceClose,
 }
 
 macro_rules! report {
@@ -201,6 +200,7 @@ pub(crate) const REPORTS: &[ReportFile] = &[
     report!("users", "reports/users.sql", Month, key: 1),
     report!("hygiene", "reports/hygiene.sql", Month, key: 1),
     report!("subscriptions", "reports/subscriptions.sql", Day, key: 1),
+    report!("changes", "evidence/changes.sql", SinceClose, key: 1),
 ];
 
 impl SqlFile {
@@ -451,7 +451,7 @@ mod tests {
             .with_month("2026-01")
             .with_today(chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap());
         let views = VIEWS.iter().map(|v| &v.file);
-        let what_if = [&WHAT_IF_USAGE, &WHAT_IF_USERS, &CHANGES];
+        let what_if = [&WHAT_IF_USAGE, &WHAT_IF_USERS];
         for file in views.chain(REPORTS.iter().map(|r| &r.file)).chain(what_if) {
             let text = params.render(file).unwrap();
             let code: String = text

@@ -9,19 +9,15 @@ use std::sync::Arc;
 use datafusion::arrow::array::{RecordBatch, StringArray, UInt64Array};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
-use datafusion::datasource::MemTable;
-use datafusion::prelude::{SessionConfig, SessionContext};
-
 use super::format::{self, OutputFormat};
 use super::{Asked, Report};
 use crate::engine::Rows;
 use crate::engine::session::{Origins, Session};
-use crate::engine::sql::CHANGES;
 use crate::error::{Error, Result};
 use crate::warehouse::closes::{self, Close};
 use crate::warehouse::manifest::{self, StoredFile};
 use crate::warehouse::runs::{self, Run, Saved};
-use crate::warehouse::{Warehouse, check, commit, crash};
+use crate::warehouse::{Warehouse, commit, crash};
 
 /// A report as it was run and saved.
 pub struct SavedReport {
@@ -123,8 +119,8 @@ pub fn describe(saved: &Saved) -> Vec<String> {
     for (name, digest) in source_digests(r) {
         lines.push(format!("{name}: {digest}"));
     }
-    for (month, files) in by_month(&r.events) {
-        lines.push(format!("events {month}: {}", summary(&files)));
+    for ((table, month), files) in manifest::by_table_and_month(&r.events) {
+        lines.push(format!("{table} {month}: {}", summary(&files)));
     }
     for input in &r.inputs {
         lines.push(format!("ingested {} sha256 {}", input.file, input.sha256));
@@ -159,16 +155,7 @@ fn source_digests(r: &Run) -> Vec<(&'static str, String)> {
     ]
 }
 
-/// Events files by month (from their `events/month=YYYY-MM/` paths).
-fn by_month(files: &[StoredFile]) -> BTreeMap<String, Vec<StoredFile>> {
-    let mut months: BTreeMap<String, Vec<StoredFile>> = BTreeMap::new();
-    for f in files {
-        let month = check::month_of(&f.path).unwrap_or("?").to_string();
-        months.entry(month).or_default().push(f.clone());
-    }
-    months
-}
-
+/// Files and rows of one table's month (conflicts' rows are event versions too).
 fn summary(files: &[StoredFile]) -> String {
     let rows: u64 = files.iter().map(|f| f.rows).sum();
     format!("{} file(s), {rows} events", files.len())
@@ -205,13 +192,15 @@ fn input_changes(a: &Run, b: &Run) -> Vec<Change> {
         Some(a.version.clone()),
         Some(b.version.clone()),
     );
-    let (before, after) = (by_month(&a.events), by_month(&b.events));
-    let months: std::collections::BTreeSet<&String> = before.keys().chain(after.keys()).collect();
-    for month in months {
-        let (x, y) = (before.get(month), after.get(month));
+    // Events and conflicts, each month apart: a conflicting version changes hygiene alone.
+    let before = manifest::by_table_and_month(&a.events);
+    let after = manifest::by_table_and_month(&b.events);
+    let groups: std::collections::BTreeSet<_> = before.keys().chain(after.keys()).collect();
+    for group @ (table, month) in groups {
+        let (x, y) = (before.get(group), after.get(group));
         if x != y {
             input(
-                format!("events {month}"),
+                format!("{table} {month}"),
                 x.map(|f| summary(f)),
                 y.map(|f| summary(f)),
             );
@@ -402,26 +391,26 @@ pub async fn close(session: &Session, month: &str) -> Result<Close> {
 
 /// The month's events files as the manifest lists them now.
 fn month_files(wh: &Warehouse, month: &str) -> Result<Vec<StoredFile>> {
-    Ok(manifest::manifest(wh)?
-        .into_iter()
-        .filter(|f| f.path.starts_with("events") && check::month_of(&f.path) == Some(month))
-        .collect())
+    Ok(manifest::events_by_month(wh)?
+        .remove(month)
+        .unwrap_or_default())
 }
 
-/// `report changes --month MONTH`: what changed since the month's close, in inputs, persons
-/// and seats (`sql/evidence/changes.sql`).
-pub async fn changes(session: &Session, month: &str) -> Result<Rows<'static>> {
-    let month = super::parse_month(month)?;
+/// The `changes` report (`report`) of `month`: what changed since the month's close, in
+/// inputs, persons and seats (`sql/evidence/changes.sql`).
+pub(crate) async fn changes(
+    session: &Session,
+    report: Report,
+    month: &str,
+) -> Result<Rows<'static>> {
+    let month = month.to_string();
     let wh = &session.warehouse;
     let close = closes::find(wh, &month)?.ok_or_else(|| {
         Error::Usage(format!(
             "{month} is not closed; `seatcount close {month}` closes it"
         ))
     })?;
-    let context = SessionContext::new_with_config_rt(
-        SessionConfig::new(),
-        session.engine.context().runtime_env(),
-    );
+    let mut tables = Vec::new();
     let mut closed_sources = None;
     for name in ["usage", "users"] {
         let id = close
@@ -440,14 +429,8 @@ pub async fn changes(session: &Session, month: &str) -> Result<Rows<'static>> {
             .with_header(true)
             .build(std::io::Cursor::new(saved.output.clone()))?
             .collect::<std::result::Result<Vec<_>, _>>()?;
-        context.register_table(
-            format!("closed_{name}").as_str(),
-            Arc::new(MemTable::try_new(schema.clone(), vec![then])?),
-        )?;
-        context.register_table(
-            format!("now_{name}").as_str(),
-            Arc::new(MemTable::try_new(schema, vec![now])?),
-        )?;
+        tables.push((format!("closed_{name}"), schema.clone(), then));
+        tables.push((format!("now_{name}"), schema, now));
         closed_sources.get_or_insert(saved.run);
     }
     let closed = closed_sources.expect("two runs were read");
@@ -488,10 +471,6 @@ pub async fn changes(session: &Session, month: &str) -> Result<Rows<'static>> {
             )),
         ],
     )?;
-    context.register_table(
-        "inputs",
-        Arc::new(MemTable::try_new(schema, vec![vec![batch]])?),
-    )?;
-    let frame = context.sql(CHANGES.text).await?;
-    Ok(Rows::from_stream(frame.execute_stream().await?))
+    tables.push(("inputs".to_string(), schema, vec![batch]));
+    super::compare(session, tables, &report.file).await
 }

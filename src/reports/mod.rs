@@ -64,15 +64,9 @@ pub fn all() -> impl Iterator<Item = Report> {
 
 /// The list `seatcount reports` and the REPL's `\reports` print: one line per report.
 pub fn listing() -> String {
-    let mut text: String = all()
-        .map(|r| format!("{:<12} {}\n", r.name, r.summary()))
-        .collect();
-    // Not a SQL report of its own: it compares a close's saved runs with the month now.
-    text.push_str(&format!(
-        "{:<12} What changed in a closed month since `seatcount close` (--month; docs/evidence.md)\n",
-        "changes"
-    ));
-    text
+    all()
+        .map(|r| format!("{:<13} {}\n", r.name, r.summary()))
+        .collect()
 }
 
 /// The report called `name`, or a usage error listing the names.
@@ -84,6 +78,29 @@ pub fn find(name: &str) -> Result<Report> {
             names.join(", ")
         ))
     })
+}
+
+/// A result already computed, as a named table of a comparison.
+pub(crate) type Computed = (String, SchemaRef, Vec<RecordBatch>);
+
+/// Runs a comparison's SQL `file` (`sql/what-if/`, `sql/evidence/`) over `tables`, results
+/// already computed, in a context of their own (so the session's views are untouched) on
+/// `session`'s memory pool.
+pub(crate) async fn compare(
+    session: &Session,
+    tables: Vec<Computed>,
+    file: &SqlFile,
+) -> Result<Rows<'static>> {
+    let context = datafusion::prelude::SessionContext::new_with_config_rt(
+        datafusion::prelude::SessionConfig::new(),
+        session.engine.context().runtime_env(),
+    );
+    for (name, schema, batches) in tables {
+        let table = datafusion::datasource::MemTable::try_new(schema, vec![batches])?;
+        context.register_table(name.as_str(), std::sync::Arc::new(table))?;
+    }
+    let frame = context.sql(file.text).await?;
+    Ok(Rows::from_stream(frame.execute_stream().await?))
 }
 
 /// Checks a `--month` value.
@@ -165,12 +182,13 @@ pub async fn settle(session: &Session, report: Report, asked: Asked<'_>) -> Resu
             report.name
         )));
     }
+    let about_month = report.is_monthly() || report.scope == ReportScope::SinceClose;
     let months = months_with_data(&session.engine).await?;
     let month = match month {
         None => default_month(&months),
         Some(m) => {
             let m = parse_month(m)?;
-            if report.is_monthly() && !months.contains(&m) {
+            if about_month && !months.contains(&m) {
                 return Err(Error::Usage(format!(
                     "there are no events in {m}; months with data: {}",
                     months.join(", ")
@@ -180,7 +198,7 @@ pub async fn settle(session: &Session, report: Report, asked: Asked<'_>) -> Resu
         }
     };
     Ok(Settled {
-        month: report.is_monthly().then_some(month),
+        month: about_month.then_some(month),
         today: None,
         months,
     })
@@ -219,6 +237,10 @@ pub async fn stream<'a>(
         return session.engine.script(&text, Access::ReadOnly).await;
     }
     let Settled { month, months, .. } = settled;
+    if let (ReportScope::SinceClose, Some(month)) = (report.scope, &month) {
+        // Boxed: it runs `usage` and `users` through this function in turn.
+        return Box::pin(evidence::changes(session, report, month)).await;
+    }
     let one_month = move |m: String| async move {
         let engine = session.scoped(&m).await?;
         let text = Params::from_config(&session.config)

@@ -3,11 +3,6 @@
 //! Both run through the same views; the comparison is a SQL file of its own
 //! (`sql/what-if/`) over the two results.
 
-use std::sync::Arc;
-
-use datafusion::datasource::MemTable;
-use datafusion::prelude::{SessionConfig, SessionContext};
-
 use super::{Asked, Report};
 use crate::engine::Rows;
 use crate::engine::session::Session;
@@ -26,7 +21,7 @@ pub(crate) fn comparison(report: Report) -> Result<SqlFile> {
 }
 
 /// Runs `report` for `month` on `current` and on `what_if` (the same warehouse under the
-/// what-if's configuration, [`Session::with_config`]) and compares the two.
+/// what-if's configuration, [`Session::what_if`]) and compares the two.
 pub async fn run(
     current: &Session,
     what_if: &Session,
@@ -37,18 +32,9 @@ pub async fn run(
     let asked = Asked { month, today: None };
     let (now_schema, now) = super::run(current, report, asked).await?;
     let (then_schema, then) = super::run(what_if, report, asked).await?;
-    let context = SessionContext::new_with_config_rt(
-        SessionConfig::new(),
-        current.engine.context().runtime_env(),
-    );
-    context.register_table(
-        "current",
-        Arc::new(MemTable::try_new(now_schema, vec![now])?),
-    )?;
-    context.register_table(
-        "what_if",
-        Arc::new(MemTable::try_new(then_schema, vec![then])?),
-    )?;
-    let frame = context.sql(file.text).await?;
-    Ok(Rows::from_stream(frame.execute_stream().await?))
+    let tables = vec![
+        ("current".to_string(), now_schema, now),
+        ("what_if".to_string(), then_schema, then),
+    ];
+    super::compare(current, tables, &file).await
 }

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::Warehouse;
-use super::files::{read_jsonl, write_atomically};
+use super::files::{read_jsonl, write_jsonl};
 use super::manifest::StoredFile;
 use crate::error::{Error, Result};
 
@@ -48,12 +48,7 @@ pub fn record(wh: &Warehouse, close: &Close) -> Result<()> {
     closes.retain(|c| c.month != close.month);
     closes.push(close.clone());
     closes.sort_by(|a, b| a.month.cmp(&b.month));
-    let mut text = Vec::new();
-    for c in &closes {
-        serde_json::to_writer(&mut text, c).expect("a close serializes");
-        text.push(b'\n');
-    }
-    write_atomically(&path(wh), &text)
+    write_jsonl(&path(wh), &closes)
 }
 
 /// Refuses a commit that adds or replaces files of a closed month, unless `reopen`; called

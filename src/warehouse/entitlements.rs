@@ -418,6 +418,9 @@ mod tests {
             ("s1,external,1,01/01/2026,,\n", "column valid_from"),
             ("s1,external,1,2026-02-01,2026-01-31,\n", "column valid_to"),
             ("s1,external,1,2026-01-01,,app\n", "column app_id"),
+            // Truncated: not an open-ended subscription.
+            ("s1,external,1,2026-01-01\n", "column valid_to"),
+            ("s1,external,1,2026-01-01,,,,\n", "column app_id"),
             (
                 "s1,external,1,2026-01-01,,\ns1,external,1,2026-01-01,,\n",
                 "line 3, column subscription_id",

@@ -62,8 +62,13 @@ pub fn merge_jsonl<T: Serialize + Clone, K: Eq + std::hash::Hash>(
 ) -> Result<()> {
     let known: HashSet<K> = existing.iter().map(&key).collect();
     existing.extend(new.iter().filter(|e| !known.contains(&key(e))).cloned());
+    write_jsonl(path, &existing)
+}
+
+/// Replaces `path` with `entries`, one JSON value per line, atomically.
+pub fn write_jsonl<T: Serialize>(path: &Path, entries: &[T]) -> Result<()> {
     let mut text = Vec::new();
-    for entry in &existing {
+    for entry in entries {
         serde_json::to_writer(&mut text, entry).expect("entries serialize");
         text.push(b'\n');
     }

@@ -70,14 +70,29 @@ pub fn event_months(wh: &Warehouse) -> Result<Vec<String>> {
 
 /// The events files of each month, as the manifest lists them.
 pub fn events_by_month(wh: &Warehouse) -> Result<BTreeMap<String, Vec<StoredFile>>> {
-    let mut months: BTreeMap<String, Vec<StoredFile>> = BTreeMap::new();
-    for file in manifest(wh)? {
-        if !file.path.starts_with(super::EVENTS) {
-            continue;
-        }
-        if let Some(month) = super::check::month_of(&file.path) {
-            months.entry(month.to_string()).or_default().push(file);
+    Ok(by_table_and_month(&manifest(wh)?)
+        .into_iter()
+        .filter(|((table, _), _)| table == super::EVENTS)
+        .map(|((_, month), files)| (month, files))
+        .collect())
+}
+
+/// `files` (a manifest, or one a saved run recorded) by their table (`events`,
+/// `conflicts`) and month.
+pub fn by_table_and_month(files: &[StoredFile]) -> BTreeMap<(String, String), Vec<StoredFile>> {
+    let mut groups: BTreeMap<(String, String), Vec<StoredFile>> = BTreeMap::new();
+    for file in files {
+        let table = file
+            .path
+            .components()
+            .next()
+            .map(|c| c.as_os_str().to_string_lossy());
+        if let (Some(table), Some(month)) = (table, super::check::month_of(&file.path)) {
+            groups
+                .entry((table.into_owned(), month.to_string()))
+                .or_default()
+                .push(file.clone());
         }
     }
-    Ok(months)
+    groups
 }

@@ -44,8 +44,9 @@ pub fn records_with(
     columns: &[&str],
     optional: &[&str],
 ) -> Result<Vec<(u64, csv::StringRecord)>> {
-    // Flexible: a row may leave trailing empty fields out (an unpriced subscription in a file
-    // with prices); a row with too many is refused below.
+    // Flexible: a row may leave out the optional columns' trailing empty fields (an unpriced
+    // subscription in a file with prices). A row short of a required column, or with too
+    // many, is refused below: a truncated row must not read as an empty valid_to.
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .flexible(true)
@@ -76,6 +77,18 @@ pub fn records_with(
         .map(|(index, record)| {
             let line = index as u64 + 2;
             let record = record.map_err(|e| bad_row(path, line, columns[0], e.to_string()))?;
+            if record.len() < columns.len() {
+                return Err(bad_row(
+                    path,
+                    line,
+                    columns[record.len()],
+                    format!(
+                        "missing: the row has {} of the {} columns",
+                        record.len(),
+                        columns.len()
+                    ),
+                ));
+            }
             if record.len() > width {
                 return Err(bad_row(
                     path,

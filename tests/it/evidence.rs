@@ -89,6 +89,50 @@ fn runs_diff_around_an_ingest_names_the_changed_rows_and_verify_says_why() {
 }
 
 #[test]
+fn a_conflicting_version_is_named_as_its_own_input() {
+    let fx = Fixture::sample();
+    let save = |fx: &Fixture| {
+        let (code, _, err) = run(fx, &["report", "hygiene", "--month", "2026-10", "--save"]);
+        assert_eq!(code, 0, "{err}");
+        err.trim()
+            .strip_prefix("saved as run ")
+            .unwrap()
+            .to_string()
+    };
+    let before = save(&fx);
+    // ev-0101 again, later and from another user: October's events stay as they were, the
+    // version goes to `conflicts`.
+    let conflict = fx.file(
+        "conflict.csv",
+        &format!(
+            "{}\nev-0101,2026-10-01T09:01:00Z,expense,expense-prod,production,mallory,,,,,,\n",
+            crate::common::HEADER
+        ),
+    );
+    fx.ingest(&[&conflict]);
+    let after = save(&fx);
+    let diff = fx.csv(&["runs", "diff", &before, &after]);
+    let rows: Vec<&str> = diff.lines().skip(1).collect();
+    assert_eq!(
+        rows[..2],
+        [
+            "input,conflicts 2026-10,,,\"1 file(s), 1 events\"",
+            "changed,event_id_conflicts,affected_users,0,1",
+        ],
+        "{diff}"
+    );
+    // And the check's detail now names the app.
+    assert_eq!(rows.len(), 3, "{diff}");
+    assert!(
+        rows[2].starts_with("changed,event_id_conflicts,detail,")
+            && rows[2].ends_with("by app: expense\"")
+    );
+    let (code, _, err) = run(&fx, &["runs", "verify", &before]);
+    assert_eq!(code, 1);
+    assert!(err.contains("conflicts 2026-10 was absent"), "{err}");
+}
+
+#[test]
 fn a_tampered_run_is_detected() {
     for file in ["output.csv", "run.json"] {
         let fx = Fixture::sample();

@@ -23,7 +23,6 @@ use crate::engine::session::Session;
 use crate::engine::{self, Access};
 use crate::error::{Error, Result};
 use crate::reports;
-use crate::reports::evidence;
 use crate::reports::format::{self, OutputFormat};
 use crate::warehouse::commit;
 use complete::{ReplHelper, Words};
@@ -206,17 +205,6 @@ impl Repl {
                 let started = Instant::now();
                 let _read = commit::read_lock(&self.session.warehouse)?;
                 let session = &self.session;
-                if name == "changes" && what_if.is_empty() {
-                    let month = month.ok_or_else(|| {
-                        Error::Usage("\\r changes needs the closed month (YYYY-MM)".into())
-                    })?;
-                    let work = async { evidence::changes(session, &month).await?.collect().await };
-                    if let Some((schema, batches)) = cancellable(&mut self.interrupts, work).await?
-                    {
-                        self.show(&schema, &batches, started)?;
-                    }
-                    return Ok(Flow::Continue);
-                }
                 let report = reports::find(&name)?;
                 let result = if what_if.is_empty() {
                     let asked = reports::Asked {
