@@ -43,7 +43,7 @@ FROM (
                     ELSE coalesce(named_user_identifier_hash, user_name_hash) END AS normalized,
                CASE WHEN {{source}} = 'name' THEN user_name_exact_hash
                     ELSE coalesce(named_user_identifier_exact_hash, user_name_exact_hash) END AS exact
-        FROM counted_events
+        FROM account_events
         WHERE month = {{month}}
     )
     GROUP BY normalized
@@ -53,7 +53,7 @@ FROM (
 CREATE TABLE check_pairwise AS
 WITH app_emails AS (
     SELECT DISTINCT app_id, email_hash, identifier_key
-    FROM counted_events
+    FROM account_events
     WHERE month = {{month}} AND email_hash IS NOT NULL
 ),
 shared AS (

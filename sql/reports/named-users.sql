@@ -16,7 +16,7 @@ WITH environments AS (
 ),
 counted AS (
     SELECT app_id, environment_id, max(event_time) AS usage_extracted_on
-    FROM counted_events
+    FROM account_events
     WHERE month = {{month}}
     GROUP BY app_id, environment_id
 ),

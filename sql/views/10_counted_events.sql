@@ -33,7 +33,12 @@
 -- configuration takes, so a query reads only the stored columns that branch needs.
 -- {{month_scope}} is TRUE, or `month = 'YYYY-MM'` when a report about one month installs the
 -- views for that month only.
-CREATE VIEW counted_events AS
+--
+-- The file makes two views ({{view}} over {{events}}): `counted_events` over every event, for
+-- analysts, and `account_events` over the configuration-free layer `latest_events`
+-- (05_latest_stored.sql), which holds every row an account, a person's environments or the
+-- hygiene checks take something from, so the views after it read that and not the month.
+CREATE VIEW {{view}} AS
 WITH production AS (
     SELECT
         e.*,
@@ -59,7 +64,7 @@ WITH production AS (
             ELSE e.user_name_hash
         END AS name_key,
         CASE WHEN {{dedup_scope}} = 'environment' THEN e.environment_id ELSE '' END AS scope_environment
-    FROM events e
+    FROM {{events}} e
     WHERE e.environment_type = 'production'
       AND {{month_scope}}
 ),

@@ -55,6 +55,6 @@ FROM (
             event_id
         ) AS latest_event,
         bool_and(nui_key IS NOT NULL) AS has_named_user_identifier
-    FROM counted_events
+    FROM account_events
     GROUP BY month, app_id, scope_environment, user_provider, tenant, identifier_key
 );

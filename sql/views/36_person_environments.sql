@@ -5,7 +5,7 @@
 -- through its counted events rather than its latest one.
 CREATE VIEW person_environments AS
 SELECT DISTINCT c.month, c.app_id, c.environment_id, c.user_provider, c.tenant, p.person_key
-FROM counted_events c
+FROM account_events c
 JOIN account_persons p
   ON p.month = c.month AND p.app_id = c.app_id AND p.scope_environment = c.scope_environment
  AND p.user_provider = c.user_provider AND p.tenant = c.tenant

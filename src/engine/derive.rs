@@ -1,11 +1,13 @@
 //! The key that says when a month's derived view is still right, and the order its rows are
 //! kept in (docs/derived.md; which views are derived is the table of `sql.rs`).
 //!
-//! A month's `account_persons` is the costly part of every bill: it reads the month's events,
-//! groups them into accounts and resolves persons. What it computes depends only on that
-//! month's events files, the SQL of the views up to it as rendered for the configuration,
-//! the functions' settings and the seatcount version. So its key is a hash of exactly those,
-//! and a configuration change that those views never see (the waterfall) keeps it. The views
+//! A month's `account_persons` is the costly part of every bill: it groups the month's events
+//! into accounts and resolves persons. What it computes depends only on that month's events
+//! files, the SQL of the views up to it as rendered for the configuration, the functions'
+//! settings and the seatcount version. So its key is a hash of exactly those, and a
+//! configuration change that those views never see (the waterfall) keeps it. Under it,
+//! `latest_stored` reads the events but no configuration, so its key leaves that out and
+//! every configuration's accounts are computed from it. The views
 //! of the bill (`final_persons`, `usage`) also depend on the subscriptions and assignments,
 //! and their key has those too.
 
@@ -67,23 +69,48 @@ pub(crate) fn enabled() -> Result<bool> {
 /// SQL may call, and DataFusion's settings that can change what a query means: all but
 /// `datafusion.execution.*`, which change how a query runs (partitions, batch sizes, memory),
 /// save its time zone and how it reads Parquet.
-pub(crate) fn context(settings: &UdfSettings, config: &SessionConfig) -> String {
-    let mut out = format!("{:?}|{:?}", settings.case, settings.internal_domains);
-    for entry in config.options().entries() {
-        let key = &entry.key;
-        let meaning = !key.starts_with("datafusion.execution.")
-            || key == "datafusion.execution.time_zone"
-            || key.starts_with("datafusion.execution.parquet.");
-        if meaning {
-            out.push_str(&format!("|{}={:?}", entry.key, entry.value));
+#[derive(Debug, Clone)]
+pub(crate) struct Context {
+    /// DataFusion's settings alone: all a view that calls no configured function reads.
+    datafusion: String,
+    /// The functions' settings, then DataFusion's.
+    configured: String,
+}
+
+impl Context {
+    pub(crate) fn new(settings: &UdfSettings, config: &SessionConfig) -> Context {
+        let mut datafusion = String::new();
+        for entry in config.options().entries() {
+            let key = &entry.key;
+            let meaning = !key.starts_with("datafusion.execution.")
+                || key == "datafusion.execution.time_zone"
+                || key.starts_with("datafusion.execution.parquet.");
+            if meaning {
+                datafusion.push_str(&format!("|{}={:?}", entry.key, entry.value));
+            }
+        }
+        let configured = format!(
+            "{:?}|{:?}{datafusion}",
+            settings.case, settings.internal_domains
+        );
+        Context {
+            datafusion,
+            configured,
         }
     }
-    out
+
+    /// The context of a view that reads the configuration ([`Derived::config`]) or not.
+    pub(crate) fn of(&self, config: bool) -> &str {
+        match config {
+            true => &self.configured,
+            false => &self.datafusion,
+        }
+    }
 }
 
 /// The key of `month`'s derived `view`: the month's events and conflicts files as the manifest records them
 /// (path, rows, bytes, SHA-256, which the read lock has checked the disk against), `sql` (the
-/// views' text as rendered, in order, up to the view), the [`context`], the [`bill`] when the
+/// views' text as rendered, in order, up to the view), the [`Context`], the [`bill`] when the
 /// view reads it, and the version.
 pub(crate) fn key(
     wh: &Warehouse,

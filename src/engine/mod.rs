@@ -180,8 +180,8 @@ pub struct Engine {
     held: Arc<held::HeldMemory>,
     /// The warehouse, whose derived state a month-scoped engine reads and writes.
     wh: Warehouse,
-    /// What besides its SQL a derived file's rows depend on ([`derive::context`]).
-    derive_context: String,
+    /// What besides its SQL a derived file's rows depend on ([`derive::Context`]).
+    derive_context: derive::Context,
     /// The functions' settings, for the engines that derive months for this one.
     settings: udf::UdfSettings,
     /// For an engine scoped to a month: what its views were rendered from, the key of its
@@ -232,7 +232,7 @@ impl Engine {
                 execution.sort_spill_reservation_bytes.min(bytes / 32);
         }
         apply_datafusion_env(&mut config)?;
-        let derive_context = derive::context(settings, &config);
+        let derive_context = derive::Context::new(settings, &config);
         let held = held::HeldMemory::new(&runtime);
         let state = SessionStateBuilder::new()
             .with_config(config)
@@ -354,7 +354,7 @@ impl Engine {
             &table,
             &scoped.month,
             &sql,
-            &self.derive_context,
+            self.derive_context.of(true),
             Some(&scoped.bill),
         )?;
         if let Some(path) = derived::find(&self.wh, &table, &scoped.month, &key)? {
@@ -419,7 +419,7 @@ impl Engine {
         let mut rendered = Vec::new();
         let mut files = BTreeMap::new();
         for view in sql::VIEWS {
-            let text = params.render(&view.file)?;
+            let text = params.render_view(view, derived)?;
             self.script(&text, Access::Write)
                 .await?
                 .collect()
@@ -475,7 +475,8 @@ impl Engine {
         use crate::warehouse::derived::{self, DerivedWriter};
         let how = view.derived.expect("a derived view");
         let name = view.name;
-        let key = derive::key(&self.wh, name, month, sql, &self.derive_context, bill)?;
+        let context = self.derive_context.of(how.config);
+        let key = derive::key(&self.wh, name, month, sql, context, bill)?;
         if let Some(path) = derived::find(&self.wh, name, month, &key)? {
             return Ok(Some(path));
         }

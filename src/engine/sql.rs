@@ -64,6 +64,9 @@ pub struct View {
     /// Whether a month's rows are kept as derived state, and what they depend on
     /// (docs/derived.md).
     pub derived: Option<Derived>,
+    /// Placeholders of this view alone, for a file that makes more than one view (the
+    /// counted events over every event and over the configuration-free layer).
+    pub with: &'static [(&'static str, &'static str)],
 }
 
 /// How a view's rows are kept as derived state.
@@ -72,6 +75,10 @@ pub struct Derived {
     /// Whether they depend on the subscriptions and assignments, besides the events, the SQL
     /// and the configuration.
     pub bill: bool,
+    /// Whether they depend on the configuration at all; the configuration-free layer
+    /// (`latest_stored`) does not, so its key leaves out the functions' settings and a
+    /// configuration change keeps it.
+    pub config: bool,
     /// A key of the rows (no two rows agree on all of it) that they are written sorted by, so
     /// equal rows make an equal file; empty for the large views, which are written in the
     /// order computed: sorting them cost a second a month at 10M events, more than the
@@ -86,30 +93,69 @@ macro_rules! view {
             file: sql_file!($path),
             held: $held,
             derived: None,
+            with: &[],
         }
     };
-    ($name:literal, $path:literal, $held:literal, bill: $bill:literal, order: $order:expr) => {
+    ($name:literal, $path:literal, with: $with:expr) => {
+        View {
+            name: $name,
+            file: sql_file!($path),
+            held: false,
+            derived: None,
+            with: $with,
+        }
+    };
+    ($name:literal, $path:literal, $held:literal, bill: $bill:literal, config: $config:literal, order: $order:expr) => {
         View {
             name: $name,
             file: sql_file!($path),
             held: $held,
             derived: Some(Derived {
                 bill: $bill,
+                config: $config,
                 order: $order,
             }),
+            with: &[],
         }
     };
 }
 
+/// The configuration-free layer's events, with every identifier form whole
+/// (docs/derived.md "The configuration-free layer").
+pub(crate) const LATEST_EVENTS: &str = "latest_events";
+
 /// The views of the metering semantics, in dependency order (docs/semantics.md).
 pub const VIEWS: &[View] = &[
-    view!("counted_events", "views/10_counted_events.sql", false),
+    view!(
+        "latest_stored",
+        "views/05_latest_stored.sql",
+        true,
+        bill: false,
+        config: false,
+        order: &[]
+    ),
+    view!(
+        "latest_events",
+        "tables/stored.sql",
+        with: &[("view", LATEST_EVENTS), ("stored", "latest_stored")]
+    ),
+    view!(
+        "counted_events",
+        "views/10_counted_events.sql",
+        with: &[("view", "counted_events"), ("events", "events")]
+    ),
+    view!(
+        "account_events",
+        "views/10_counted_events.sql",
+        with: &[("view", "account_events"), ("events", LATEST_EVENTS)]
+    ),
     view!("accounts", "views/20_accounts.sql", false),
     view!(
         "account_persons",
         "views/30_account_persons.sql",
         true,
         bill: false,
+        config: true,
         order: &[]
     ),
     view!(
@@ -117,6 +163,7 @@ pub const VIEWS: &[View] = &[
         "views/35_person_apps.sql",
         true,
         bill: false,
+        config: true,
         order: &[]
     ),
     view!(
@@ -138,6 +185,7 @@ pub const VIEWS: &[View] = &[
         "views/60_final_persons.sql",
         true,
         bill: true,
+        config: true,
         order: &[]
     ),
     view!("consumption", "views/65_consumption.sql", false),
@@ -146,6 +194,7 @@ pub const VIEWS: &[View] = &[
         "views/70_usage.sql",
         false,
         bill: true,
+        config: true,
         order: &["month", "step", "subscription_type", "app_id"]
     ),
 ];
@@ -234,6 +283,7 @@ impl Params {
         p.set("waterfall_enabled", bool_literal(config.waterfall.enabled));
         p.set("mixed", quote(config.waterfall.mixed.as_str()));
         p.set("month_scope", "TRUE".to_string());
+        p.set("stored_columns", stored_columns());
         p.set("conflict", quote(c.conflict.as_str()));
         p.set(
             "has_external_roles",
@@ -325,12 +375,7 @@ impl Params {
     /// table order.
     pub(crate) fn for_ingest() -> Params {
         let mut p = Params::default();
-        let names: Vec<String> = crate::warehouse::schema::stored_schema()
-            .fields()
-            .iter()
-            .map(|f| f.name().clone())
-            .collect();
-        p.set("stored_columns", names.join(", "));
+        p.set("stored_columns", stored_columns());
         p
     }
 
@@ -359,6 +404,22 @@ impl Params {
     pub(crate) fn with_month(mut self, month: &str) -> Params {
         self.set("month", quote(month));
         self
+    }
+
+    /// `view`'s text, its own placeholders ([`View::with`]) filled besides these. Without
+    /// `derived` state, a view over the configuration-free layer ([`LATEST_EVENTS`]) reads
+    /// every event instead: the layer exists to be kept, and a report computed from scratch
+    /// is then the reference the derived one is tested against (docs/derived.md).
+    pub fn render_view(&self, view: &View, derived: bool) -> Result<String> {
+        let mut params = self.clone();
+        for &(name, value) in view.with {
+            let value = match (name, value) {
+                ("events", LATEST_EVENTS) if !derived => "events",
+                _ => value,
+            };
+            params.set(name, value.to_string());
+        }
+        params.render(&view.file)
     }
 
     fn set(&mut self, name: &'static str, literal: String) {
@@ -399,6 +460,16 @@ impl Params {
         out.push_str(rest);
         Ok(out)
     }
+}
+
+/// Every stored column, in file order, for a query that keeps the stored form.
+fn stored_columns() -> String {
+    let names: Vec<String> = crate::warehouse::schema::stored_schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    names.join(", ")
 }
 
 /// `literal(global)`, or a `CASE` over `column` when some keys have lists of their own.
@@ -450,16 +521,24 @@ mod tests {
         let params = Params::from_config(&Config::default())
             .with_month("2026-01")
             .with_today(chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap());
-        let views = VIEWS.iter().map(|v| &v.file);
-        let what_if = [&WHAT_IF_USAGE, &WHAT_IF_USERS];
-        for file in views.chain(REPORTS.iter().map(|r| &r.file)).chain(what_if) {
-            let text = params.render(file).unwrap();
-            let code: String = text
-                .lines()
-                .map(|l| l.split("--").next().unwrap_or(""))
-                .collect();
-            assert!(!code.contains("{{"), "{}", file.path);
+        for view in VIEWS {
+            let text = params.render_view(view, true).unwrap();
+            assert!(!code_of(&text).contains("{{"), "{}", view.name);
         }
+        let what_if = [&WHAT_IF_USAGE, &WHAT_IF_USERS];
+        for file in REPORTS.iter().map(|r| &r.file).chain(what_if) {
+            let text = params.render(file).unwrap();
+            assert!(!code_of(&text).contains("{{"), "{}", file.path);
+        }
+    }
+
+    /// `text` without its comments.
+    fn code_of(text: &str) -> String {
+        let code: Vec<&str> = text
+            .lines()
+            .map(|l| l.split("--").next().unwrap_or(""))
+            .collect();
+        code.join("\n")
     }
 
     #[test]
@@ -508,23 +587,20 @@ mod tests {
         assert_eq!(listed, views);
     }
 
-    /// The table above is what the code reads; the files must agree with it.
+    /// The table above is what the code reads; the files must agree with it: each view
+    /// file creates one view, named after it, or the view its own placeholders name.
     #[test]
     fn each_view_file_creates_the_one_view_it_is_named_for() {
+        let params = Params::from_config(&Config::default());
         for view in VIEWS {
-            let created: Vec<&str> = view
-                .file
-                .text
+            let text = code_of(&params.render_view(view, true).unwrap());
+            let created: Vec<&str> = text
                 .match_indices("CREATE VIEW ")
-                .map(|(i, m)| {
-                    view.file.text[i + m.len()..]
-                        .split_whitespace()
-                        .next()
-                        .unwrap()
-                })
+                .map(|(i, m)| text[i + m.len()..].split_whitespace().next().unwrap())
                 .collect();
             assert_eq!(created, [view.name], "{}", view.file.path);
-            assert!(view.file.path.ends_with(&format!("_{}.sql", view.name)));
+            let named = view.file.path.ends_with(&format!("_{}.sql", view.name));
+            assert!(named || !view.with.is_empty(), "{}", view.file.path);
         }
     }
 

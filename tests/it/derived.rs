@@ -290,6 +290,10 @@ fn a_file_is_reused_until_what_it_was_computed_from_changes() {
     .unwrap();
     same_both_ways(&fx, &["report", "usage"]);
     assert_eq!(derived_files(&fx, "2026-10").len(), 2);
+    // ...computed from the configuration-free layer, which no configuration changes.
+    let layer = view_files(&fx, "latest_stored", "2026-10");
+    assert_eq!(layer.len(), 1, "{layer:?}");
+    assert!(modified(&layer[0]) <= written, "rewritten after the first report");
     std::fs::write(fx.wh().join("seatcount.toml"), &toml).unwrap();
     assert_eq!(same_both_ways(&fx, &["report", "usage"]), usage);
     assert_eq!(derived_files(&fx, "2026-10").len(), 2);
@@ -348,13 +352,16 @@ fn a_crash_while_writing_leaves_no_derived_file_and_the_next_report_is_right() {
         .unwrap();
     assert!(!out.status.success());
     // The whole file was written, but under its hidden temporary name, which nothing reads.
+    // (The first derived file a report writes is the configuration-free layer's.)
+    assert!(view_files(&fx, "latest_stored", "2026-10").is_empty());
     assert!(derived_files(&fx, "2026-10").is_empty());
     let dir = fx
         .wh()
-        .join("_seatcount/derived/account_persons/month=2026-10");
+        .join("_seatcount/derived/latest_stored/month=2026-10");
     let hidden = std::fs::read_dir(&dir).unwrap().count();
     assert_eq!(hidden, 1);
     assert_eq!(same_both_ways(&fx, &["report", "usage"]), usage);
+    assert_eq!(view_files(&fx, "latest_stored", "2026-10").len(), 1);
     assert_eq!(derived_files(&fx, "2026-10").len(), 1);
     // The month's next commit clears what the crash left.
     let late = fx.late_october_newcomer();
@@ -502,4 +509,56 @@ fn a_derived_file_deleted_during_a_query_is_an_error_not_zeros() {
         let err = err.expect("a deleted derived file is an error").to_string();
         assert!(err.contains("deleted while the query ran"), "{err}");
     });
+}
+
+/// The configuration-free layer keeps every row an account can take something from
+/// (docs/derived.md "The configuration-free layer"): ties on time without an event id, case
+/// variants that one configuration merges and another does not, an account deactivated
+/// after its last login, anonymous events, one account in two environments, e-mails that
+/// change. Under every configuration, each report from the layer equals the report from every
+/// event (derived state off).
+#[test]
+fn the_configuration_free_layer_loses_nothing_any_configuration_reads() {
+    let fx = Fixture::new();
+    let rows = [
+        // Two events at one time, no id: which one an account takes depends on the rules.
+        ",2026-03-05T10:00:00Z,a,a-prod,production,Tie,,tie@partner.com,External,Guest,true,false",
+        ",2026-03-05T10:00:00Z,a,a-prod,production,Tie,,tie@example.com,Internal,Employee,true,false",
+        // A case variant, later, in another environment of the same app.
+        ",2026-03-06T10:00:00Z,a,a-acc,production,tie ,,tie@example.com,External,,true,false",
+        // A login, then deactivated; an anonymous event after it.
+        "e1,2026-03-02T09:00:00Z,b,b-prod,production,carol,C-1,carol@example.com,Internal,,true,false",
+        "e2,2026-03-20T09:00:00Z,b,b-prod,production,carol,C-1,carol@example.com,Internal,,false,false",
+        "e3,2026-03-21T09:00:00Z,b,b-prod,production,carol,C-1,,,,true,true",
+        // One identifier, its e-mail changing, in two apps; the same e-mail under another name.
+        "e4,2026-03-03T09:00:00Z,a,a-prod,production,dave,D-1,dave@partner.com,,,true,false",
+        "e5,2026-03-09T09:00:00Z,a,a-prod,production,dave,D-1,dave@example.com,,,true,false",
+        "e6,2026-03-04T09:00:00Z,b,b-prod,production,dave,D-1,dave@example.com,External,,true,false",
+        "e7,2026-03-04T09:00:00Z,b,b-prod,production,d.smith,,dave@example.com,External,,true,false",
+        // An older event than the tie, and an inactive one at the tie's time.
+        ",2026-03-01T10:00:00Z,a,a-prod,production,Tie,,tie@partner.com,External,Guest,true,false",
+        ",2026-03-05T10:00:00Z,a,a-prod,production,Tie,,tie@partner.com,External,Guest,false,false",
+    ];
+    let file = fx.file("ties.csv", &format!("{HEADER}\n{}\n", rows.join("\n")));
+    fx.ingest(&[&file]);
+    std::fs::write(fx.wh().join("entitlements.csv"), entitlements(SUBSCRIPTIONS[0])).unwrap();
+    let configs = CONFIGS.iter().copied().chain([
+        "[classification]\nrules = [\"reported\", \"domains\"]\ninternal_domains = [\"example.com\"]\n",
+        "[identifiers]\nsource = \"name\"\ncase = \"sensitive\"\n[counting]\nbasis = \"active_records\"\n",
+        "[dedup]\nscope = \"environment\"\n[classification]\nconflict = \"latest\"\nrules = [\"reported\"]\n",
+        "[classification]\nrules = [\"custom\"]\ncustom_sql = \"email_hash IS NOT NULL AND user_type = 'External'\"\n",
+    ]);
+    let mut seen = std::collections::BTreeSet::new();
+    for config in configs {
+        std::fs::write(fx.wh().join("seatcount.toml"), config).unwrap();
+        let mut out = String::new();
+        for report in ["users", "usage", "hygiene", "named-users", "environments"] {
+            out += &same_both_ways(&fx, &["report", report, "--month", "2026-03"]);
+        }
+        seen.insert(out);
+    }
+    // The configurations read the events differently, so the test sees what each takes.
+    assert!(seen.len() >= 5, "{}", seen.len());
+    // One layer file served them all.
+    assert_eq!(view_files(&fx, "latest_stored", "2026-03").len(), 1);
 }

@@ -409,7 +409,7 @@ fn a_report_session_holds_the_costly_views_computed_once() {
             .filter(|v| v.derived.is_some())
             .map(|v| v.name)
             .collect();
-        assert_eq!(derived.len(), 4);
+        assert_eq!(derived.len(), 5);
         for view in derived {
             assert_eq!(kind(&session.engine, view).await, TableType::Base, "{view}");
             assert_eq!(kind(&scoped, view).await, TableType::Base, "{view}");
