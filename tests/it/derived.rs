@@ -293,7 +293,10 @@ fn a_file_is_reused_until_what_it_was_computed_from_changes() {
     // ...computed from the configuration-free layer, which no configuration changes.
     let layer = view_files(&fx, "latest_stored", "2026-10");
     assert_eq!(layer.len(), 1, "{layer:?}");
-    assert!(modified(&layer[0]) <= written, "rewritten after the first report");
+    assert!(
+        modified(&layer[0]) <= written,
+        "rewritten after the first report"
+    );
     std::fs::write(fx.wh().join("seatcount.toml"), &toml).unwrap();
     assert_eq!(same_both_ways(&fx, &["report", "usage"]), usage);
     assert_eq!(derived_files(&fx, "2026-10").len(), 2);
@@ -541,7 +544,11 @@ fn the_configuration_free_layer_loses_nothing_any_configuration_reads() {
     ];
     let file = fx.file("ties.csv", &format!("{HEADER}\n{}\n", rows.join("\n")));
     fx.ingest(&[&file]);
-    std::fs::write(fx.wh().join("entitlements.csv"), entitlements(SUBSCRIPTIONS[0])).unwrap();
+    std::fs::write(
+        fx.wh().join("entitlements.csv"),
+        entitlements(SUBSCRIPTIONS[0]),
+    )
+    .unwrap();
     let configs = CONFIGS.iter().copied().chain([
         "[classification]\nrules = [\"reported\", \"domains\"]\ninternal_domains = [\"example.com\"]\n",
         "[identifiers]\nsource = \"name\"\ncase = \"sensitive\"\n[counting]\nbasis = \"active_records\"\n",
