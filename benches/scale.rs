@@ -8,8 +8,8 @@
 //!
 //! Steps, each a child process timed from outside with its peak RSS from `wait4`:
 //! generate the raw Parquet (kept between runs under `SCALE_DIR`), ingest it into a fresh
-//! warehouse, run `usage` and `history` cold (deriving the months' state) and every canned
-//! report warm, `history` after a configuration change and `SELECT * FROM usage`, then run `benches/peer/duckdb_usage.py` (the usage
+//! warehouse, run `usage` and `history` cold (deriving the months' state), close the latest
+//! month and run every canned report warm, `history` after a configuration change and `SELECT * FROM usage`, then run `benches/peer/duckdb_usage.py` (the usage
 //! semantics in DuckDB SQL) for every month and for the latest one, over the same raw files and
 //! over a DuckDB database file loaded once from them (its load time printed beside ingest's),
 //! check its numbers equal seatcount's, and print the ratios.
@@ -248,6 +248,13 @@ fn main() {
         "           derived state: {:.1} MiB",
         walk_size(&derived) as f64 / (1 << 20) as f64
     );
+    // `changes` compares a closed month with its close: close the latest one first (its six
+    // monthly reports are saved as runs, from derived state).
+    let latest = format!("2026-{months:02}");
+    show(
+        "close (latest month)",
+        &measure(&mut seatcount(&["close", &latest])),
+    );
     let mut outputs = std::collections::HashMap::new();
     for r in seatcount::reports::all() {
         let run = report(r.name);
@@ -283,7 +290,6 @@ fn main() {
     }
     let script = manifest.join("benches/peer/duckdb_usage.py");
     let glob = format!("{}/*.parquet", raw.display());
-    let latest = format!("2026-{months:02}");
     // The second peer: DuckDB over its own database file, loaded once from the raw files, the
     // way seatcount ingests them once.
     let db = dir.join(format!("duckdb-{events}.duckdb"));

@@ -46,8 +46,9 @@ latest AS (
     GROUP BY month, app_id, environment_id, user_provider, tenant, g_nui, g_name, email_hash
 )
 SELECT {{stored_columns}}, month
-FROM production
-JOIN latest
+-- The groups first: the join's build side, smaller than the events it probes with.
+FROM latest
+JOIN production
   -- One kind of comparison for every key, so all of them are the join's hash keys (three can
   -- be NULL, and NULL is a key here).
   ON (l_month IS NOT DISTINCT FROM month) AND (l_app IS NOT DISTINCT FROM app_id)
