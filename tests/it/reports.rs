@@ -47,6 +47,29 @@ fn users_lists_each_app_of_a_person_once_in_order() {
     assert_eq!(apps, ["1,b", "3,\"a,b,c\""], "{users}");
 }
 
+/// Under `dedup.scope = environment` one identifier in two environments is two persons with
+/// one person_id (docs/views.md "Names"): `users` lists each, even when both are classified
+/// alike (grouped by the id alone, they were one row of three apps).
+#[test]
+fn users_lists_a_person_per_environment_under_environment_scope() {
+    let rows = [
+        "1,2026-09-01T10:00:00Z,a,env1,,,,ann,,,,,,",
+        "2,2026-09-01T11:00:00Z,b,env1,,,,ann,,,,,,",
+        "3,2026-09-01T12:00:00Z,c,env2,,,,ann,,,,,,",
+    ];
+    let fx = Fixture::portfolio(&rows, "[dedup]\nscope = \"environment\"\n", &[]);
+    let users = fx.report("users", "2026-09");
+    let listed: Vec<(&str, &str)> = users
+        .lines()
+        .skip(1)
+        .map(|l| l.split_once(',').unwrap())
+        .collect();
+    assert_eq!(listed.len(), 2, "{users}");
+    assert_eq!(listed[0].0, listed[1].0, "{users}");
+    assert_eq!(listed[0].1, "Internal,2,\"a,b\"", "{users}");
+    assert_eq!(listed[1].1, "Internal,1,c", "{users}");
+}
+
 /// docs/semantics.md "Reports": `users` names each person by their hash. People are grouped by
 /// a number made from the hash (`person_key`), so this pins that the name printed is still the
 /// person's own full hash, the one `hash_identifier` gives for their normalized identifier.
