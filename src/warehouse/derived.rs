@@ -274,7 +274,13 @@ pub(crate) fn forget_months<'a>(
     let Ok(tables) = fs::read_dir(&root) else {
         return Ok(());
     };
-    let tables: Vec<PathBuf> = tables.flatten().map(|e| e.path()).collect();
+    // Tables only: a reader opening at this moment may have its `.probe-<pid>` file here
+    // ([`writable`]), which takes no lock.
+    let tables: Vec<PathBuf> = tables
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.path())
+        .collect();
     for month in months {
         for table in &tables {
             let dir = table.join(format!("month={month}"));
@@ -286,4 +292,26 @@ pub(crate) fn forget_months<'a>(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::warehouse::key::HashAlgorithm;
+
+    /// A reader's writability probe, made without a lock, may sit beside the tables while a
+    /// commit forgets its months: it is not a table (CI saw a racing ingest fail on it).
+    #[test]
+    fn forgetting_months_passes_over_a_readers_probe() {
+        let dir = tempfile::tempdir().unwrap();
+        let wh = Warehouse::open_or_create(&dir.path().join("wh"), HashAlgorithm::Sha256).unwrap();
+        let root = wh.state_dir().join(DERIVED);
+        let month = root.join("usage/month=2026-01");
+        fs::create_dir_all(&month).unwrap();
+        fs::write(month.join("k.s.parquet"), b"x").unwrap();
+        fs::write(root.join(".probe-1"), b"").unwrap();
+        forget_months(&wh, ["2026-01"]).unwrap();
+        assert!(!month.exists());
+        assert!(root.join(".probe-1").exists());
+    }
 }
