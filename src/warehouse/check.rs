@@ -283,15 +283,13 @@ pub(crate) fn month_of(path: &Path) -> Option<&str> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::key::HashAlgorithm;
     use super::*;
 
     /// A file is read against its checksum once; after that only its stat is compared, and
     /// rewriting it in place (same size) changes the stat, so it is read again and refused.
     #[test]
     fn a_verified_file_is_read_again_only_when_its_stat_changes() {
-        let dir = tempfile::tempdir().unwrap();
-        let wh = Warehouse::open_or_create(&dir.path().join("wh"), HashAlgorithm::Sha256).unwrap();
+        let (_dir, wh) = crate::warehouse::scratch();
         let path = PathBuf::from("events/month=2026-01/a.parquet");
         let full = wh.root().join(&path);
         fs::create_dir_all(full.parent().unwrap()).unwrap();

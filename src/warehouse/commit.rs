@@ -237,15 +237,8 @@ fn commit_lock_path(wh: &Warehouse) -> PathBuf {
 
 #[cfg(test)]
 mod tests {
-    use super::super::key::HashAlgorithm;
     use super::super::manifest::{manifest, write_manifest};
     use super::*;
-
-    fn warehouse() -> (tempfile::TempDir, Warehouse) {
-        let dir = tempfile::tempdir().unwrap();
-        let wh = Warehouse::open_or_create(&dir.path().join("wh"), HashAlgorithm::Sha256).unwrap();
-        (dir, wh)
-    }
 
     fn stored(path: &str, bytes: &[u8]) -> StoredFile {
         StoredFile {
@@ -260,7 +253,7 @@ mod tests {
     /// warehouse when its journal is applied again, as recovery after a crash does.
     #[test]
     fn replaying_a_journal_with_moves_and_removes_changes_nothing_more() {
-        let (_dir, wh) = warehouse();
+        let (_dir, wh) = super::super::scratch();
         let root = wh.root().to_path_buf();
         let old = "events/month=2026-01/old.parquet";
         std::fs::create_dir_all(root.join("events/month=2026-01")).unwrap();
@@ -306,7 +299,7 @@ mod tests {
 
     #[test]
     fn a_damaged_journal_never_reached_its_commit_and_is_dropped() {
-        let (_dir, wh) = warehouse();
+        let (_dir, wh) = super::super::scratch();
         std::fs::write(wh.state_dir().join(JOURNAL), b"{\"ingest_id\": ").unwrap();
         recover(&wh).unwrap();
         assert!(!wh.state_dir().join(JOURNAL).exists());

@@ -297,14 +297,12 @@ pub(crate) fn forget_months<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::warehouse::key::HashAlgorithm;
 
     /// A reader's writability probe, made without a lock, may sit beside the tables while a
     /// commit forgets its months: it is not a table (CI saw a racing ingest fail on it).
     #[test]
     fn forgetting_months_passes_over_a_readers_probe() {
-        let dir = tempfile::tempdir().unwrap();
-        let wh = Warehouse::open_or_create(&dir.path().join("wh"), HashAlgorithm::Sha256).unwrap();
+        let (_dir, wh) = crate::warehouse::scratch();
         let root = wh.state_dir().join(DERIVED);
         let month = root.join("usage/month=2026-01");
         fs::create_dir_all(&month).unwrap();

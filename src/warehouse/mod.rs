@@ -283,3 +283,12 @@ pub(crate) fn make_dir(path: &Path, mode: u32) -> Result<()> {
         .create(path)
         .map_err(|e| Error::io(path, e))
 }
+
+/// A fresh warehouse in a temporary directory, for unit tests; the directory goes when the
+/// first value is dropped.
+#[cfg(test)]
+pub(crate) fn scratch() -> (tempfile::TempDir, Warehouse) {
+    let dir = tempfile::tempdir().unwrap();
+    let wh = Warehouse::open_or_create(&dir.path().join("wh"), key::HashAlgorithm::Sha256).unwrap();
+    (dir, wh)
+}

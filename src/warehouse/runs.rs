@@ -171,12 +171,10 @@ pub fn load(wh: &Warehouse, id: &str) -> Result<Saved> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::warehouse::key::HashAlgorithm;
 
     #[test]
     fn saving_one_run_twice_keeps_one_and_an_edit_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let wh = Warehouse::open_or_create(&dir.path().join("wh"), HashAlgorithm::Sha256).unwrap();
+        let (_dir, wh) = crate::warehouse::scratch();
         let output = b"a,b\n1,2\n";
         let run = Run {
             report: "usage".into(),
