@@ -46,7 +46,9 @@ SELECT
     fingerprint,
     nullif(trim(event_id), '') AS event_id,
     event_time,
-    to_char(event_time, '%Y-%m') AS month,
+    -- The UTC calendar month the event falls in, as its first instant; ingest names the
+    -- partition (`YYYY-MM`) once per distinct value, not once per row.
+    date_trunc('month', event_time) AS month,
     trim(app_id) AS app_id,
     nullif(trim(app_name), '') AS app_name,
     trim(environment_id) AS environment_id,

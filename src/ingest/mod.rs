@@ -14,15 +14,18 @@ pub(crate) mod resolve;
 pub(crate) mod validate;
 pub(crate) mod write;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use datafusion::arrow::array::StringArray;
-use datafusion::arrow::array::{ArrayRef, AsArray, RecordBatch};
-use datafusion::arrow::compute::kernels::cmp::eq;
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch};
+use datafusion::arrow::buffer::BooleanBuffer;
 use datafusion::arrow::compute::{cast, filter_record_batch};
-use datafusion::arrow::datatypes::{DataType, SchemaRef, UInt64Type};
+use datafusion::arrow::datatypes::{
+    DataType, SchemaRef, TimeUnit, TimestampMicrosecondType, UInt64Type,
+};
+use datafusion::datasource::MemTable;
 
 use crate::engine::memory::{self, Workload};
 use crate::engine::{Engine, sql, udf::UdfSettings};
@@ -396,28 +399,29 @@ struct Input<'a> {
 const QUARANTINE_FILE: &str = "quarantine.ndjson";
 
 /// Normalizes one validated chunk in SQL and hands its rows to their months.
+///
+/// The chunk is cut into one slice per core and normalized as that many partitions, so
+/// hashing uses every core; the partitions come back in order, so rows reach their months in
+/// the order they were read.
 async fn stage_chunk(engine: &Engine, months: &mut Months<'_>, batch: RecordBatch) -> Result<()> {
     let ctx = engine.context();
+    let parts = ctx.state().config().target_partitions().max(1);
+    let step = batch.num_rows().div_ceil(parts).max(1);
+    let slices = (0..batch.num_rows())
+        .step_by(step)
+        .map(|start| vec![batch.slice(start, step.min(batch.num_rows() - start))])
+        .collect();
+    let incoming = MemTable::try_new(batch.schema(), slices)?;
     ctx.deregister_table("incoming")?;
-    ctx.register_batch("incoming", batch)?;
-    let (_, batches) = engine
-        .query(sql::INGEST_NORMALIZE, &[])
+    ctx.register_table("incoming", Arc::new(incoming))?;
+    let partitions = ctx
+        .sql(sql::INGEST_NORMALIZE)
         .await?
-        .collect()
-        .await?;
+        .collect_partitioned()
+        .await;
     ctx.deregister_table("incoming")?;
-    for batch in batches {
-        let month_col = cast(
-            batch
-                .column_by_name(schema::MONTH)
-                .expect("normalize.sql yields month"),
-            &DataType::Utf8,
-        )?;
-        let month_col = month_col.as_string::<i32>();
-        let distinct: std::collections::BTreeSet<&str> = month_col.iter().flatten().collect();
-        for month in distinct {
-            let mask = eq(month_col, &StringArray::new_scalar(month))?;
-            let rows = filter_record_batch(&batch, &mask)?;
+    for batch in partitions?.into_iter().flatten() {
+        for (month, rows) in split_months(&batch)? {
             let fingerprints = cast(
                 rows.column_by_name(validate::FINGERPRINT)
                     .expect("normalize.sql yields the fingerprint"),
@@ -425,11 +429,44 @@ async fn stage_chunk(engine: &Engine, months: &mut Months<'_>, batch: RecordBatc
             )?;
             let rows = conform(&rows, &schema::stored_schema())?;
             months
-                .write(month, rows, fingerprints.as_primitive::<UInt64Type>())
+                .write(&month, rows, fingerprints.as_primitive::<UInt64Type>())
                 .await?;
         }
     }
     Ok(())
+}
+
+/// `batch`'s rows by month (`YYYY-MM`), from normalize.sql's `month`: the first instant of
+/// each row's month, so only distinct values are formatted.
+fn split_months(batch: &RecordBatch) -> Result<Vec<(String, RecordBatch)>> {
+    let column = batch
+        .column_by_name(schema::MONTH)
+        .expect("normalize.sql yields month");
+    let starts = cast(column, &DataType::Timestamp(TimeUnit::Microsecond, None))?;
+    let starts = starts.as_primitive::<TimestampMicrosecondType>();
+    let distinct: BTreeSet<i64> = starts.iter().flatten().collect();
+    let name = |start: i64| -> Result<String> {
+        chrono::DateTime::from_timestamp_micros(start)
+            .map(|t| t.format("%Y-%m").to_string())
+            .ok_or_else(|| Error::Runtime(format!("an event month ({start} µs) is out of range")))
+    };
+    if distinct.len() == 1 && starts.null_count() == 0 {
+        let start = *distinct.first().expect("one month");
+        return Ok(vec![(name(start)?, batch.clone())]);
+    }
+    let values = starts.values();
+    distinct
+        .into_iter()
+        .map(|start| {
+            let mask = BooleanBuffer::collect_bool(values.len(), |i| {
+                values[i] == start && starts.is_valid(i)
+            });
+            Ok((
+                name(start)?,
+                filter_record_batch(batch, &BooleanArray::new(mask, None))?,
+            ))
+        })
+        .collect()
 }
 
 /// Picks `schema`'s columns from `batch` by name and casts them to its types (SQL yields

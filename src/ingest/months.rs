@@ -23,7 +23,6 @@
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
-use std::fmt::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -295,6 +294,7 @@ fn source_keys(batch: &RecordBatch) -> Result<ArrayRef> {
     );
     let mut keys = StringBuilder::with_capacity(ids.len(), ids.len() * 48);
     let mut key = String::new();
+    let mut length = itoa::Buffer::new();
     for i in 0..ids.len() {
         if ids.is_null(i) {
             keys.append_null();
@@ -302,8 +302,10 @@ fn source_keys(batch: &RecordBatch) -> Result<ArrayRef> {
         }
         key.clear();
         for part in [apps.value(i), environments.value(i)] {
-            // Into the reused buffer: no allocation per row.
-            write!(key, "{}:{part}", part.len()).expect("writing to a String cannot fail");
+            // Into the reused buffer: no allocation or formatting machinery per row.
+            key.push_str(length.format(part.len()));
+            key.push(':');
+            key.push_str(part);
         }
         key.push_str(ids.value(i));
         keys.append_value(&key);
