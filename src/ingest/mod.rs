@@ -19,7 +19,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch};
+use datafusion::arrow::array::{ArrayRef, AsArray, BooleanArray, RecordBatch};
 use datafusion::arrow::buffer::BooleanBuffer;
 use datafusion::arrow::compute::{cast, filter_record_batch};
 use datafusion::arrow::datatypes::{
@@ -437,30 +437,32 @@ async fn stage_chunk(engine: &Engine, months: &mut Months<'_>, batch: RecordBatc
 }
 
 /// `batch`'s rows by month (`YYYY-MM`), from normalize.sql's `month`: the first instant of
-/// each row's month, so only distinct values are formatted.
+/// each row's month, so only distinct values are formatted. Every validated row has an
+/// `event_time`, so a row without a month is refused rather than left out of every month.
 fn split_months(batch: &RecordBatch) -> Result<Vec<(String, RecordBatch)>> {
     let column = batch
         .column_by_name(schema::MONTH)
         .expect("normalize.sql yields month");
+    if column.null_count() > 0 {
+        return Err(Error::Runtime(
+            "normalize.sql gave a row no month; nothing was written".into(),
+        ));
+    }
     let starts = cast(column, &DataType::Timestamp(TimeUnit::Microsecond, None))?;
-    let starts = starts.as_primitive::<TimestampMicrosecondType>();
-    let distinct: BTreeSet<i64> = starts.iter().flatten().collect();
+    let values = starts.as_primitive::<TimestampMicrosecondType>().values();
+    let distinct: BTreeSet<i64> = values.iter().copied().collect();
     let name = |start: i64| -> Result<String> {
         chrono::DateTime::from_timestamp_micros(start)
             .map(|t| t.format("%Y-%m").to_string())
             .ok_or_else(|| Error::Runtime(format!("an event month ({start} µs) is out of range")))
     };
-    if distinct.len() == 1 && starts.null_count() == 0 {
-        let start = *distinct.first().expect("one month");
+    if let (1, Some(&start)) = (distinct.len(), distinct.first()) {
         return Ok(vec![(name(start)?, batch.clone())]);
     }
-    let values = starts.values();
     distinct
         .into_iter()
         .map(|start| {
-            let mask = BooleanBuffer::collect_bool(values.len(), |i| {
-                values[i] == start && starts.is_valid(i)
-            });
+            let mask = BooleanBuffer::collect_bool(values.len(), |i| values[i] == start);
             Ok((
                 name(start)?,
                 filter_record_batch(batch, &BooleanArray::new(mask, None))?,
