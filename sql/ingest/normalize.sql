@@ -27,8 +27,10 @@ WITH forms AS (
         normalize_identifier(user_name, 'sensitive') AS name_cs,
         normalize_identifier(named_user_identifier, 'insensitive') AS nui_ci,
         normalize_identifier(named_user_identifier, 'sensitive') AS nui_cs,
-        normalize_identifier(user_name, 'exact') AS name_exact,
-        normalize_identifier(named_user_identifier, 'exact') AS nui_exact,
+        -- `normalize_identifier(x, 'exact')`, without copying the text: only the empty string
+        -- becomes NULL.
+        nullif(user_name, '') AS name_exact,
+        nullif(named_user_identifier, '') AS nui_exact,
         normalize_email(email) AS email_normalized
     FROM incoming
 ),
@@ -71,7 +73,8 @@ SELECT
         CASE WHEN email_normalized = name_ci THEN name_ci_hash ELSE hash_identifier(email_normalized) END,
         email_given
     ) AS email_hash,
-    coalesce(email_domain(email), lower(nullif(trim(email_domain_given), ''))) AS email_domain,
+    -- `email_domain(email)`, from the address already normalized (a valid one has one `@`).
+    coalesce(split_part(email_normalized, '@', 2), lower(nullif(trim(email_domain_given), ''))) AS email_domain,
     email_domain(user_name) AS user_name_domain,
     user_type,
     CASE WHEN cardinality(roles) > 0 THEN roles END AS roles,
