@@ -190,3 +190,45 @@ fn a_session_sees_an_ingest_made_while_it_is_open() {
     p.send_line("\\q").unwrap();
     p.exp_eof().unwrap();
 }
+
+#[test]
+fn a_session_follows_the_bill_edited_while_it_is_open() {
+    // The field pack is bought for 3 users; someone raises it to 5 in another window. The
+    // open session bills by the file as it is now, says it reloaded it, and refuses to run on
+    // a file it cannot read rather than on the one it read before.
+    let fx = Fixture::sample();
+    let history = fx.dir.path().join("history");
+    let mut p = start(&fx, &history, &["repl"]);
+    say(&mut p, "\\format csv", &["output format is csv"]);
+    let pack = "SELECT entitlement AS bought FROM usage WHERE month = '2026-10' AND subscription_type = 'single_app_internal';";
+    say(&mut p, pack, &["bought\r\n3\r\n"]);
+    let path = fx.wh().join("entitlements.csv");
+    let bill = std::fs::read_to_string(&path).unwrap();
+    let raised = bill.replace(
+        "sub-field-pack,single_app_internal,3,",
+        "sub-field-pack,single_app_internal,5,",
+    );
+    assert_ne!(raised, bill);
+    std::fs::write(
+        &path,
+        bill.replace(
+            "sub-field-pack,single_app_internal,3,",
+            "sub-field-pack,single_app_internal,many,",
+        ),
+    )
+    .unwrap();
+    say(&mut p, pack, &["error: ", "entitlements.csv"]);
+    std::fs::write(&path, &raised).unwrap();
+    say(
+        &mut p,
+        pack,
+        &["the session reloaded them", "bought\r\n5\r\n"],
+    );
+    say(
+        &mut p,
+        "\\r usage 2026-10",
+        &["2026-10,single_app_internal,field,5,3,0"],
+    );
+    p.send_line("\\q").unwrap();
+    p.exp_eof().unwrap();
+}

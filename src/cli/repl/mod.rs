@@ -19,7 +19,7 @@ use rustyline::history::FileHistory;
 use rustyline::{CompletionType, Config as EditorConfig, Editor};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
-use crate::engine::session::Session;
+use crate::engine::session::{Session, Sources};
 use crate::engine::{self, Access};
 use crate::error::{Error, Result};
 use crate::reports;
@@ -39,6 +39,9 @@ const PROMPT: &str = "seatcount> ";
 /// What the REPL remembers between lines.
 struct Repl {
     session: Session,
+    /// Where the session was opened from, to open it again when its sources change.
+    root: PathBuf,
+    config_file: Option<PathBuf>,
     format: OutputFormat,
     timing: bool,
     month: Option<String>,
@@ -84,6 +87,8 @@ pub async fn run(root: &Path, config_file: Option<&Path>, max_rows: usize) -> Re
     );
     let mut repl = Repl {
         session,
+        root: root.to_path_buf(),
+        config_file: config_file.map(Path::to_path_buf),
         format: OutputFormat::Table,
         timing: false,
         month: None,
@@ -138,7 +143,9 @@ impl Repl {
             let command = meta::parse(line).map_err(Error::Usage)?;
             return self.meta(command).await;
         }
-        for statement in engine::parse(line)? {
+        let statements = engine::parse(line)?;
+        self.refresh().await?;
+        for statement in statements {
             let started = Instant::now();
             let _read = commit::read_lock(&self.session.warehouse)?;
             let engine = &self.session.engine;
@@ -202,6 +209,7 @@ impl Repl {
                 what_if,
             } => {
                 let month = month.or_else(|| self.month.clone());
+                self.refresh().await?;
                 let started = Instant::now();
                 let _read = commit::read_lock(&self.session.warehouse)?;
                 let session = &self.session;
@@ -250,6 +258,19 @@ impl Repl {
             }
         }
         Ok(Flow::Continue)
+    }
+
+    /// Opens the session again when `seatcount.toml`, `entitlements.csv` or `assignments.csv`
+    /// changed since it was opened (by an editor, or `seatcount subscriptions` in another
+    /// terminal): a long session must not go on billing by what the files said when it
+    /// started. If the new files do not load, nothing runs: the error names them.
+    async fn refresh(&mut self) -> Result<()> {
+        let sources = Sources::read(&self.session.warehouse, self.config_file.as_deref())?;
+        if sources != self.session.sources {
+            self.session = Session::open(&self.root, self.config_file.as_deref()).await?;
+            eprintln!("the configuration or the bill changed on disk; the session reloaded them");
+        }
+        Ok(())
     }
 
     async fn query(&mut self, sql: &str, params: &[ScalarValue]) -> Result<()> {
