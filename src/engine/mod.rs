@@ -204,8 +204,8 @@ impl Engine {
     pub async fn open(wh: &Warehouse, settings: &udf::UdfSettings, pool_mb: u64) -> Result<Self> {
         let bytes = pool_mb.saturating_mul(1024 * 1024);
         // No cache of directory listings: DataFusion 55 keeps one by default and never expires
-        // it, so a REPL session would go on reading a month as it was listed
-        // first, missing the files a later ingest commits: a bill short by what came since.
+        // it, so a REPL session would go on reading a month as it was first listed, missing
+        // the files a later ingest commits: a bill short by what came since.
         let runtime = RuntimeEnvBuilder::new()
             .with_memory_limit(usize::try_from(bytes).unwrap_or(usize::MAX), 1.0)
             .with_object_list_cache_limit(0)
