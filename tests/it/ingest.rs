@@ -903,3 +903,41 @@ fn the_quarantine_keeps_the_bytes_json_text_cannot() {
     );
     assert_eq!(raw.strip_suffix(b"\n").unwrap_or(&raw), bad_row);
 }
+
+#[test]
+fn the_stored_domain_and_exact_forms_follow_the_identifier_rules() {
+    // `email_domain` is the domain of the normalized address (trimmed, lowercased), NULL for
+    // an address that is not one; the exact form is the value as given, so only a name that
+    // differs from its trimmed form has an exact hash of its own, and an empty name has no hash.
+    let fx = Fixture::new();
+    let file = fx.file(
+        "mail.csv",
+        &format!(
+            "{HEADER}\n\
+             e1,2026-09-01T10:00:00Z,a,a-p,production,ann,,  Ann@Corp.COM ,,,,\n\
+             e2,2026-09-01T11:00:00Z,a,a-p,production, bob,,not-an-address,,,,\n\
+             e3,2026-09-01T12:00:00Z,a,a-p,production,,n-3,carl@x,,,,\n"
+        ),
+    );
+    fx.ingest(&[&file]);
+    let rows = fx.rows(
+        "SELECT event_id, email_domain, email_hash IS NULL AS no_mail, \
+         user_name_hash IS NULL AS no_name, user_name_exact_hash = user_name_cs_hash AS same \
+         FROM events ORDER BY event_id",
+    );
+    let got: Vec<String> = rows.iter().map(|r| format!("{r:?}")).collect();
+    // NDJSON leaves a NULL out of its row.
+    let domain = |i: usize| {
+        rows[i]
+            .get("email_domain")
+            .filter(|v| !v.is_null())
+            .cloned()
+    };
+    assert_eq!(domain(0), Some("corp.com".into()), "{got:?}");
+    assert_eq!(rows[0]["same"], true, "'ann' is its own exact form");
+    assert_eq!(domain(1), None, "{got:?}");
+    assert_eq!(rows[1]["no_mail"], true, "{got:?}");
+    assert_eq!(rows[1]["same"], false, "' bob' differs from 'bob'");
+    assert_eq!(domain(2), None, "a one-label domain is not an address");
+    assert_eq!(rows[2]["no_name"], true, "{got:?}");
+}

@@ -39,8 +39,7 @@ const PROMPT: &str = "seatcount> ";
 /// What the REPL remembers between lines.
 struct Repl {
     session: Session,
-    /// Where the session was opened from, to open it again when its sources change.
-    root: PathBuf,
+    /// `--config`, when given: where the configuration is read again from.
     config_file: Option<PathBuf>,
     format: OutputFormat,
     timing: bool,
@@ -87,7 +86,6 @@ pub async fn run(root: &Path, config_file: Option<&Path>, max_rows: usize) -> Re
     );
     let mut repl = Repl {
         session,
-        root: root.to_path_buf(),
         config_file: config_file.map(Path::to_path_buf),
         format: OutputFormat::Table,
         timing: false,
@@ -265,9 +263,12 @@ impl Repl {
     /// terminal): a long session must not go on billing by what the files said when it
     /// started. If the new files do not load, nothing runs: the error names them.
     async fn refresh(&mut self) -> Result<()> {
-        let sources = Sources::read(&self.session.warehouse, self.config_file.as_deref())?;
-        if sources != self.session.sources {
-            self.session = Session::open(&self.root, self.config_file.as_deref()).await?;
+        let session = &self.session;
+        let sources = Sources::read(&session.warehouse, self.config_file.as_deref())?;
+        if sources != session.sources {
+            // From the texts just compared, not read again: what runs is what was checked.
+            self.session =
+                Session::from_sources(session.warehouse.clone(), sources, &session.origins).await?;
             eprintln!("the configuration or the bill changed on disk; the session reloaded them");
         }
         Ok(())
