@@ -98,8 +98,8 @@ fn clean_datafusion_message(e: &datafusion::error::DataFusionError) -> String {
             MEMORY_ENV
         );
     }
-    let text = inner.to_string();
-    let first = text.lines().next().unwrap_or_default().trim();
+    let text = remote_message(&inner.to_string());
+    let first = text.as_str();
     // DataFusion's Parquet decoder does not say which file it was reading. Every stored file
     // is checked against its checksum before a query reads it (`check::contents_intact`), so
     // this is a file recorded without one; `verify` lists them.
@@ -108,6 +108,33 @@ fn clean_datafusion_message(e: &datafusion::error::DataFusionError) -> String {
         return format!("{first}; a stored events file is damaged: `seatcount verify` names it");
     }
     first.to_string()
+}
+
+/// A cluster's error arrives inside gRPC's dump of its status (`Status { code: …, message:
+/// "…", … }`), often with the scheduler's own context around it: keep the message's first
+/// line. Any other text keeps its first line.
+pub(crate) fn remote_message(text: &str) -> String {
+    const FIELD: &str = "message: \"";
+    let inner = match text.find(FIELD) {
+        Some(start) => {
+            let rest = &text[start + FIELD.len()..];
+            let mut end = rest.len();
+            let mut escaped = false;
+            for (i, c) in rest.char_indices() {
+                match c {
+                    '\\' if !escaped => escaped = true,
+                    '"' if !escaped => {
+                        end = i;
+                        break;
+                    }
+                    _ => escaped = false,
+                }
+            }
+            rest[..end].replace("\\n", "\n").replace("\\\"", "\"")
+        }
+        None => text.to_string(),
+    };
+    inner.lines().next().unwrap_or_default().trim().to_string()
 }
 
 #[cfg(test)]
@@ -124,5 +151,12 @@ mod tests {
                 .into(),
         );
         assert!(!Error::from(function).to_string().contains("damaged"));
+    }
+
+    #[test]
+    fn a_remote_error_is_the_message_inside_the_status() {
+        let text = r#"Job failed: Status { code: Internal, message: "Error in task: the \"x\" failed\nat stage 2", metadata: {} }"#;
+        assert_eq!(remote_message(text), r#"Error in task: the "x" failed"#);
+        assert_eq!(remote_message("plain\nsecond"), "plain");
     }
 }

@@ -41,8 +41,11 @@ fn main() {
     if !matches!(cli.command, Some(seatcount::cli::Command::Ingest { .. })) {
         keep_freed_memory();
     }
+    // A cluster's scheduler and executors decode seatcount's plans recursively, and those plans
+    // nest deeper than a worker's default 2 MiB stack allows (Ballista's own binaries take 32).
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_stack_size(32 * 1024 * 1024)
         .build()
     {
         Ok(rt) => rt,

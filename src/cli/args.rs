@@ -22,6 +22,11 @@ pub struct Cli {
     /// Configuration file [default: <warehouse>/seatcount.toml]
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Run the queries on a Ballista cluster, given its scheduler (docs/cluster.md); for sql,
+    /// report, repl, dashboard, close and runs.
+    #[cfg(feature = "cluster")]
+    #[arg(long, global = true, value_name = "HOST:PORT")]
+    pub cluster: Option<String>,
     /// What to do; with none, the REPL starts when standard input is a terminal.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -180,6 +185,49 @@ pub enum Command {
     Quarantine {
         #[command(subcommand)]
         action: QuarantineAction,
+    },
+    /// Run a Ballista scheduler that knows seatcount's functions (docs/cluster.md).
+    #[cfg(feature = "cluster")]
+    Scheduler {
+        /// Where to listen.
+        #[arg(long, default_value = "127.0.0.1:50050", value_name = "HOST:PORT")]
+        bind: String,
+        /// Seconds without a heartbeat before an executor is taken for dead and its tasks
+        /// run elsewhere.
+        #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+        executor_timeout: u64,
+    },
+    /// Run a Ballista executor with seatcount's functions; it reads the warehouse at the path
+    /// the client gives, so every executor must see it there (docs/cluster.md).
+    #[cfg(feature = "cluster")]
+    Executor {
+        /// The scheduler to join.
+        #[arg(long, default_value = "127.0.0.1:50050", value_name = "HOST:PORT")]
+        scheduler: String,
+        /// The address to listen on.
+        #[arg(long, default_value = "127.0.0.1", value_name = "HOST")]
+        bind: String,
+        /// The host name the other machines reach this one at [default: --bind].
+        #[arg(long, value_name = "HOST")]
+        advertise: Option<String>,
+        /// The port results are fetched from (Arrow Flight).
+        #[arg(long, default_value_t = 50051)]
+        port: u16,
+        /// The port the scheduler sends tasks to.
+        #[arg(long, default_value_t = 50052)]
+        grpc_port: u16,
+        /// Tasks run at once [default: every core].
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        cores: Option<u64>,
+        /// The memory pool its tasks share, in MiB [default: Ballista's share of the machine].
+        #[arg(long, value_name = "MB", value_parser = clap::value_parser!(u64).range(1..))]
+        memory: Option<u64>,
+        /// Where intermediate results are written [default: a temporary directory].
+        #[arg(long, value_name = "DIR")]
+        work_dir: Option<PathBuf>,
+        /// Seconds between heartbeats to the scheduler.
+        #[arg(long, default_value_t = 10, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+        heartbeat: u64,
     },
 }
 

@@ -31,6 +31,10 @@ pub use args::{
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> Result<()> {
     let root = cli.warehouse_dir();
+    #[cfg(feature = "cluster")]
+    if let Some(address) = &cli.cluster {
+        join_cluster(cli.command.as_ref(), address)?;
+    }
     let Some(command) = &cli.command else {
         if std::io::stdin().is_terminal() {
             return repl::run(&root, cli.config.as_deref(), repl::DEFAULT_MAX_ROWS).await;
@@ -241,7 +245,70 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Command::Subscriptions { action } => subscriptions(&root, action).await,
         Command::Quarantine { action } => quarantine(&root, action),
+        #[cfg(feature = "cluster")]
+        Command::Scheduler {
+            bind,
+            executor_timeout,
+        } => {
+            use crate::engine::cluster::serve;
+            serve::scheduler(serve::SchedulerOptions {
+                bind: bind.clone(),
+                executor_timeout_s: *executor_timeout,
+            })
+            .await
+        }
+        #[cfg(feature = "cluster")]
+        Command::Executor {
+            scheduler,
+            bind,
+            advertise,
+            port,
+            grpc_port,
+            cores,
+            memory,
+            work_dir,
+            heartbeat,
+        } => {
+            use crate::engine::cluster::serve;
+            serve::executor(serve::ExecutorOptions {
+                scheduler: scheduler.clone(),
+                bind_host: bind.clone(),
+                advertise: advertise.clone(),
+                port: *port,
+                grpc_port: *grpc_port,
+                cores: cores.map(|n| n as usize),
+                memory_mb: *memory,
+                work_dir: work_dir.clone(),
+                heartbeat_s: *heartbeat,
+            })
+            .await
+        }
     }
+}
+
+/// Sends this process's queries to the cluster at `address`, for the commands that run
+/// queries and write nothing to the warehouse but their saved runs (docs/cluster.md).
+#[cfg(feature = "cluster")]
+fn join_cluster(command: Option<&Command>, address: &str) -> Result<()> {
+    let allowed = match command {
+        None => true,
+        Some(command) => matches!(
+            command,
+            Command::Sql { .. }
+                | Command::Report { .. }
+                | Command::Repl { .. }
+                | Command::Dashboard { .. }
+                | Command::Close { .. }
+                | Command::Runs { .. }
+        ),
+    };
+    if !allowed {
+        return Err(Error::Usage(
+            "--cluster is for sql, report, repl, dashboard, close and runs: the other commands run here".into(),
+        ));
+    }
+    crate::engine::cluster::Cluster::connect(address)?.use_for_this_process();
+    Ok(())
 }
 
 async fn subscriptions(root: &Path, action: &SubscriptionAction) -> Result<()> {

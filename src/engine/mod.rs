@@ -2,6 +2,8 @@
 //! stored `events` table and a bounded memory pool, so ingest, `sql`, reports and the REPL
 //! all run queries the same way.
 
+#[cfg(feature = "cluster")]
+pub mod cluster;
 pub(crate) mod compact;
 pub(crate) mod derive;
 pub(crate) mod derived_table;
@@ -187,6 +189,9 @@ pub struct Engine {
     /// For an engine scoped to a month: what its views were rendered from, the key of its
     /// reports' kept results ([`Engine::report`]).
     scoped: std::sync::OnceLock<Scoped>,
+    /// Whether its plans run on a cluster (docs/cluster.md): then it neither reads nor writes
+    /// derived state and holds no view, both being of this process.
+    clustered: bool,
 }
 
 /// What a month-scoped engine's views were made of.
@@ -238,12 +243,27 @@ impl Engine {
         apply_datafusion_env(&mut config)?;
         let derive_context = derive::Context::new(settings, &config);
         let held = held::HeldMemory::new(&runtime);
+        #[cfg(feature = "cluster")]
+        let cluster = cluster::current();
+        #[cfg(feature = "cluster")]
+        if cluster.is_some() {
+            config = cluster::Cluster::with_codecs(config);
+        }
         let state = SessionStateBuilder::new()
             .with_config(config)
             .with_runtime_env(runtime)
             .with_default_features()
             .with_physical_optimizer_rule(Arc::new(compact::CompactHeldInputs))
             .build();
+        #[cfg(feature = "cluster")]
+        let state = match cluster {
+            Some(cluster) => cluster.upgrade(state)?,
+            None => state,
+        };
+        #[cfg(feature = "cluster")]
+        let clustered = cluster.is_some();
+        #[cfg(not(feature = "cluster"))]
+        let clustered = false;
         let ctx = SessionContext::new_with_state(state);
         udf::register(&ctx, settings);
         let engine = Engine {
@@ -253,6 +273,7 @@ impl Engine {
             derive_context,
             settings: settings.clone(),
             scoped: std::sync::OnceLock::new(),
+            clustered,
         };
         engine.register_events(wh).await?;
         Ok(engine)
@@ -292,6 +313,12 @@ impl Engine {
         Ok(())
     }
 
+    /// Whether this engine reads and writes derived state: `SEATCOUNT_DERIVED` allows it and
+    /// its plans run here.
+    fn derives(&self) -> Result<bool> {
+        Ok(derive::enabled()? && !self.clustered)
+    }
+
     /// The DataFusion session, for registering extra tables.
     pub fn context(&self) -> &SessionContext {
         &self.ctx
@@ -319,7 +346,7 @@ impl Engine {
         let params = sql::Params::from_config(config);
         let bill = derive::bill(subscriptions, assignments);
         let lazily = match scope {
-            None if derive::enabled()? && crate::warehouse::derived::writable(&self.wh) => {
+            None if self.derives()? && crate::warehouse::derived::writable(&self.wh) => {
                 Some(derived_table::Deriver {
                     wh: self.wh.clone(),
                     settings: self.settings.clone(),
@@ -346,7 +373,7 @@ impl Engine {
         let Some(scoped) = self
             .scoped
             .get()
-            .filter(|_| derive::enabled().unwrap_or(false))
+            .filter(|_| self.derives().unwrap_or(false))
         else {
             return self.script(text, Access::Write).await;
         };
@@ -419,7 +446,7 @@ impl Engine {
             Some(month) => params.clone().with_scope(month),
             None => params.clone(),
         };
-        let derived = derive::enabled()?;
+        let derived = self.derives()?;
         let mut rendered = Vec::new();
         let mut files = BTreeMap::new();
         for view in sql::VIEWS {
@@ -544,6 +571,9 @@ impl Engine {
     /// [`held::HeldView`] of it, so the views created after it read its rows instead of
     /// recomputing them.
     async fn hold(&self, name: &str) -> Result<()> {
+        if self.clustered {
+            return Ok(());
+        }
         match self.ctx.table_provider(name).await {
             Ok(provider) if provider.table_type() == TableType::View => {}
             _ => return Ok(()),

@@ -232,7 +232,7 @@ pub fn bare() -> Command {
     Command::from_std(bare_std())
 }
 
-fn bare_std() -> std::process::Command {
+pub fn bare_std() -> std::process::Command {
     let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin!("seatcount"));
     for var in [
         "SEATCOUNT_WAREHOUSE",

@@ -2,6 +2,8 @@
 //! real files, the way users and schedulers run it. The metering rules themselves are tested in
 //! `tests/slt/` (run by `slt.rs`), each case with its hand derivation.
 
+#[cfg(feature = "cluster")]
+mod cluster;
 mod common;
 mod compliance;
 mod crash;

@@ -30,6 +30,11 @@ impl ClassifyDomain {
         }
     }
 
+    /// The internal domains, which a cluster's executor must be given.
+    pub fn internal_domains(&self) -> &[String] {
+        &self.internal_domains
+    }
+
     fn classify(
         &self,
         email: Option<&str>,

@@ -19,6 +19,8 @@ use crate::warehouse::schema::hash_type;
 pub struct HashIdentifier {
     signature: Signature,
     key: Option<Arc<HashKey>>,
+    /// On a cluster's executor, where the key never goes (docs/cluster.md).
+    remote: bool,
 }
 
 impl HashIdentifier {
@@ -27,6 +29,15 @@ impl HashIdentifier {
         HashIdentifier {
             signature: Signature::string(1, Volatility::Immutable),
             key,
+            remote: false,
+        }
+    }
+
+    /// The function as a cluster's executor knows it: without the key, refusing to run.
+    pub fn remote() -> Self {
+        HashIdentifier {
+            remote: true,
+            ..HashIdentifier::new(None)
         }
     }
 }
@@ -42,6 +53,11 @@ impl ScalarUDFImpl for HashIdentifier {
         Ok(hash_type())
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        if self.remote {
+            return exec_err!(
+                "hash_identifier cannot run on a cluster's executor, where the key never goes: hash the values with seatcount sql without --cluster"
+            );
+        }
         let Some(key) = &self.key else {
             return exec_err!(
                 "hash_identifier needs the warehouse's key: set {KEY_ENV} or restore the warehouse's key file"

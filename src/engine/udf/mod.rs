@@ -13,7 +13,7 @@ use std::sync::Arc;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringArrayType, StringBuilder};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Result, ScalarValue, exec_err};
-use datafusion::logical_expr::{ColumnarValue, ScalarUDF};
+use datafusion::logical_expr::{AggregateUDF, ColumnarValue, ScalarUDF};
 use datafusion::prelude::SessionContext;
 
 use crate::identity::CaseMode;
@@ -35,8 +35,59 @@ pub fn register(ctx: &SessionContext, settings: &UdfSettings) {
     for udf in functions(settings) {
         ctx.register_udf(udf);
     }
-    ctx.register_udaf(components::connected_components());
-    ctx.register_udaf(latest::latest());
+    for udaf in aggregates() {
+        ctx.register_udaf(udaf);
+    }
+}
+
+/// The aggregate functions; they need nothing from the session.
+pub fn aggregates() -> Vec<AggregateUDF> {
+    vec![components::connected_components(), latest::latest()]
+}
+
+/// What a scalar function needs of its session on a cluster's executor: the settings, never
+/// the key (docs/cluster.md).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ShippedSettings {
+    /// `identifiers.case`, as spelled in the configuration.
+    pub case: String,
+    /// `classification.internal_domains`, lowercased.
+    pub internal_domains: Vec<String>,
+}
+
+/// The settings `udf` was made with, when it is one of seatcount's scalar functions.
+pub fn shipped_settings(udf: &ScalarUDF) -> Option<ShippedSettings> {
+    let inner = udf.inner().as_ref();
+    let mut settings = ShippedSettings {
+        case: CaseMode::default().as_str().to_string(),
+        internal_domains: Vec::new(),
+    };
+    if let Some(f) = inner.downcast_ref::<normalize::NormalizeIdentifier>() {
+        settings.case = f.case().as_str().to_string();
+    } else if let Some(f) = inner.downcast_ref::<classify::ClassifyDomain>() {
+        settings.internal_domains = f.internal_domains().to_vec();
+    } else if !(inner.is::<normalize::NormalizeEmail>()
+        || inner.is::<normalize::EmailDomain>()
+        || inner.is::<hash::HashIdentifier>()
+        || inner.is::<hash_key::HashKeyFunction>())
+    {
+        return None;
+    }
+    Some(settings)
+}
+
+/// seatcount's scalar function `name` made with `settings`, as a cluster's executor runs it:
+/// `hash_identifier` comes without the key and refuses to run. `None` for another name.
+pub fn remote_function(name: &str, settings: &ShippedSettings) -> Option<ScalarUDF> {
+    let local = UdfSettings {
+        case: CaseMode::parse(&settings.case)?,
+        internal_domains: settings.internal_domains.clone(),
+        key: None,
+    };
+    if name == "hash_identifier" {
+        return Some(ScalarUDF::from(hash::HashIdentifier::remote()));
+    }
+    functions(&local).into_iter().find(|f| f.name() == name)
 }
 
 /// The functions, for registration and for the REPL's completion list.

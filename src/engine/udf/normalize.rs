@@ -27,6 +27,11 @@ impl NormalizeIdentifier {
         );
         NormalizeIdentifier { signature, case }
     }
+
+    /// The default case mode, which a cluster's executor must be given.
+    pub fn case(&self) -> CaseMode {
+        self.case
+    }
 }
 
 impl ScalarUDFImpl for NormalizeIdentifier {

@@ -1,0 +1,103 @@
+//! The reports and SQL on an Apache DataFusion Ballista cluster (docs/cluster.md): the same
+//! views and SQL files, planned here, run by a scheduler and its executors over a warehouse
+//! every executor reads at the same path.
+//!
+//! A command given `--cluster HOST:PORT` connects once ([`Cluster::connect`]) and every
+//! engine it opens after that sends its plans there ([`current`]). What such an engine cannot
+//! send it does not make: no derived state is read or written and no view is held in memory
+//! (those live in this process), so each report is computed from the events, by the cluster.
+
+pub mod codec;
+pub mod serve;
+
+use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use ballista_core::extension::{SessionConfigExt, SessionStateExt};
+use datafusion::execution::SessionState;
+use datafusion::prelude::SessionConfig;
+
+use crate::error::{Error, Result};
+
+/// The cluster this process sends its plans to, once connected.
+static CURRENT: OnceLock<Cluster> = OnceLock::new();
+
+/// Ballista's switch between its adaptive and its static planner.
+const ADAPTIVE_PLANNER: &str = "ballista.planner.adaptive.enabled";
+
+/// How long the scheduler has to accept a connection before the command gives up.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A scheduler that answered.
+#[derive(Debug, Clone)]
+pub struct Cluster {
+    /// `host:port`, as given.
+    address: String,
+}
+
+impl Cluster {
+    /// Checks that a scheduler accepts connections at `address` (`HOST:PORT`), so a wrong
+    /// address is one sentence before any work, not a gRPC error in the middle of a report.
+    pub fn connect(address: &str) -> Result<Cluster> {
+        let unreachable = |why: String| {
+            Error::Usage(format!(
+                "no Ballista scheduler answers at {address} ({why}); start one with `seatcount scheduler` (docs/cluster.md)"
+            ))
+        };
+        let addrs: Vec<_> = address
+            .to_socket_addrs()
+            .map_err(|e| unreachable(format!("{e}")))?
+            .collect();
+        let mut last = String::from("the name resolves to no address");
+        for addr in &addrs {
+            match TcpStream::connect_timeout(addr, CONNECT_TIMEOUT) {
+                Ok(_) => {
+                    return Ok(Cluster {
+                        address: address.to_string(),
+                    });
+                }
+                Err(e) => last = e.to_string(),
+            }
+        }
+        Err(unreachable(last))
+    }
+
+    /// Makes this the cluster every engine of this process sends its plans to.
+    pub fn use_for_this_process(self) {
+        let _ = CURRENT.set(self);
+    }
+
+    /// The scheduler's URL, as Ballista's client takes it.
+    fn url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    /// `config` with seatcount's codecs, which the client uses to send its plans.
+    pub(crate) fn with_codecs(config: SessionConfig) -> SessionConfig {
+        config
+            .with_ballista_logical_extension_codec(Arc::new(codec::LogicalCodec::default()))
+            .with_ballista_physical_extension_codec(Arc::new(codec::PhysicalCodec::default()))
+    }
+
+    /// `state` (made with [`Cluster::with_codecs`]) planning for this cluster.
+    pub(crate) fn upgrade(&self, state: SessionState) -> Result<SessionState> {
+        let mut state = state.upgrade_for_ballista(self.url())?;
+        let options = state.config_mut().options_mut();
+        // Ballista 55's adaptive planner gives a UNION ALL under an ORDER BY each branch's rows
+        // again once per branch before it (the hygiene report's shape); its static planner
+        // runs them right.
+        options.set(ADAPTIVE_PLANNER, "false")?;
+        // Ballista prefers sort-merge joins (they spill); in 55 a sort-merge LEFT JOIN with a
+        // condition beyond its keys labels the right side's columns non-nullable and fails on
+        // the NULLs it produces (`valid_subscriptions`). Hash joins, as the embedded engine
+        // plans them, run right.
+        options.optimizer.prefer_hash_join = true;
+        Ok(state)
+    }
+}
+
+/// The cluster of this process, when `--cluster` gave one.
+pub fn current() -> Option<&'static Cluster> {
+    CURRENT.get()
+}

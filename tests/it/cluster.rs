@@ -1,0 +1,329 @@
+//! The reports on a Ballista cluster started here: a scheduler and two executors on
+//! localhost, on ports free at run time, every one stopped when its test ends, passed or
+//! failed (docs/cluster.md). Each report through the cluster is compared byte for byte with
+//! the same report from the embedded engine.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::{Fixture, TEST_KEY, bare_std, generate};
+
+/// A scheduler and its executors, killed on drop.
+struct LocalCluster {
+    scheduler: String,
+    processes: Vec<(String, Child)>,
+    logs: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+/// A port nobody listens on now.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_for_port(port: u16, what: &str) {
+    let start = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{what} did not listen on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+impl LocalCluster {
+    /// A scheduler and `executors` executors of two cores each, none given the key.
+    fn start(executors: usize) -> LocalCluster {
+        let dir = tempfile::tempdir().unwrap();
+        let logs = dir.path().join("logs");
+        std::fs::create_dir(&logs).unwrap();
+        let port = free_port();
+        let scheduler = format!("127.0.0.1:{port}");
+        let mut cluster = LocalCluster {
+            scheduler: scheduler.clone(),
+            processes: Vec::new(),
+            logs,
+            _dir: dir,
+        };
+        cluster.spawn(
+            "scheduler",
+            &["scheduler", "--bind", &scheduler, "--executor-timeout", "4"],
+        );
+        wait_for_port(port, "the scheduler");
+        for n in 0..executors {
+            let (flight, grpc) = (free_port(), free_port());
+            let work = cluster._dir.path().join(format!("work-{n}"));
+            cluster.spawn(
+                &format!("executor-{n}"),
+                &[
+                    "executor",
+                    "--scheduler",
+                    &scheduler,
+                    "--port",
+                    &flight.to_string(),
+                    "--grpc-port",
+                    &grpc.to_string(),
+                    "--cores",
+                    "2",
+                    "--heartbeat",
+                    "1",
+                    "--work-dir",
+                    work.to_str().unwrap(),
+                ],
+            );
+            wait_for_port(flight, "an executor");
+        }
+        cluster
+    }
+
+    fn spawn(&mut self, name: &str, args: &[&str]) {
+        let log = std::fs::File::create(self.logs.join(format!("{name}.log"))).unwrap();
+        let child = bare_std()
+            .args(args)
+            .env("RUST_LOG", "debug")
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.processes.push((name.to_string(), child));
+    }
+
+    /// Kills the process called `name`.
+    fn kill(&mut self, name: &str) {
+        let (_, child) = self.processes.iter_mut().find(|(n, _)| n == name).unwrap();
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
+    /// What the process called `name` has logged so far.
+    fn log(&self, name: &str) -> String {
+        let path = self.logs.join(format!("{name}.log"));
+        String::from_utf8_lossy(&std::fs::read(path).unwrap_or_default()).into_owned()
+    }
+
+    /// Everything the cluster's processes logged.
+    fn logs(&self) -> String {
+        let mut all = String::new();
+        for entry in std::fs::read_dir(&self.logs).unwrap() {
+            all.push_str(&String::from_utf8_lossy(
+                &std::fs::read(entry.unwrap().path()).unwrap(),
+            ));
+        }
+        all
+    }
+}
+
+impl Drop for LocalCluster {
+    fn drop(&mut self) {
+        for (_, child) in &mut self.processes {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// `args` run on `fx` locally and through `cluster`: both outputs, asserting both succeed.
+fn both(fx: &Fixture, cluster: &LocalCluster, args: &[&str]) -> (String, String) {
+    let local = fx.csv(args);
+    let out = fx
+        .cmd()
+        .args(["--cluster", &cluster.scheduler])
+        .args(args)
+        .args(["--format", "csv"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?} on the cluster: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (local, String::from_utf8(out.stdout).unwrap())
+}
+
+/// A generated portfolio of three months, ingested.
+fn generated(fx: &Fixture, users: &str, events: &str) {
+    let raw = fx.dir.path().join("raw");
+    let out = generate(&[
+        "--users",
+        users,
+        "--apps",
+        "12",
+        "--months",
+        "3",
+        "--events",
+        events,
+        "--start",
+        "2026-01",
+        "--out",
+        raw.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    fx.ingest(&[raw.as_path()]);
+}
+
+/// Every canned report, asked the same way each time.
+fn report_args() -> Vec<Vec<String>> {
+    seatcount::reports::all()
+        .map(|r| {
+            let mut args = vec!["report".to_string(), r.name.to_string()];
+            if r.name == "subscriptions" {
+                args.extend(["--today".to_string(), "2026-10-15".to_string()]);
+            }
+            args
+        })
+        .collect()
+}
+
+#[test]
+fn every_report_on_two_executors_equals_the_embedded_engine() {
+    let cluster = LocalCluster::start(2);
+    let sample = Fixture::sample();
+    let portfolio = Fixture::new();
+    generated(&portfolio, "400", "9000");
+    portfolio.configure(
+        "[classification]\ninternal_domains = [\"example.com\"]\n",
+        &[
+            "x,external,100,2026-01-01,,",
+            "m,multi_app_internal,50,2026-01-01,,",
+        ],
+    );
+    for (fx, last) in [(&sample, "2026-10"), (&portfolio, "2026-03")] {
+        // Closed on the cluster, so that `changes` has a close to compare with.
+        let out = fx
+            .cmd()
+            .args(["--cluster", &cluster.scheduler, "close", last])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for args in report_args() {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let (local, remote) = both(fx, &cluster, &args);
+            assert!(local.lines().count() > 1, "{args:?} gave no rows");
+            assert_eq!(local, remote, "{args:?}");
+        }
+        let (local, remote) = both(
+            fx,
+            &cluster,
+            &["sql", "SELECT * FROM usage ORDER BY 1, 2, 3, 4"],
+        );
+        assert_eq!(local, remote, "SELECT * FROM usage");
+    }
+}
+
+#[test]
+fn the_key_never_reaches_the_cluster() {
+    let cluster = LocalCluster::start(1);
+    let fx = Fixture::sample();
+    // A constant is hashed here, before the plan leaves.
+    let query = "SELECT hash_identifier('ann@example.com') AS h FROM events LIMIT 1";
+    let (local, remote) = both(&fx, &cluster, &["sql", query]);
+    assert_eq!(local, remote);
+    // A column would have to be hashed there, where the key is not.
+    let out = fx
+        .cmd()
+        .args(["--cluster", &cluster.scheduler, "sql"])
+        .arg("SELECT hash_identifier(app_id) FROM events")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("hash_identifier cannot run on a cluster's executor"),
+        "{stderr}"
+    );
+    let logs = cluster.logs();
+    assert!(
+        logs.contains("hash_identifier"),
+        "the plans were not logged"
+    );
+    assert!(
+        !logs.to_lowercase().contains(TEST_KEY),
+        "the key was logged"
+    );
+}
+
+#[test]
+fn a_scheduler_that_does_not_answer_is_one_sentence() {
+    let fx = Fixture::sample();
+    let address = format!("127.0.0.1:{}", free_port());
+    let out = fx
+        .cmd()
+        .args(["--cluster", &address, "report", "usage"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!("no Ballista scheduler answers at {address}")),
+        "{stderr}"
+    );
+    let out = fx
+        .cmd()
+        .args(["--cluster", &address, "verify"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--cluster is for"), "{stderr}");
+}
+
+/// One executor killed while `history` runs: the report completes on the other with the
+/// embedded engine's numbers, or fails in one sentence; never other numbers.
+#[test]
+fn an_executor_killed_during_a_report_never_gives_other_numbers() {
+    let mut cluster = LocalCluster::start(2);
+    let fx = Fixture::new();
+    generated(&fx, "3000", "150000");
+    let local = fx.csv(&["report", "history"]);
+    let run = fx
+        .std_cmd()
+        .args(["--cluster", &cluster.scheduler, "report", "history"])
+        .args(["--format", "csv"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut run = run;
+    // Killed once it has taken its first task of the report, while the report still runs.
+    let start = Instant::now();
+    while !cluster.log("executor-1").contains("Execute task") {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "executor-1 got no task"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(
+        run.try_wait().unwrap().is_none(),
+        "history ended before the executor was killed"
+    );
+    cluster.kill("executor-1");
+    let out = run.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if out.status.success() {
+        eprintln!("history completed on the other executor");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), local);
+    } else {
+        eprintln!("history failed: {stderr}");
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(out.stdout.is_empty(), "a failed report wrote rows");
+    }
+}
