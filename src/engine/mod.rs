@@ -189,8 +189,8 @@ pub struct Engine {
     /// For an engine scoped to a month: what its views were rendered from, the key of its
     /// reports' kept results ([`Engine::report`]).
     scoped: std::sync::OnceLock<Scoped>,
-    /// Whether its plans run on a cluster (docs/cluster.md): then it neither reads nor writes
-    /// derived state and holds no view, both being of this process.
+    /// Whether its plans run on a cluster (docs/cluster.md): then it writes no derived state of
+    /// a view and holds no view in its memory, both being of this process.
     clustered: bool,
 }
 
@@ -313,10 +313,10 @@ impl Engine {
         Ok(())
     }
 
-    /// Whether this engine reads and writes derived state: `SEATCOUNT_DERIVED` allows it and
-    /// its plans run here.
+    /// Whether this engine uses derived state (`SEATCOUNT_DERIVED`). On a cluster it reads the
+    /// months' files that are there and writes none (docs/cluster.md).
     fn derives(&self) -> Result<bool> {
-        Ok(derive::enabled()? && !self.clustered)
+        derive::enabled()
     }
 
     /// The DataFusion session, for registering extra tables.
@@ -346,7 +346,10 @@ impl Engine {
         let params = sql::Params::from_config(config);
         let bill = derive::bill(subscriptions, assignments);
         let lazily = match scope {
-            None if self.derives()? && crate::warehouse::derived::writable(&self.wh) => {
+            None if self.derives()?
+                && !self.clustered
+                && crate::warehouse::derived::writable(&self.wh) =>
+            {
                 Some(derived_table::Deriver {
                     wh: self.wh.clone(),
                     settings: self.settings.clone(),
@@ -367,13 +370,13 @@ impl Engine {
     /// state under `report-<name>` (docs/derived.md "Reports"): keyed like the views, by the
     /// month's files, the views' and the report's SQL, the settings and the bill, so the next
     /// run of the report about this month reads a small file. Engines without a scope, a
-    /// warehouse that cannot be written, and `SEATCOUNT_DERIVED=off` just run it.
+    /// warehouse that cannot be written, `SEATCOUNT_DERIVED=off` and a cluster just run it.
     pub(crate) async fn report(&self, name: &str, text: &str) -> Result<Rows<'static>> {
         use crate::warehouse::derived::{self, DerivedWriter};
         let Some(scoped) = self
             .scoped
             .get()
-            .filter(|_| self.derives().unwrap_or(false))
+            .filter(|_| self.derives().unwrap_or(false) && !self.clustered)
         else {
             return self.script(text, Access::Write).await;
         };
@@ -511,6 +514,11 @@ impl Engine {
         if let Some(path) = derived::find(&self.wh, name, month, &key)? {
             return Ok(Some(path));
         }
+        if self.clustered {
+            // Computed by the cluster as part of each query instead: writing it here would
+            // bring every row of the month through this machine.
+            return Ok(None);
+        }
         let order: Vec<String> = how.order.iter().map(|c| format!("\"{c}\"")).collect();
         let query = match order.is_empty() {
             true => format!("SELECT * FROM {name}"),
@@ -540,6 +548,11 @@ impl Engine {
                 ParquetReadOptions::default().file_sort_order(order),
             )
             .await?;
+        if self.clustered {
+            // The executors read it as a plain Parquet table, the one kind that travels; a
+            // file gone when they scan it is an error there too.
+            return Ok(());
+        }
         // Wrapped, so a file gone when a query scans it is an error, never no rows.
         let table = self
             .ctx

@@ -242,7 +242,10 @@ mod tests {
             assert_eq!(back.name(), f.name());
             assert_eq!(udf::shipped_settings(&back), udf::shipped_settings(&f));
             let text = String::from_utf8(buf).unwrap();
-            assert!(!text.contains(&hex) && !text.contains(&"Z".repeat(16)), "{text}");
+            assert!(
+                !text.contains(&hex) && !text.contains(&"Z".repeat(16)),
+                "{text}"
+            );
         }
         for f in udf::aggregates() {
             let mut buf = Vec::new();

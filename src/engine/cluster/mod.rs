@@ -4,8 +4,9 @@
 //!
 //! A command given `--cluster HOST:PORT` connects once ([`Cluster::connect`]) and every
 //! engine it opens after that sends its plans there ([`current`]). What such an engine cannot
-//! send it does not make: no derived state is read or written and no view is held in memory
-//! (those live in this process), so each report is computed from the events, by the cluster.
+//! send it does not make: it holds no view in its memory, and a month's derived state that is
+//! not on disk yet is computed by the cluster inside each query rather than written from here;
+//! the derived files that are there, the executors read as plain Parquet.
 
 pub mod codec;
 pub mod serve;
