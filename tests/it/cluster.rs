@@ -283,6 +283,38 @@ fn the_key_never_reaches_the_cluster() {
 }
 
 #[test]
+fn the_repl_and_the_dashboard_run_on_the_cluster() {
+    let cluster = LocalCluster::start(1);
+    let fx = Fixture::sample();
+    let page = |remote: bool, name: &str| {
+        let path = fx.dir.path().join(name);
+        let mut cmd = fx.cmd();
+        if remote {
+            cmd.args(["--cluster", &cluster.scheduler]);
+        }
+        cmd.args(["dashboard", "-o", path.to_str().unwrap()])
+            .assert()
+            .success();
+        std::fs::read(path).unwrap()
+    };
+    assert!(page(true, "remote.html") == page(false, "local.html"));
+    let repl = fx
+        .cmd()
+        .args(["--cluster", &cluster.scheduler, "repl"])
+        .write_stdin("SELECT sum(consumption) AS seats FROM usage;\n\\q\n")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&repl.stdout);
+    assert!(
+        repl.status.success(),
+        "{}",
+        String::from_utf8_lossy(&repl.stderr)
+    );
+    let local = fx.value("SELECT sum(consumption) AS seats FROM usage");
+    assert!(stdout.contains(&format!(" {local} │")), "{stdout}");
+}
+
+#[test]
 fn a_scheduler_that_does_not_answer_is_one_sentence() {
     let fx = Fixture::sample();
     let address = format!("127.0.0.1:{}", free_port());
