@@ -30,11 +30,18 @@ pub use args::{
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> Result<()> {
-    let root = cli.warehouse_dir();
     #[cfg(feature = "cluster")]
-    if let Some(address) = &cli.cluster {
-        join_cluster(cli.command.as_ref(), address)?;
+    if let Some(address) = cli.cluster.clone() {
+        join_cluster(cli.command.as_ref(), &address)?;
+        return run_command(cli)
+            .await
+            .map_err(|e| crate::engine::cluster::lost(e, &address));
     }
+    run_command(cli).await
+}
+
+async fn run_command(cli: Cli) -> Result<()> {
+    let root = cli.warehouse_dir();
     let Some(command) = &cli.command else {
         if std::io::stdin().is_terminal() {
             return repl::run(&root, cli.config.as_deref(), repl::DEFAULT_MAX_ROWS).await;

@@ -314,6 +314,43 @@ fn the_repl_and_the_dashboard_run_on_the_cluster() {
     assert!(stdout.contains(&format!(" {local} │")), "{stdout}");
 }
 
+/// The scheduler stopped while `history` runs: one sentence naming the cluster, no rows.
+#[test]
+fn a_scheduler_gone_during_a_report_is_one_sentence() {
+    let mut cluster = LocalCluster::start(1);
+    let fx = Fixture::new();
+    generated(&fx, "3000", "150000");
+    let run = fx
+        .std_cmd()
+        .args(["--cluster", &cluster.scheduler, "report", "history"])
+        .args(["--format", "csv"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !cluster.log("executor-0").contains("Execute task") {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the executor got no task"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    cluster.kill("scheduler");
+    let out = run.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "the Ballista cluster at {} stopped answering",
+            cluster.scheduler
+        )),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty(), "a failed report wrote rows");
+}
+
 #[test]
 fn a_scheduler_that_does_not_answer_is_one_sentence() {
     let fx = Fixture::sample();

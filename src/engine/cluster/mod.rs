@@ -98,6 +98,29 @@ impl Cluster {
     }
 }
 
+/// What a broken connection to a cluster says, in the words of the libraries underneath.
+const CONNECTION_LOST: [&str; 6] = [
+    "h2 protocol error",
+    "transport error",
+    "error trying to connect",
+    "onnection refused",
+    "onnection reset",
+    "roken pipe",
+];
+
+/// `error`, from a command that ran on the cluster at `address`, saying so when the cause is
+/// that the cluster stopped answering (a gRPC stream cut short reads "h2 protocol error").
+pub fn lost(error: Error, address: &str) -> Error {
+    let text = error.to_string();
+    if CONNECTION_LOST.iter().any(|words| text.contains(words)) {
+        Error::Runtime(format!(
+            "the Ballista cluster at {address} stopped answering before the query finished ({text})"
+        ))
+    } else {
+        error
+    }
+}
+
 /// The cluster of this process, when `--cluster` gave one.
 pub fn current() -> Option<&'static Cluster> {
     CURRENT.get()
