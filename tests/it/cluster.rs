@@ -314,13 +314,10 @@ fn the_repl_and_the_dashboard_run_on_the_cluster() {
     assert!(stdout.contains(&format!(" {local} │")), "{stdout}");
 }
 
-/// The scheduler stopped while `history` runs: one sentence naming the cluster, no rows.
-#[test]
-fn a_scheduler_gone_during_a_report_is_one_sentence() {
-    let mut cluster = LocalCluster::start(1);
-    let fx = Fixture::new();
-    generated(&fx, "3000", "150000");
-    let run = fx
+/// `history` on `fx` through `cluster`, once `executor` has taken a task of it and while it
+/// still runs.
+fn history_under_way(fx: &Fixture, cluster: &LocalCluster, executor: &str) -> Child {
+    let mut run = fx
         .std_cmd()
         .args(["--cluster", &cluster.scheduler, "report", "history"])
         .args(["--format", "csv"])
@@ -329,13 +326,27 @@ fn a_scheduler_gone_during_a_report_is_one_sentence() {
         .spawn()
         .unwrap();
     let start = Instant::now();
-    while !cluster.log("executor-0").contains("Execute task") {
+    while !cluster.log(executor).contains("Execute task") {
         assert!(
             start.elapsed() < Duration::from_secs(60),
-            "the executor got no task"
+            "{executor} got no task"
         );
         std::thread::sleep(Duration::from_millis(5));
     }
+    assert!(
+        run.try_wait().unwrap().is_none(),
+        "history ended before {executor} took a task"
+    );
+    run
+}
+
+/// The scheduler stopped while `history` runs: one sentence naming the cluster, no rows.
+#[test]
+fn a_scheduler_gone_during_a_report_is_one_sentence() {
+    let mut cluster = LocalCluster::start(1);
+    let fx = Fixture::new();
+    generated(&fx, "3000", "150000");
+    let run = history_under_way(&fx, &cluster, "executor-0");
     cluster.kill("scheduler");
     let out = run.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -388,28 +399,7 @@ fn an_executor_killed_during_a_report_never_gives_other_numbers() {
     let mut reference = fx.cmd();
     reference.env("SEATCOUNT_DERIVED", "off");
     let local = crate::common::csv(reference, &["report", "history"]);
-    let run = fx
-        .std_cmd()
-        .args(["--cluster", &cluster.scheduler, "report", "history"])
-        .args(["--format", "csv"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut run = run;
-    // Killed once it has taken its first task of the report, while the report still runs.
-    let start = Instant::now();
-    while !cluster.log("executor-1").contains("Execute task") {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "executor-1 got no task"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    assert!(
-        run.try_wait().unwrap().is_none(),
-        "history ended before the executor was killed"
-    );
+    let run = history_under_way(&fx, &cluster, "executor-1");
     cluster.kill("executor-1");
     let out = run.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
