@@ -243,12 +243,6 @@ impl Engine {
         apply_datafusion_env(&mut config)?;
         let derive_context = derive::Context::new(settings, &config);
         let held = held::HeldMemory::new(&runtime);
-        #[cfg(feature = "cluster")]
-        let cluster = cluster::current();
-        #[cfg(feature = "cluster")]
-        if cluster.is_some() {
-            config = cluster::Cluster::with_codecs(config);
-        }
         let state = SessionStateBuilder::new()
             .with_config(config)
             .with_runtime_env(runtime)
@@ -256,12 +250,10 @@ impl Engine {
             .with_physical_optimizer_rule(Arc::new(compact::CompactHeldInputs))
             .build();
         #[cfg(feature = "cluster")]
-        let state = match cluster {
-            Some(cluster) => cluster.upgrade(state)?,
-            None => state,
+        let (state, clustered) = match cluster::current() {
+            Some(cluster) => (cluster.upgrade(state)?, true),
+            None => (state, false),
         };
-        #[cfg(feature = "cluster")]
-        let clustered = cluster.is_some();
         #[cfg(not(feature = "cluster"))]
         let clustered = false;
         let ctx = SessionContext::new_with_state(state);
@@ -313,12 +305,6 @@ impl Engine {
         Ok(())
     }
 
-    /// Whether this engine uses derived state (`SEATCOUNT_DERIVED`). On a cluster it reads the
-    /// months' files that are there and writes none (docs/cluster.md).
-    fn derives(&self) -> Result<bool> {
-        derive::enabled()
-    }
-
     /// The DataFusion session, for registering extra tables.
     pub fn context(&self) -> &SessionContext {
         &self.ctx
@@ -346,7 +332,7 @@ impl Engine {
         let params = sql::Params::from_config(config);
         let bill = derive::bill(subscriptions, assignments);
         let lazily = match scope {
-            None if self.derives()?
+            None if derive::enabled()?
                 && !self.clustered
                 && crate::warehouse::derived::writable(&self.wh) =>
             {
@@ -376,7 +362,7 @@ impl Engine {
         let Some(scoped) = self
             .scoped
             .get()
-            .filter(|_| self.derives().unwrap_or(false) && !self.clustered)
+            .filter(|_| derive::enabled().unwrap_or(false) && !self.clustered)
         else {
             return self.script(text, Access::Write).await;
         };
@@ -449,7 +435,7 @@ impl Engine {
             Some(month) => params.clone().with_scope(month),
             None => params.clone(),
         };
-        let derived = self.derives()?;
+        let derived = derive::enabled()?;
         let mut rendered = Vec::new();
         let mut files = BTreeMap::new();
         for view in sql::VIEWS {

@@ -17,7 +17,6 @@ use std::time::Duration;
 
 use ballista_core::extension::{SessionConfigExt, SessionStateExt};
 use datafusion::execution::SessionState;
-use datafusion::prelude::SessionConfig;
 
 use crate::error::{Error, Result};
 
@@ -74,15 +73,12 @@ impl Cluster {
         format!("http://{}", self.address)
     }
 
-    /// `config` with seatcount's codecs, which the client uses to send its plans.
-    pub(crate) fn with_codecs(config: SessionConfig) -> SessionConfig {
-        config
+    /// `state` planning for this cluster, sending its plans with seatcount's codecs.
+    pub(crate) fn upgrade(&self, mut state: SessionState) -> Result<SessionState> {
+        let config = std::mem::take(state.config_mut())
             .with_ballista_logical_extension_codec(Arc::new(codec::LogicalCodec::default()))
-            .with_ballista_physical_extension_codec(Arc::new(codec::PhysicalCodec::default()))
-    }
-
-    /// `state` (made with [`Cluster::with_codecs`]) planning for this cluster.
-    pub(crate) fn upgrade(&self, state: SessionState) -> Result<SessionState> {
+            .with_ballista_physical_extension_codec(Arc::new(codec::PhysicalCodec::default()));
+        *state.config_mut() = config;
         let mut state = state.upgrade_for_ballista(self.url())?;
         let options = state.config_mut().options_mut();
         // Ballista 55's adaptive planner gives a UNION ALL under an ORDER BY each branch's rows
