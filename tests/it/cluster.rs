@@ -58,14 +58,26 @@ impl LocalCluster {
         );
         wait_for_port(port, "the scheduler");
         for n in 0..executors {
+            cluster.start_executor(n);
+        }
+        cluster
+    }
+
+    /// Starts `executor-<n>` and waits until the scheduler has registered it. Ports are picked
+    /// free but may be taken by another test before the executor binds them: an executor that
+    /// exits before registering is started again on other ports.
+    fn start_executor(&mut self, n: usize) {
+        let name = format!("executor-{n}");
+        let work = self._dir.path().join(format!("work-{n}"));
+        for _attempt in 0..5 {
             let (flight, grpc) = (free_port(), free_port());
-            let work = cluster._dir.path().join(format!("work-{n}"));
-            cluster.spawn(
-                &format!("executor-{n}"),
+            self.processes.retain(|(p, _)| *p != name);
+            self.spawn(
+                &name,
                 &[
                     "executor",
                     "--scheduler",
-                    &scheduler,
+                    &self.scheduler.clone(),
                     "--port",
                     &flight.to_string(),
                     "--grpc-port",
@@ -78,9 +90,26 @@ impl LocalCluster {
                     work.to_str().unwrap(),
                 ],
             );
-            wait_for_port(flight, "an executor");
+            let start = Instant::now();
+            loop {
+                if self.log(&name).contains("registration succeed") {
+                    return;
+                }
+                let (_, child) = self.processes.last_mut().unwrap();
+                if child.try_wait().unwrap().is_some() {
+                    break;
+                }
+                assert!(
+                    start.elapsed() < Duration::from_secs(30),
+                    "{name} did not register"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
         }
-        cluster
+        panic!(
+            "{name} exited five times before registering:\n{}",
+            self.log(&name)
+        );
     }
 
     fn spawn(&mut self, name: &str, args: &[&str]) {
@@ -137,19 +166,14 @@ fn both(fx: &Fixture, cluster: &LocalCluster, args: &[&str]) -> (String, String)
 
 /// `args` run on `fx` through `cluster`, asserting success.
 fn on_cluster(fx: &Fixture, cluster: &LocalCluster, args: &[&str]) -> String {
-    let out = fx
-        .cmd()
-        .args(["--cluster", &cluster.scheduler])
-        .args(args)
-        .args(["--format", "csv"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?} on the cluster: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    crate::common::csv(remote(fx, cluster), args)
+}
+
+/// `seatcount --cluster <scheduler>` on `fx`'s warehouse.
+fn remote(fx: &Fixture, cluster: &LocalCluster) -> assert_cmd::Command {
+    let mut cmd = fx.cmd();
+    cmd.args(["--cluster", &cluster.scheduler]);
+    cmd
 }
 
 /// A generated portfolio of three months, ingested.
@@ -207,16 +231,18 @@ fn every_report_on_two_executors_equals_the_embedded_engine() {
     );
     for (fx, last) in [(&sample, "2026-10"), (&portfolio, "2026-03")] {
         // Closed on the cluster, so that `changes` has a close to compare with.
-        let out = fx
-            .cmd()
-            .args(["--cluster", &cluster.scheduler, "close", last])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        remote(fx, &cluster)
+            .args(["close", last])
+            .assert()
+            .success();
+        // Each saved run recomputed on the cluster gives the bytes it saved.
+        for run in fx.csv(&["runs", "list"]).lines().skip(1) {
+            let id = run.split(',').next().unwrap();
+            remote(fx, &cluster)
+                .args(["runs", "verify", id])
+                .assert()
+                .success();
+        }
         for args in report_args() {
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
             let (local, remote) = if std::ptr::eq(fx, &sample) {
