@@ -72,6 +72,17 @@ impl Error {
 
 impl From<datafusion::error::DataFusionError> for Error {
     fn from(e: datafusion::error::DataFusionError) -> Self {
+        // One of ours, raised inside a query (a planner's check): it keeps its kind, and so
+        // its exit code.
+        if let datafusion::error::DataFusionError::External(inner) = e.find_root()
+            && let Some(ours) = inner.downcast_ref::<Error>()
+        {
+            match ours {
+                Error::Usage(text) => return Error::Usage(text.clone()),
+                Error::Runtime(text) => return Error::Runtime(text.clone()),
+                _ => {}
+            }
+        }
         Error::Query(clean_datafusion_message(&e))
     }
 }

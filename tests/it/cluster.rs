@@ -439,3 +439,38 @@ fn an_executor_killed_during_a_report_never_gives_other_numbers() {
         assert!(out.stdout.is_empty(), "a failed report wrote rows");
     }
 }
+
+/// A report asked of a scheduler with no live executor is one sentence at once, before any
+/// executor has registered and after the last one died; Ballista alone would queue it forever.
+#[test]
+fn a_cluster_without_executors_is_one_sentence() {
+    let mut cluster = LocalCluster::start(0);
+    let fx = Fixture::sample();
+    let no_executor = |fx: &Fixture, cluster: &LocalCluster| {
+        let out = remote(fx, cluster)
+            .args(["report", "usage"])
+            .timeout(Duration::from_secs(60))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "the Ballista scheduler at {} has no live executor",
+                cluster.scheduler
+            )),
+            "{stderr}"
+        );
+        assert!(out.stdout.is_empty(), "a failed report wrote rows");
+    };
+    no_executor(&fx, &cluster);
+    cluster.start_executor(0);
+    let (local, remote_rows) = both(&fx, &cluster, &["report", "usage"]);
+    assert_eq!(local, remote_rows);
+    cluster.kill("executor-0");
+    // The scheduler takes an executor for dead once it misses heartbeats for
+    // `--executor-timeout` (4 s here).
+    std::thread::sleep(Duration::from_secs(6));
+    no_executor(&fx, &cluster);
+}

@@ -15,8 +15,14 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use async_trait::async_trait;
 use ballista_core::extension::{SessionConfigExt, SessionStateExt};
-use datafusion::execution::SessionState;
+use datafusion::catalog::Session;
+use datafusion::execution::context::QueryPlanner;
+use datafusion::execution::{SessionState, SessionStateBuilder};
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::physical_plan::ExecutionPlan;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::error::{Error, Result};
 
@@ -90,7 +96,87 @@ impl Cluster {
         // the NULLs it produces (`valid_subscriptions`). Hash joins, as the embedded engine
         // plans them, run right.
         options.optimizer.prefer_hash_join = true;
-        Ok(state)
+        let planner = ExecutorsFirst {
+            cluster: self.clone(),
+            inner: state.query_planner().clone(),
+        };
+        Ok(SessionStateBuilder::new_from_existing(state)
+            .with_query_planner(Arc::new(planner))
+            .build())
+    }
+
+    /// Fails with one sentence unless the scheduler has a live executor. Ballista queues a
+    /// job that arrives at a scheduler without executors until one registers, so without
+    /// this a report would wait forever; the scheduler's readiness probe (`GET /readyz` on
+    /// its gRPC port, answered 503 while no executor is alive) says so at once.
+    async fn has_executors(&self) -> Result<()> {
+        let status = tokio::time::timeout(CONNECT_TIMEOUT, self.readiness())
+            .await
+            .map_err(|_| {
+                Error::Runtime(format!(
+                    "the Ballista cluster at {} did not answer within {} s",
+                    self.address,
+                    CONNECT_TIMEOUT.as_secs()
+                ))
+            })?
+            .map_err(|e| {
+                Error::Runtime(format!(
+                    "the Ballista cluster at {} stopped answering ({e})",
+                    self.address
+                ))
+            })?;
+        if status == NOT_READY {
+            return Err(Error::Usage(format!(
+                "the Ballista scheduler at {0} has no live executor to run the query; start one with `seatcount executor --scheduler {0}` (docs/cluster.md)",
+                self.address
+            )));
+        }
+        Ok(())
+    }
+
+    /// The HTTP status of the scheduler's readiness probe. A scheduler without the probe
+    /// answers something else than 503 and is taken at its word.
+    async fn readiness(&self) -> std::io::Result<u16> {
+        let mut stream = tokio::net::TcpStream::connect(&self.address).await?;
+        let request = format!(
+            "GET /readyz HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            self.address
+        );
+        stream.write_all(request.as_bytes()).await?;
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).await?;
+        // "HTTP/1.1 503 Service Unavailable": the status is the status line's second word.
+        let status = String::from_utf8_lossy(&answer)
+            .split_whitespace()
+            .nth(1)
+            .and_then(|code| code.parse().ok())
+            .unwrap_or(0);
+        Ok(status)
+    }
+}
+
+/// What the readiness probe answers while the scheduler has no live executor.
+const NOT_READY: u16 = 503;
+
+/// Ballista's query planner, after a check that the cluster has an executor to run the plan.
+#[derive(Debug)]
+struct ExecutorsFirst {
+    cluster: Cluster,
+    inner: Arc<dyn QueryPlanner + Send + Sync>,
+}
+
+#[async_trait]
+impl QueryPlanner for ExecutorsFirst {
+    async fn create_physical_plan(
+        &self,
+        plan: &LogicalPlan,
+        session: &dyn Session,
+    ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
+        self.cluster
+            .has_executors()
+            .await
+            .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
+        self.inner.create_physical_plan(plan, session).await
     }
 }
 
