@@ -241,23 +241,32 @@ impl TableProvider for DerivedTable {
             };
             return Ok(Arc::new(EmptyExec::new(schema)));
         }
-        let urls = files
-            .iter()
-            .map(|f| {
-                let url =
-                    super::literal_url(f).map_err(|e| DataFusionError::External(Box::new(e)))?;
-                ListingTableUrl::parse(url)
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let how = self.view.derived.expect("a derived view");
-        let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
-            .with_file_extension(".parquet")
-            .with_file_sort_order(derive::sort_order(&how));
-        let config = ListingTableConfig::new_with_multi_paths(urls)
-            .with_listing_options(options)
-            .with_schema(self.schema.clone());
-        ListingTable::try_new(config)?
+        months_table(self.view, &files, self.schema.clone())?
             .scan(state, projection, filters, limit)
             .await
     }
+}
+
+/// `files`, derived files of `view` (one a month), as one Parquet table of columns `schema`,
+/// in the order each file declares: the one kind of table that also travels to a cluster.
+pub(crate) fn months_table(
+    view: &View,
+    files: &[PathBuf],
+    schema: SchemaRef,
+) -> Result<ListingTable> {
+    let urls = files
+        .iter()
+        .map(|f| {
+            let url = super::literal_url(f).map_err(|e| DataFusionError::External(Box::new(e)))?;
+            ListingTableUrl::parse(url)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let how = view.derived.expect("a derived view");
+    let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+        .with_file_extension(".parquet")
+        .with_file_sort_order(derive::sort_order(&how));
+    let config = ListingTableConfig::new_with_multi_paths(urls)
+        .with_listing_options(options)
+        .with_schema(schema);
+    ListingTable::try_new(config)
 }

@@ -458,11 +458,13 @@ impl Engine {
                         None => {}
                     }
                 }
-                (None, Some(_)) => {
-                    if let Some(deriver) = lazily {
-                        self.read_derived_lazily(view, deriver.clone()).await?;
+                (None, Some(_)) => match lazily {
+                    Some(deriver) => self.read_derived_lazily(view, deriver.clone()).await?,
+                    None if derived && self.clustered => {
+                        self.read_every_month(view, &params, bill).await?
                     }
-                }
+                    None => {}
+                },
                 (Some(_), _) if view.held => self.hold(view.name).await?,
                 _ => {}
             }
@@ -561,6 +563,47 @@ impl Engine {
     ) -> Result<()> {
         let schema = Arc::new(self.ctx.table(view.name).await?.schema().as_arrow().clone());
         let table = derived_table::DerivedTable::new(view, schema, deriver);
+        self.ctx.deregister_table(view.name)?;
+        self.ctx.register_table(view.name, Arc::new(table))?;
+        Ok(())
+    }
+
+    /// On a cluster, replaces `view` over every month with a table of the months' derived
+    /// files when every month has one under its key, so `sql` and the REPL read what the
+    /// reports derived (the cluster writes none: docs/cluster.md). When a month has none, the
+    /// view stays a view, computed by the cluster from the events.
+    async fn read_every_month(
+        &self,
+        view: &'static sql::View,
+        params: &sql::Params,
+        bill: &str,
+    ) -> Result<()> {
+        let how = view.derived.expect("a derived view");
+        let context = self.derive_context.of(how.config);
+        let bill = how.bill.then_some(bill);
+        let mut files = Vec::new();
+        for month in self.months().await? {
+            // The key of a month's file covers every view's text up to this one, scoped to
+            // the month, as `create_views` renders them for a report.
+            let scoped = params.clone().with_scope(&month);
+            let mut rendered = Vec::new();
+            for earlier in sql::VIEWS {
+                rendered.push(scoped.render_view(earlier, true)?);
+                if earlier.name == view.name {
+                    break;
+                }
+            }
+            let key = derive::key(&self.wh, view.name, &month, &rendered, context, bill)?;
+            match crate::warehouse::derived::find(&self.wh, view.name, &month, &key)? {
+                Some(path) => files.push(path),
+                None => return Ok(()),
+            }
+        }
+        if files.is_empty() {
+            return Ok(());
+        }
+        let schema = Arc::new(self.ctx.table(view.name).await?.schema().as_arrow().clone());
+        let table = derived_table::months_table(view, &files, schema)?;
         self.ctx.deregister_table(view.name)?;
         self.ctx.register_table(view.name, Arc::new(table))?;
         Ok(())

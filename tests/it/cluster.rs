@@ -137,6 +137,21 @@ impl LocalCluster {
         String::from_utf8_lossy(&std::fs::read(path).unwrap_or_default()).into_owned()
     }
 
+    /// How much each process has logged so far, for [`LocalCluster::since`].
+    fn mark(&self) -> Vec<(String, usize)> {
+        self.processes
+            .iter()
+            .map(|(name, _)| (name.clone(), self.log(name).len()))
+            .collect()
+    }
+
+    /// What the processes logged after `mark`.
+    fn since(&self, mark: &[(String, usize)]) -> String {
+        mark.iter()
+            .map(|(name, len)| self.log(name)[*len..].to_string())
+            .collect()
+    }
+
     /// Everything the cluster's processes logged.
     fn logs(&self) -> String {
         let mut all = String::new();
@@ -254,12 +269,24 @@ fn every_report_on_two_executors_equals_the_embedded_engine() {
             assert!(local.lines().count() > 1, "{args:?} gave no rows");
             assert_eq!(local, remote, "{args:?}");
         }
+        let mark = cluster.mark();
         let (local, remote) = both(
             fx,
             &cluster,
             &["sql", "SELECT * FROM usage ORDER BY 1, 2, 3, 4"],
         );
         assert_eq!(local, remote, "SELECT * FROM usage");
+        if std::ptr::eq(fx, &sample) {
+            // Every month derived by the local runs: ad-hoc SQL reads the months' files.
+            let log = cluster.since(&mark);
+            for month in ["2026-09", "2026-10"] {
+                assert!(
+                    log.contains(&format!("derived/usage/month={month}/")),
+                    "usage of {month} was not read from its derived file"
+                );
+            }
+            assert!(!log.contains("events/month="), "the events were read");
+        }
     }
     // Plans name their files without the leading slash.
     let derived = sample

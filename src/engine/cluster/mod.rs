@@ -6,7 +6,8 @@
 //! engine it opens after that sends its plans there ([`current`]). What such an engine cannot
 //! send it does not make: it holds no view in its memory, and a month's derived state that is
 //! not on disk yet is computed by the cluster inside each query rather than written from here;
-//! the derived files that are there, the executors read as plain Parquet.
+//! the derived files that are there, the executors read as plain Parquet, for one month or,
+//! in `sql` and the REPL, for every month at once.
 
 pub mod codec;
 pub mod serve;
