@@ -191,6 +191,16 @@ fn remote(fx: &Fixture, cluster: &LocalCluster) -> assert_cmd::Command {
     cmd
 }
 
+/// Asserts that `out` is a failure with exit `code`, one line on standard error containing
+/// `says`, and no rows.
+fn one_sentence(out: &std::process::Output, code: i32, says: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains(says), "{stderr}");
+    assert!(out.stdout.is_empty(), "a failed command wrote rows");
+}
+
 /// A generated portfolio of three months, ingested.
 fn generated(fx: &Fixture, users: &str, events: &str) {
     let raw = fx.dir.path().join("raw");
@@ -317,12 +327,10 @@ fn the_key_never_reaches_the_cluster() {
         .arg("SELECT hash_identifier(app_id) FROM events")
         .output()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(
-        stderr.contains("hash_identifier cannot run on a cluster's executor"),
-        "{stderr}"
+    one_sentence(
+        &out,
+        1,
+        "hash_identifier cannot run on a cluster's executor",
     );
     let logs = cluster.logs();
     assert!(
@@ -402,17 +410,11 @@ fn a_scheduler_gone_during_a_report_is_one_sentence() {
     let run = history_under_way(&fx, &cluster, "executor-0");
     cluster.kill("scheduler");
     let out = run.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(
-        stderr.contains(&format!(
-            "the Ballista cluster at {} stopped answering",
-            cluster.scheduler
-        )),
-        "{stderr}"
+    let says = format!(
+        "the Ballista cluster at {} stopped answering",
+        cluster.scheduler
     );
-    assert!(out.stdout.is_empty(), "a failed report wrote rows");
+    one_sentence(&out, 1, &says);
 }
 
 #[test]
@@ -424,12 +426,10 @@ fn a_scheduler_that_does_not_answer_is_one_sentence() {
         .args(["--cluster", &address, "report", "usage"])
         .output()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(
-        stderr.contains(&format!("no Ballista scheduler answers at {address}")),
-        "{stderr}"
+    one_sentence(
+        &out,
+        2,
+        &format!("no Ballista scheduler answers at {address}"),
     );
     let out = fx
         .cmd()
@@ -461,9 +461,7 @@ fn an_executor_killed_during_a_report_never_gives_other_numbers() {
         assert_eq!(String::from_utf8_lossy(&out.stdout), local);
     } else {
         eprintln!("history failed: {stderr}");
-        assert_eq!(out.status.code(), Some(1), "{stderr}");
-        assert_eq!(stderr.lines().count(), 1, "{stderr}");
-        assert!(out.stdout.is_empty(), "a failed report wrote rows");
+        one_sentence(&out, 1, "");
     }
 }
 
@@ -479,17 +477,11 @@ fn a_cluster_without_executors_is_one_sentence() {
             .timeout(Duration::from_secs(60))
             .output()
             .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{stderr}");
-        assert_eq!(stderr.lines().count(), 1, "{stderr}");
-        assert!(
-            stderr.contains(&format!(
-                "the Ballista scheduler at {} has no live executor",
-                cluster.scheduler
-            )),
-            "{stderr}"
+        let says = format!(
+            "the Ballista scheduler at {} has no live executor",
+            cluster.scheduler
         );
-        assert!(out.stdout.is_empty(), "a failed report wrote rows");
+        one_sentence(&out, 2, &says);
     };
     no_executor(&fx, &cluster);
     cluster.start_executor(0);
