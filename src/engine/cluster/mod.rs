@@ -13,8 +13,8 @@ pub mod codec;
 pub mod serve;
 
 use std::net::{TcpStream, ToSocketAddrs};
-use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use ballista_core::extension::{SessionConfigExt, SessionStateExt};
@@ -36,11 +36,18 @@ const ADAPTIVE_PLANNER: &str = "ballista.planner.adaptive.enabled";
 /// How long the scheduler has to accept a connection before the command gives up.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long an answer of the readiness probe that the cluster has an executor is taken as
+/// still true: a report plans many queries, and an executor lost in between is Ballista's to
+/// handle (it fails the job once the executor misses its heartbeats).
+const READY_FOR: Duration = Duration::from_secs(2);
+
 /// A scheduler that answered.
 #[derive(Debug, Clone)]
 pub struct Cluster {
     /// `host:port`, as given.
     address: String,
+    /// When the readiness probe last said the cluster has an executor.
+    ready_at: Arc<Mutex<Option<Instant>>>,
 }
 
 impl Cluster {
@@ -62,6 +69,7 @@ impl Cluster {
                 Ok(_) => {
                     return Ok(Cluster {
                         address: address.to_string(),
+                        ready_at: Arc::default(),
                     });
                 }
                 Err(e) => last = e.to_string(),
@@ -111,6 +119,10 @@ impl Cluster {
     /// this a report would wait forever; the scheduler's readiness probe (`GET /readyz` on
     /// its gRPC port, answered 503 while no executor is alive) says so at once.
     async fn has_executors(&self) -> Result<()> {
+        let lately = |at: &Option<Instant>| at.is_some_and(|at| at.elapsed() < READY_FOR);
+        if lately(&self.ready_at.lock().expect("not poisoned")) {
+            return Ok(());
+        }
         let status = tokio::time::timeout(CONNECT_TIMEOUT, self.readiness())
             .await
             .map_err(|_| {
@@ -132,6 +144,7 @@ impl Cluster {
                 self.address
             )));
         }
+        *self.ready_at.lock().expect("not poisoned") = Some(Instant::now());
         Ok(())
     }
 
