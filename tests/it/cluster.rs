@@ -318,13 +318,11 @@ fn the_key_never_reaches_the_cluster() {
     let fx = Fixture::sample();
     // A constant is hashed here, before the plan leaves.
     let query = "SELECT hash_identifier('ann@example.com') AS h FROM events LIMIT 1";
-    let (local, remote) = both(&fx, &cluster, &["sql", query]);
-    assert_eq!(local, remote);
+    let (local, through_the_cluster) = both(&fx, &cluster, &["sql", query]);
+    assert_eq!(local, through_the_cluster);
     // A column would have to be hashed there, where the key is not.
-    let out = fx
-        .cmd()
-        .args(["--cluster", &cluster.scheduler, "sql"])
-        .arg("SELECT hash_identifier(app_id) FROM events")
+    let out = remote(&fx, &cluster)
+        .args(["sql", "SELECT hash_identifier(app_id) FROM events"])
         .output()
         .unwrap();
     one_sentence(
@@ -347,21 +345,20 @@ fn the_key_never_reaches_the_cluster() {
 fn the_repl_and_the_dashboard_run_on_the_cluster() {
     let cluster = LocalCluster::start(1);
     let fx = Fixture::sample();
-    let page = |remote: bool, name: &str| {
+    let page = |clustered: bool, name: &str| {
         let path = fx.dir.path().join(name);
-        let mut cmd = fx.cmd();
-        if remote {
-            cmd.args(["--cluster", &cluster.scheduler]);
-        }
+        let mut cmd = match clustered {
+            true => remote(&fx, &cluster),
+            false => fx.cmd(),
+        };
         cmd.args(["dashboard", "-o", path.to_str().unwrap()])
             .assert()
             .success();
         std::fs::read(path).unwrap()
     };
     assert!(page(true, "remote.html") == page(false, "local.html"));
-    let repl = fx
-        .cmd()
-        .args(["--cluster", &cluster.scheduler, "repl"])
+    let repl = remote(&fx, &cluster)
+        .arg("repl")
         .write_stdin("SELECT sum(consumption) AS seats FROM usage;\n\\q\n")
         .output()
         .unwrap();
