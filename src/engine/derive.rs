@@ -65,6 +65,65 @@ pub(crate) fn enabled() -> Result<bool> {
     }
 }
 
+/// The environment variable that says whether months keep the configuration-free layer:
+/// `auto` (the default), `on` or `off` (docs/derived.md "Where the layer is kept").
+pub(crate) const LAYER_ENV: &str = "SEATCOUNT_LAYER";
+
+/// The largest share of its month's events a layer may hold and still be worth writing.
+/// Past it, the accounts computed from the layer cost what computing them from the events
+/// does, and writing it made the first report about a month 1.7 times as slow (BENCHMARKS.md
+/// run U: 77% of the events, 3.9 s against 2.3 s).
+const LAYER_SHARE: f64 = 0.5;
+
+/// Where the configuration-free layer is kept ([`LAYER_ENV`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Layer {
+    /// In every month that has one already, and in others where it pays ([`layer_pays`]).
+    Auto,
+    /// In every month.
+    On,
+    /// In none: the accounts are computed from the events, as without derived state.
+    Off,
+}
+
+/// The [`Layer`] setting: `SEATCOUNT_LAYER` unset or `auto`, `on` or `off`.
+pub(crate) fn layer() -> Result<Layer> {
+    match std::env::var(LAYER_ENV).as_deref() {
+        Err(_) | Ok("auto") => Ok(Layer::Auto),
+        Ok("on") => Ok(Layer::On),
+        Ok("off") => Ok(Layer::Off),
+        Ok(v) => Err(Error::Usage(format!(
+            "{LAYER_ENV}: '{v}' is not auto, on or off"
+        ))),
+    }
+}
+
+/// Whether a month without a layer should get one under [`Layer::Auto`], judged by the
+/// newest month that shows it: by its layer, when one has been written, which must hold at
+/// most [`LAYER_SHARE`] of its month's events; else by its accounts, which a layer has at
+/// least a row for each of, so more accounts than that share rule it out. With neither, no:
+/// the month's accounts are computed from the events and become the measure. A portfolio
+/// keeps its shape from month to month (people log in about as often), so one month stands
+/// for the next.
+pub(crate) fn layer_pays(wh: &Warehouse) -> Result<bool> {
+    use crate::warehouse::derived::newest_rows;
+    let measured = match newest_rows(wh, super::sql::LAYER)? {
+        Some(layer) => layer,
+        None => match newest_rows(wh, ACCOUNTS)? {
+            Some(accounts) => accounts,
+            None => return Ok(false),
+        },
+    };
+    let (month, rows) = measured;
+    let events: u64 = manifest::events_by_month(wh)?
+        .get(&month)
+        .map_or(0, |files| files.iter().map(|f| f.rows).sum());
+    Ok(rows as f64 <= LAYER_SHARE * events as f64)
+}
+
+/// The derived view of a month's accounts, one row each.
+const ACCOUNTS: &str = "account_persons";
+
 /// What a derived file's rows depend on besides the SQL: the settings of the functions the
 /// SQL may call, and DataFusion's settings that can change what a query means: all but
 /// `datafusion.execution.*`, which change how a query runs (partitions, batch sizes, memory),

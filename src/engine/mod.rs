@@ -436,16 +436,31 @@ impl Engine {
             None => params.clone(),
         };
         let derived = derive::enabled()?;
+        // Asked for the layer itself (a session's table of it), a month keeps it.
+        let layer = derived
+            && match scope {
+                _ if upto == Some(sql::LAYER) => true,
+                Some(month) => self.keeps_layer(&params, month)?,
+                None => derive::layer()? != derive::Layer::Off && derive::layer_pays(&self.wh)?,
+            };
         let mut rendered = Vec::new();
         let mut files = BTreeMap::new();
         for view in sql::VIEWS {
-            let text = params.render_view(view, derived)?;
+            let text = params.render_view(view, layer)?;
+            // Not kept, the layer stays a view that nothing reads.
+            let derived = derived && (layer || view.name != sql::LAYER);
             self.script(&text, Access::Write)
                 .await?
                 .collect()
                 .await
                 .map_err(|e| Error::Runtime(format!("sql/{}: {e}", view.file.path)))?;
-            rendered.push(text);
+            // Keys are of the text over the layer whether or not the month keeps it: the
+            // rows are the same either way (docs/derived.md "Where the layer is kept"), so
+            // a month that starts or stops keeping it reads the files it has.
+            rendered.push(match layer {
+                true => text,
+                false => params.render_view(view, true)?,
+            });
             match (scope, view.derived) {
                 (Some(month), Some(how)) if derived => {
                     let bill = how.bill.then_some(bill);
@@ -459,11 +474,13 @@ impl Engine {
                     }
                 }
                 (None, Some(_)) => match lazily {
-                    Some(deriver) => self.read_derived_lazily(view, deriver.clone()).await?,
+                    Some(deriver) if derived => {
+                        self.read_derived_lazily(view, deriver.clone()).await?
+                    }
                     None if derived && self.clustered => {
                         self.read_every_month(view, &params, bill).await?
                     }
-                    None => {}
+                    _ => {}
                 },
                 (Some(_), _) if view.held => self.hold(view.name).await?,
                 _ => {}
@@ -607,6 +624,29 @@ impl Engine {
         self.ctx.deregister_table(view.name)?;
         self.ctx.register_table(view.name, Arc::new(table))?;
         Ok(())
+    }
+
+    /// Whether `month`'s views read the configuration-free layer, `scoped` being the
+    /// configuration scoped to it (docs/derived.md "Where the layer is kept"): under
+    /// [`derive::Layer::Auto`], when the month has its layer already, or when one pays.
+    fn keeps_layer(&self, scoped: &sql::Params, month: &str) -> Result<bool> {
+        match derive::layer()? {
+            derive::Layer::On => Ok(true),
+            derive::Layer::Off => Ok(false),
+            derive::Layer::Auto => {
+                let view = sql::VIEWS
+                    .iter()
+                    .find(|v| v.name == sql::LAYER)
+                    .expect("the layer is a view");
+                let how = view.derived.expect("the layer is derived");
+                // The layer is the first view, so its text is all its key covers.
+                let text = scoped.render_view(view, true)?;
+                let context = self.derive_context.of(how.config);
+                let key = derive::key(&self.wh, view.name, month, &[text], context, None)?;
+                let kept = crate::warehouse::derived::find(&self.wh, view.name, month, &key)?;
+                Ok(kept.is_some() || derive::layer_pays(&self.wh)?)
+            }
+        }
     }
 
     /// Replaces view `name`, once it exists and while it is still a plain view, with a

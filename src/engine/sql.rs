@@ -120,6 +120,10 @@ macro_rules! view {
     };
 }
 
+/// The configuration-free layer (docs/derived.md "The configuration-free layer"), the first
+/// of the [`VIEWS`].
+pub(crate) const LAYER: &str = "latest_stored";
+
 /// The configuration-free layer's events, with every identifier form whole
 /// (docs/derived.md "The configuration-free layer").
 pub(crate) const LATEST_EVENTS: &str = "latest_events";
@@ -407,14 +411,15 @@ impl Params {
     }
 
     /// `view`'s text, its own placeholders ([`View::with`]) filled besides these. Without
-    /// `derived` state, a view over the configuration-free layer ([`LATEST_EVENTS`]) reads
-    /// every event instead: the layer exists to be kept, and a report computed from scratch
-    /// is then the reference the derived one is tested against (docs/derived.md).
-    pub fn render_view(&self, view: &View, derived: bool) -> Result<String> {
+    /// the `layer` (no derived state, or a month that does not keep it), a view over the
+    /// configuration-free layer ([`LATEST_EVENTS`]) reads every event instead: the layer
+    /// exists to be kept, and a report computed from scratch is then the reference the
+    /// derived one is tested against (docs/derived.md).
+    pub fn render_view(&self, view: &View, layer: bool) -> Result<String> {
         let mut params = self.clone();
         for &(name, value) in view.with {
             let value = match (name, value) {
-                ("events", LATEST_EVENTS) if !derived => "events",
+                ("events", LATEST_EVENTS) if !layer => "events",
                 _ => value,
             };
             params.set(name, value.to_string());
@@ -539,6 +544,13 @@ mod tests {
             .map(|l| l.split("--").next().unwrap_or(""))
             .collect();
         code.join("\n")
+    }
+
+    #[test]
+    fn the_layer_is_the_first_view_and_derived_without_configuration() {
+        // A month's layer key covers its text alone (Engine::keeps_layer).
+        assert_eq!(VIEWS[0].name, LAYER);
+        assert!(!VIEWS[0].derived.expect("derived").config);
     }
 
     #[test]

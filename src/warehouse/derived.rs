@@ -106,6 +106,51 @@ pub(crate) fn find(wh: &Warehouse, table: &str, month: &str, key: &Key) -> Resul
     Ok(None)
 }
 
+/// The rows of the newest file of `table` in the latest month that has one, and that month;
+/// `None` when no month has a readable one. How the engine judges what the
+/// configuration-free layer holds against the events (docs/derived.md "Where the layer is
+/// kept").
+pub(crate) fn newest_rows(wh: &Warehouse, table: &str) -> Result<Option<(String, u64)>> {
+    use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
+    let root = wh.state_dir().join(DERIVED).join(table);
+    let visible = |dir: &std::path::Path| -> Result<Vec<fs::DirEntry>> {
+        match fs::read_dir(dir) {
+            Ok(entries) => entries
+                .filter(|e| {
+                    e.as_ref()
+                        .map_or(true, |e| !e.file_name().to_string_lossy().starts_with('.'))
+                })
+                .collect::<std::io::Result<_>>()
+                .map_err(|e| Error::io(dir, e)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(vec![]),
+            Err(e) => Err(Error::io(dir, e)),
+        }
+    };
+    let mut months: Vec<String> = visible(&root)?
+        .iter()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.strip_prefix("month=").map(str::to_string)
+        })
+        .collect();
+    months.sort();
+    for month in months.iter().rev() {
+        let newest = visible(&month_dir(wh, table, month))?
+            .into_iter()
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".parquet"))
+            .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+            .max();
+        let rows = newest.and_then(|(_, path)| {
+            let reader = SerializedFileReader::new(fs::File::open(path).ok()?).ok()?;
+            u64::try_from(reader.metadata().file_metadata().num_rows()).ok()
+        });
+        if let Some(rows) = rows {
+            return Ok(Some((month.clone(), rows)));
+        }
+    }
+    Ok(None)
+}
+
 /// Whether derived state can be written here: a read-only copy of a warehouse is read
 /// without it.
 pub(crate) fn writable(wh: &Warehouse) -> bool {
@@ -116,14 +161,22 @@ pub(crate) fn writable(wh: &Warehouse) -> bool {
     made.is_ok()
 }
 
-/// A derived file being written, hashed as it goes.
+/// A derived file being written, hashed as it goes. Batches are encoded on a thread of the
+/// writer's own, so the query that produces them keeps its cores meanwhile: encoding and
+/// compressing a month's accounts is a third of what deriving them costs (BENCHMARKS.md run U).
 pub(crate) struct DerivedWriter {
     wh: Warehouse,
     dir: PathBuf,
     key: Key,
     tmp: PathBuf,
-    writer: Option<ArrowWriter<Hashing>>,
+    /// Batches on their way to the encoder; a few at most, so memory stays bounded.
+    batches: Option<std::sync::mpsc::SyncSender<RecordBatch>>,
+    /// The encoder, which gives back the finished file or what went wrong.
+    encoder: Option<std::thread::JoinHandle<Result<Hashing>>>,
 }
+
+/// Batches waiting for the encoder: enough to ride out one slow batch, few enough to hold.
+const IN_FLIGHT: usize = 4;
 
 /// A file that hashes what is written to it.
 struct Hashing {
@@ -173,26 +226,57 @@ impl DerivedWriter {
             file,
             hasher: Sha256::new(),
         };
+        let mut writer = ArrowWriter::try_new(hashing, schema, Some(properties))?;
+        let (batches, received) = std::sync::mpsc::sync_channel::<RecordBatch>(IN_FLIGHT);
+        let encoder = std::thread::Builder::new()
+            .name("derived-writer".into())
+            .spawn(move || {
+                for batch in received {
+                    writer.write(&batch)?;
+                }
+                Ok(writer.into_inner()?)
+            })
+            .map_err(|e| Error::io(&tmp, e))?;
         Ok(Some(DerivedWriter {
             wh: wh.clone(),
             dir,
             key: key.clone(),
             tmp,
-            writer: Some(ArrowWriter::try_new(hashing, schema, Some(properties))?),
+            batches: Some(batches),
+            encoder: Some(encoder),
         }))
     }
 
-    /// Appends `batch`.
+    /// Appends `batch`; waits while the encoder is [`IN_FLIGHT`] batches behind.
     pub(crate) fn write(&mut self, batch: &RecordBatch) -> Result<()> {
-        let writer = self.writer.as_mut().expect("only finish takes the writer");
-        Ok(writer.write(batch)?)
+        let batches = self.batches.as_ref().expect("only finish takes the sender");
+        match batches.send(batch.clone()) {
+            Ok(()) => Ok(()),
+            // The encoder stops early only on an error, the one to report.
+            Err(_) => match self.encoded() {
+                Err(e) => Err(e),
+                Ok(_) => Err(Error::Runtime(format!(
+                    "{}: the derived file's writer stopped early",
+                    self.tmp.display()
+                ))),
+            },
+        }
+    }
+
+    /// Waits for the encoder to write every batch sent and close the file.
+    fn encoded(&mut self) -> Result<Hashing> {
+        drop(self.batches.take());
+        let encoder = self.encoder.take().expect("the encoder is joined once");
+        match encoder.join() {
+            Ok(done) => done,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
     }
 
     /// Finishes the file, puts it in place under its key and its checksum, and drops the
     /// month's oldest files past [`KEEP`]. Returns where it is.
     pub(crate) fn finish(mut self) -> Result<PathBuf> {
-        let writer = self.writer.take().expect("finish runs once");
-        let hashing = writer.into_inner()?;
+        let hashing = self.encoded()?;
         let tmp = &self.tmp;
         hashing.file.sync_all().map_err(|e| Error::io(tmp, e))?;
         let sha = hex::encode(hashing.hasher.finalize());
@@ -212,6 +296,10 @@ impl Drop for DerivedWriter {
     /// A file abandoned by an error is removed (nobody else knows its hidden name); one
     /// abandoned by a crash stays until [`tidy`] or the month's next commit.
     fn drop(&mut self) {
+        drop(self.batches.take());
+        if let Some(encoder) = self.encoder.take() {
+            let _ = encoder.join();
+        }
         let _ = fs::remove_file(&self.tmp);
     }
 }

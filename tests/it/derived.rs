@@ -14,9 +14,15 @@ const MONTHS: [&str; 3] = ["2026-01", "2026-02", "2026-03"];
 /// `seatcount ARGS --format csv`, with derived state on or off; the exit status and both
 /// streams, so a failure compares too.
 fn run(fx: &Fixture, derived: bool, args: &[&str]) -> (bool, String, String) {
+    run_with(fx, derived, "auto", args)
+}
+
+/// [`run`] with the configuration-free layer kept as `layer` says (`SEATCOUNT_LAYER`).
+fn run_with(fx: &Fixture, derived: bool, layer: &str, args: &[&str]) -> (bool, String, String) {
     let out = fx
         .cmd()
         .env("SEATCOUNT_DERIVED", if derived { "on" } else { "off" })
+        .env("SEATCOUNT_LAYER", layer)
         .args(args)
         .args(["--format", "csv"])
         .output()
@@ -30,7 +36,12 @@ fn run(fx: &Fixture, derived: bool, args: &[&str]) -> (bool, String, String) {
 
 /// Runs `args` from derived state and from scratch, asserts they agree, returns the output.
 fn same_both_ways(fx: &Fixture, args: &[&str]) -> String {
-    let derived = run(fx, true, args);
+    same_both_ways_with(fx, "auto", args)
+}
+
+/// [`same_both_ways`], the derived run keeping the layer as `layer` says.
+fn same_both_ways_with(fx: &Fixture, layer: &str, args: &[&str]) -> String {
+    let derived = run_with(fx, true, layer, args);
     let scratch = run(fx, false, args);
     assert_eq!(derived.0, scratch.0, "{args:?}: {derived:?} / {scratch:?}");
     assert_eq!(derived.1, scratch.1, "{args:?}");
@@ -108,7 +119,13 @@ enum Step {
     Entitlements(usize),
     /// Moves pack `pack` to app `app` from the first of a month.
     Assign { month: usize, app: u8 },
+    /// Keeps the configuration-free layer as [`LAYERS`]`[i]` says from now on.
+    Layer(usize),
 }
+
+/// The settings of `SEATCOUNT_LAYER`: months that do and do not keep the layer are compared
+/// alike, whichever way the generated portfolio's shape decides under `auto`.
+const LAYERS: [&str; 3] = ["auto", "on", "off"];
 
 fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
@@ -117,6 +134,7 @@ fn step() -> impl Strategy<Value = Step> {
         (0..CONFIGS.len()).prop_map(Step::Config),
         (0..SUBSCRIPTIONS.len()).prop_map(Step::Entitlements),
         (0..3usize, 0..4u8).prop_map(|(month, app)| Step::Assign { month, app }),
+        (0..LAYERS.len()).prop_map(Step::Layer),
     ]
 }
 
@@ -146,12 +164,15 @@ fn apply(fx: &Fixture, raw: &[PathBuf], n: usize, step: &Step) {
             );
             std::fs::write(wh.join("assignments.csv"), text).unwrap();
         }
+        // The runs' environment, which `compare` is given.
+        Step::Layer(_) => {}
     }
 }
 
 /// The reports compared after every step: every month's usage, and one month's people and
 /// hygiene findings, which read the derived persons and the events side by side.
-fn compare(fx: &Fixture) {
+fn compare(fx: &Fixture, layer: &str) {
+    let same_both_ways = |fx: &Fixture, args: &[&str]| same_both_ways_with(fx, layer, args);
     same_both_ways(fx, &["report", "history"]);
     let events = fx.wh().join("events");
     if let Some(month) = MONTHS
@@ -220,18 +241,22 @@ proptest! {
         let raw = portfolio(&fx, seed);
         fx.ingest(&[&raw[0]]);
         std::fs::write(fx.wh().join("entitlements.csv"), entitlements(SUBSCRIPTIONS[0])).unwrap();
-        compare(&fx);
+        let mut layer = LAYERS[0];
+        compare(&fx, layer);
         for (n, s) in steps.iter().enumerate() {
             apply(&fx, &raw, n, s);
-            compare(&fx);
+            if let Step::Layer(i) = s {
+                layer = LAYERS[*i];
+            }
+            compare(&fx, layer);
         }
     }
 }
 
-/// The sample month with one derived file written, and its output.
+/// The sample month with one derived file written, and its output; the layer kept.
 fn derived_sample() -> (Fixture, String, PathBuf) {
     let fx = Fixture::sample();
-    let usage = same_both_ways(&fx, &["report", "usage"]);
+    let usage = same_both_ways_with(&fx, "on", &["report", "usage"]);
     let files = derived_files(&fx, "2026-10");
     assert_eq!(files.len(), 1, "{files:?}");
     (fx, usage, files[0].clone())
@@ -246,7 +271,7 @@ fn a_file_is_reused_until_what_it_was_computed_from_changes() {
     let (fx, usage, first) = derived_sample();
     let written = modified(&first);
     // Read again: the same file, not rewritten.
-    assert_eq!(same_both_ways(&fx, &["report", "usage"]), usage);
+    assert_eq!(same_both_ways_with(&fx, "on", &["report", "usage"]), usage);
     assert_eq!(derived_files(&fx, "2026-10"), std::slice::from_ref(&first));
     assert_eq!(modified(&first), written);
     // A change the derived views never see (the waterfall) keeps the file.
@@ -256,7 +281,7 @@ fn a_file_is_reused_until_what_it_was_computed_from_changes() {
         format!("{toml}\n[waterfall]\nmixed = \"multi_app\"\n"),
     )
     .unwrap();
-    same_both_ways(&fx, &["report", "usage"]);
+    same_both_ways_with(&fx, "on", &["report", "usage"]);
     assert_eq!(derived_files(&fx, "2026-10"), std::slice::from_ref(&first));
     // The subscriptions are read after account_persons: an edit keeps its file, and files the
     // bill's views under new keys.
@@ -271,7 +296,7 @@ fn a_file_is_reused_until_what_it_was_computed_from_changes() {
         subscriptions.replace(",5,", ",6,"),
     )
     .unwrap();
-    assert_ne!(same_both_ways(&fx, &["report", "usage"]), usage);
+    assert_ne!(same_both_ways_with(&fx, "on", &["report", "usage"]), usage);
     assert_eq!(derived_files(&fx, "2026-10"), std::slice::from_ref(&first));
     assert_eq!(view_files(&fx, "person_apps", "2026-10").len(), 1);
     // (`waterfall.mixed` is read by consumption, after final_persons.)
@@ -288,7 +313,7 @@ fn a_file_is_reused_until_what_it_was_computed_from_changes() {
         format!("{toml}\n[identifiers]\ncase = \"insensitive\"\n"),
     )
     .unwrap();
-    same_both_ways(&fx, &["report", "usage"]);
+    same_both_ways_with(&fx, "on", &["report", "usage"]);
     assert_eq!(derived_files(&fx, "2026-10").len(), 2);
     // ...computed from the configuration-free layer, which no configuration changes.
     let layer = view_files(&fx, "latest_stored", "2026-10");
@@ -298,7 +323,7 @@ fn a_file_is_reused_until_what_it_was_computed_from_changes() {
         "rewritten after the first report"
     );
     std::fs::write(fx.wh().join("seatcount.toml"), &toml).unwrap();
-    assert_eq!(same_both_ways(&fx, &["report", "usage"]), usage);
+    assert_eq!(same_both_ways_with(&fx, "on", &["report", "usage"]), usage);
     assert_eq!(derived_files(&fx, "2026-10").len(), 2);
     assert_eq!(modified(&first), written);
 }
@@ -350,6 +375,7 @@ fn a_crash_while_writing_leaves_no_derived_file_and_the_next_report_is_right() {
     let out = fx
         .cmd()
         .env("SEATCOUNT_CRASH_AT", "derived-written")
+        .env("SEATCOUNT_LAYER", "on")
         .args(["report", "usage"])
         .output()
         .unwrap();
@@ -363,7 +389,7 @@ fn a_crash_while_writing_leaves_no_derived_file_and_the_next_report_is_right() {
         .join("_seatcount/derived/latest_stored/month=2026-10");
     let hidden = std::fs::read_dir(&dir).unwrap().count();
     assert_eq!(hidden, 1);
-    assert_eq!(same_both_ways(&fx, &["report", "usage"]), usage);
+    assert_eq!(same_both_ways_with(&fx, "on", &["report", "usage"]), usage);
     assert_eq!(view_files(&fx, "latest_stored", "2026-10").len(), 1);
     assert_eq!(derived_files(&fx, "2026-10").len(), 1);
     // The month's next commit clears what the crash left.
@@ -384,6 +410,101 @@ fn a_bad_switch_value_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("SEATCOUNT_DERIVED"), "{err}");
+    let (ok, rows, err) = run_with(&fx, true, "sometimes", &["report", "usage"]);
+    assert!(!ok && rows.is_empty(), "{err}");
+    assert_eq!(
+        err.trim(),
+        "seatcount: SEATCOUNT_LAYER: 'sometimes' is not auto, on or off"
+    );
+}
+
+/// A three-month portfolio of 300 people in four apps, of the shape `shape` (arguments of
+/// `generate`) gives, ingested.
+fn shaped(fx: &Fixture, shape: &[&str]) {
+    let out = fx.dir.path().join("shaped");
+    fx.cmd()
+        .args(["generate", "--users", "300", "--apps", "4", "--months", "3"])
+        .args(shape)
+        .args(["--start", "2026-01", "--seed", "7", "--out"])
+        .arg(&out)
+        .assert()
+        .success();
+    let raw: Vec<PathBuf> = MONTHS
+        .iter()
+        .map(|m| out.join(format!("events-{m}.parquet")))
+        .collect();
+    fx.ingest(&raw.iter().map(PathBuf::as_path).collect::<Vec<_>>());
+}
+
+/// Where people log in about once a month the layer would hold nearly every event: a month's
+/// accounts outnumber half its events, so no month writes one and the accounts are computed
+/// from the events (docs/derived.md "Where the layer is kept"). Every report stays what it is
+/// from scratch, and the files are shared by every setting.
+#[test]
+fn a_layer_about_as_large_as_its_events_is_never_written() {
+    let fx = Fixture::new();
+    // About one event a person a month: 0.6 accounts an event.
+    shaped(&fx, &["--events", "900"]);
+    same_both_ways(&fx, &["report", "history"]);
+    for month in MONTHS {
+        assert!(
+            view_files(&fx, "latest_stored", month).is_empty(),
+            "{month}"
+        );
+        assert_eq!(derived_files(&fx, month).len(), 1, "{month}");
+    }
+    // Ad-hoc SQL over every month reads the events where no layer is, and writes none.
+    for query in [
+        "SELECT month, count(*) AS n, count(DISTINCT person_key) AS p FROM person_environments GROUP BY month ORDER BY month",
+        "SELECT month, count(*) AS n FROM latest_stored GROUP BY month ORDER BY month",
+        "SELECT * FROM usage ORDER BY month, step, subscription_type, app_id",
+    ] {
+        same_both_ways(&fx, &["sql", query]);
+    }
+    assert!(view_files(&fx, "latest_stored", "2026-03").is_empty());
+    // A configuration change computes the accounts again, from the events.
+    std::fs::write(
+        fx.wh().join("seatcount.toml"),
+        "[identifiers]\ncase = \"insensitive\"\n",
+    )
+    .unwrap();
+    same_both_ways(&fx, &["report", "history"]);
+    assert!(view_files(&fx, "latest_stored", "2026-02").is_empty());
+    assert_eq!(derived_files(&fx, "2026-02").len(), 2);
+    // `on` writes the layer, and reads the accounts already kept: the rows are the same.
+    same_both_ways_with(&fx, "on", &["report", "history"]);
+    for month in MONTHS {
+        assert_eq!(view_files(&fx, "latest_stored", month).len(), 1, "{month}");
+        assert_eq!(derived_files(&fx, month).len(), 2, "{month}");
+    }
+}
+
+/// Where accounts log in twenty times a month, as real login logs do, the layer holds a
+/// small part of the events. The first month derived has nothing to judge by and computes
+/// from the events; its accounts show the layer pays, so the others keep one, and so does the
+/// first once a configuration change needs its accounts again.
+#[test]
+fn a_layer_much_smaller_than_its_events_is_kept() {
+    let fx = Fixture::new();
+    shaped(&fx, &["--events-per-account", "20"]);
+    same_both_ways(&fx, &["report", "usage", "--month", "2026-01"]);
+    assert!(view_files(&fx, "latest_stored", "2026-01").is_empty());
+    same_both_ways(&fx, &["report", "history"]);
+    for month in ["2026-02", "2026-03"] {
+        assert_eq!(view_files(&fx, "latest_stored", month).len(), 1, "{month}");
+    }
+    std::fs::write(
+        fx.wh().join("seatcount.toml"),
+        "[identifiers]\ncase = \"insensitive\"\n",
+    )
+    .unwrap();
+    same_both_ways(&fx, &["report", "history"]);
+    assert_eq!(view_files(&fx, "latest_stored", "2026-01").len(), 1);
+    // `off` reads the events, and the accounts already kept.
+    same_both_ways_with(&fx, "off", &["report", "history"]);
+    for month in MONTHS {
+        assert_eq!(derived_files(&fx, month).len(), 2, "{month}");
+    }
 }
 
 #[test]
@@ -560,7 +681,7 @@ fn the_configuration_free_layer_loses_nothing_any_configuration_reads() {
         std::fs::write(fx.wh().join("seatcount.toml"), config).unwrap();
         let mut out = String::new();
         for report in ["users", "usage", "hygiene", "named-users", "environments"] {
-            out += &same_both_ways(&fx, &["report", report, "--month", "2026-03"]);
+            out += &same_both_ways_with(&fx, "on", &["report", report, "--month", "2026-03"]);
         }
         seen.insert(out);
     }
