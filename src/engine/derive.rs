@@ -71,9 +71,12 @@ pub(crate) const LAYER_ENV: &str = "SEATCOUNT_LAYER";
 
 /// The largest share of its month's events a layer may hold and still be worth writing.
 /// Past it, the accounts computed from the layer cost what computing them from the events
-/// does, and writing it made the first report about a month 1.7 times as slow (BENCHMARKS.md
-/// run U: 77% of the events, 3.9 s against 2.3 s).
+/// does, and writing it made the first report about a month twice as slow (BENCHMARKS.md
+/// run U: 77% of the events, 3.9 s against 2.0 s).
 const LAYER_SHARE: f64 = 0.5;
+
+/// The derived view of a month's accounts, one row each.
+const ACCOUNTS: &str = "account_persons";
 
 /// Where the configuration-free layer is kept ([`LAYER_ENV`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,9 +123,6 @@ pub(crate) fn layer_pays(wh: &Warehouse) -> Result<bool> {
         .map_or(0, |files| files.iter().map(|f| f.rows).sum());
     Ok(rows as f64 <= LAYER_SHARE * events as f64)
 }
-
-/// The derived view of a month's accounts, one row each.
-const ACCOUNTS: &str = "account_persons";
 
 /// What a derived file's rows depend on besides the SQL: the settings of the functions the
 /// SQL may call, and DataFusion's settings that can change what a query means: all but

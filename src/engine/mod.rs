@@ -440,8 +440,7 @@ impl Engine {
         let layer = derived
             && match scope {
                 _ if upto == Some(sql::LAYER) => true,
-                Some(month) => self.keeps_layer(&params, month)?,
-                None => derive::layer()? != derive::Layer::Off && derive::layer_pays(&self.wh)?,
+                _ => self.keeps_layer(&params, scope)?,
             };
         let mut rendered = Vec::new();
         let mut files = BTreeMap::new();
@@ -626,27 +625,31 @@ impl Engine {
         Ok(())
     }
 
-    /// Whether `month`'s views read the configuration-free layer, `scoped` being the
-    /// configuration scoped to it (docs/derived.md "Where the layer is kept"): under
-    /// [`derive::Layer::Auto`], when the month has its layer already, or when one pays.
-    fn keeps_layer(&self, scoped: &sql::Params, month: &str) -> Result<bool> {
+    /// Whether the views of `month` (of every month when `None`) read the configuration-free
+    /// layer, `params` being the configuration scoped to it (docs/derived.md "Where the layer
+    /// is kept"): under [`derive::Layer::Auto`], when the month has its layer already, or
+    /// when one pays.
+    fn keeps_layer(&self, params: &sql::Params, month: Option<&str>) -> Result<bool> {
         match derive::layer()? {
-            derive::Layer::On => Ok(true),
-            derive::Layer::Off => Ok(false),
-            derive::Layer::Auto => {
-                let view = sql::VIEWS
-                    .iter()
-                    .find(|v| v.name == sql::LAYER)
-                    .expect("the layer is a view");
-                let how = view.derived.expect("the layer is derived");
-                // The layer is the first view, so its text is all its key covers.
-                let text = scoped.render_view(view, true)?;
-                let context = self.derive_context.of(how.config);
-                let key = derive::key(&self.wh, view.name, month, &[text], context, None)?;
-                let kept = crate::warehouse::derived::find(&self.wh, view.name, month, &key)?;
-                Ok(kept.is_some() || derive::layer_pays(&self.wh)?)
+            derive::Layer::On => return Ok(true),
+            derive::Layer::Off => return Ok(false),
+            derive::Layer::Auto => {}
+        }
+        if let Some(month) = month {
+            let view = sql::VIEWS
+                .iter()
+                .find(|v| v.name == sql::LAYER)
+                .expect("the layer is a view");
+            let how = view.derived.expect("the layer is derived");
+            // The layer is the first view, so its text is all its key covers.
+            let text = params.render_view(view, true)?;
+            let context = self.derive_context.of(how.config);
+            let key = derive::key(&self.wh, view.name, month, &[text], context, None)?;
+            if crate::warehouse::derived::find(&self.wh, view.name, month, &key)?.is_some() {
+                return Ok(true);
             }
         }
+        derive::layer_pays(&self.wh)
     }
 
     /// Replaces view `name`, once it exists and while it is still a plain view, with a

@@ -471,7 +471,19 @@ fn a_layer_about_as_large_as_its_events_is_never_written() {
     same_both_ways(&fx, &["report", "history"]);
     assert!(view_files(&fx, "latest_stored", "2026-02").is_empty());
     assert_eq!(derived_files(&fx, "2026-02").len(), 2);
-    // `on` writes the layer, and reads the accounts already kept: the rows are the same.
+    // `on` writes the layer, from ad-hoc SQL too (every month's, which the session's
+    // `account_events` reads), and reads the accounts already kept: the rows are the same.
+    same_both_ways_with(
+        &fx,
+        "on",
+        &[
+            "sql",
+            "SELECT month, count(*) AS n FROM person_environments GROUP BY month ORDER BY month",
+        ],
+    );
+    for month in MONTHS {
+        assert_eq!(view_files(&fx, "latest_stored", month).len(), 1, "{month}");
+    }
     same_both_ways_with(&fx, "on", &["report", "history"]);
     for month in MONTHS {
         assert_eq!(view_files(&fx, "latest_stored", month).len(), 1, "{month}");
