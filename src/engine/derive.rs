@@ -1,7 +1,7 @@
 //! The key that says when a month's derived view is still right, and the order its rows are
 //! kept in (docs/derived.md; which views are derived is the table of `sql.rs`).
 //!
-//! A month's `account_persons` is the costly part of every bill: it groups the month's events
+//! A month's `account_owners` is the costly part of every bill: it groups the month's events
 //! into accounts and resolves persons. What it computes depends only on that month's events
 //! files, the SQL of the views up to it as rendered for the configuration, the functions'
 //! settings and the seatcount version. So its key is a hash of exactly those, and a
@@ -31,7 +31,7 @@ pub(crate) const DERIVED_ENV: &str = "SEATCOUNT_DERIVED";
 
 /// What the derived files of this build contain; a change to their meaning that the rendered
 /// SQL does not show (a function's code) is covered by the version, this by hand.
-const LAYOUT: &str = "derived/6";
+const LAYOUT: &str = "derived/7";
 
 /// `derived`'s key as the engine's sort order (ascending, NULLs last, as the file was
 /// written); none when it has no key.
@@ -76,7 +76,7 @@ pub(crate) const LAYER_ENV: &str = "SEATCOUNT_LAYER";
 const LAYER_SHARE: f64 = 0.5;
 
 /// The derived view of a month's accounts, one row each.
-const ACCOUNTS: &str = "account_persons";
+const ACCOUNTS: &str = "account_owners";
 
 /// Where the configuration-free layer is kept ([`LAYER_ENV`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -155,13 +155,14 @@ pub const VIEWS: &[View] = &[
     ),
     view!("accounts", "views/20_accounts.sql", false),
     view!(
-        "account_persons",
-        "views/30_account_persons.sql",
+        "account_owners",
+        "views/30_account_owners.sql",
         true,
         bill: false,
         config: true,
         order: &[]
     ),
+    view!("account_persons", "views/31_account_persons.sql", false),
     view!(
         "person_apps",
         "views/35_person_apps.sql",

@@ -48,9 +48,9 @@ fn same_both_ways_with(fx: &Fixture, layer: &str, args: &[&str]) -> String {
     derived.1
 }
 
-/// The derived `account_persons` files of `month`, by name.
+/// The derived `account_owners` files of `month` (its accounts), by name.
 fn derived_files(fx: &Fixture, month: &str) -> Vec<PathBuf> {
-    view_files(fx, "account_persons", month)
+    view_files(fx, "account_owners", month)
 }
 
 /// The derived files of `view` for `month`, by name.
@@ -615,7 +615,7 @@ fn reports_deriving_the_same_months_at_once_agree() {
         assert_eq!(String::from_utf8(out.stdout).unwrap(), expected);
     }
     for month in MONTHS {
-        for view in ["account_persons", "person_apps", "final_persons", "usage"] {
+        for view in ["account_owners", "person_apps", "final_persons", "usage"] {
             let files = view_files(&fx, view, month).len();
             assert!((1..=2).contains(&files), "{view} {month}: {files}");
         }

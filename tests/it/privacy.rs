@@ -100,7 +100,7 @@ fn no_stored_value_is_a_clear_identifier() {
     assert!(
         fx.files()
             .iter()
-            .any(|f| f.starts_with("_seatcount/derived/account_persons/")),
+            .any(|f| f.starts_with("_seatcount/derived/account_owners/")),
         "{:?}",
         fx.files()
     );

@@ -53,7 +53,10 @@ impl ScalarUDFImpl for HashKeyFunction {
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         match &args.args[0] {
             ColumnarValue::Scalar(
-                ScalarValue::FixedSizeBinary(_, bytes) | ScalarValue::Binary(bytes),
+                ScalarValue::FixedSizeBinary(_, bytes)
+                | ScalarValue::Binary(bytes)
+                | ScalarValue::BinaryView(bytes)
+                | ScalarValue::LargeBinary(bytes),
             ) => {
                 let key = bytes.as_deref().map(key_of_bytes).transpose()?;
                 Ok(ColumnarValue::Scalar(ScalarValue::Decimal128(
@@ -79,6 +82,11 @@ impl ScalarUDFImpl for HashKeyFunction {
                         Arc::new(binary_keys(array.as_fixed_size_binary().iter())?)
                     }
                     DataType::Binary => Arc::new(binary_keys(array.as_binary::<i32>().iter())?),
+                    // A binary hash read back from a derived file (`account_owners`).
+                    DataType::BinaryView => Arc::new(binary_keys(array.as_binary_view().iter())?),
+                    DataType::LargeBinary => {
+                        Arc::new(binary_keys(array.as_binary::<i64>().iter())?)
+                    }
                     DataType::Null => new_null_array(&KEY_TYPE, array.len()),
                     other => return exec_err!("hash_key takes a hash, not {other}"),
                 };

@@ -19,13 +19,10 @@
 -- without one falls back to its identifier.
 --
 -- Each branch names its person by a hash (`person_hash`: the identifier's stored hash, or a
--- SHA-256). The view is `accounts` with person_id, that hash's first 16 bytes in hex (what
--- `users` prints), and person_key, its first 126 bits as a number (`hash_key`), by which the
--- later views group and join people: cheaper to hash, compare and hold than text
--- (BENCHMARKS.md item 35). Under
--- `dedup.scope = environment` the key also names the environment, so one identifier in two
--- environments is two persons with one person_id.
-CREATE VIEW account_persons AS
+-- SHA-256). The view is `accounts` with that hash: what a month keeps of its accounts
+-- (docs/derived.md), one hash a row, from which `account_persons` (31_account_persons.sql)
+-- gives the person's two forms to every reader.
+CREATE VIEW account_owners AS
 WITH named AS (
     SELECT *, concat_ws('/', scope_environment, app_id, user_provider, tenant, encode(identifier_key, 'hex')) AS account
     FROM accounts
@@ -68,9 +65,4 @@ assigned AS (
     WHERE {{dedup_policy}} = 'account'
        OR ({{dedup_policy}} = 'username_or_email' AND NOT {{is_default_tenant}})
 )
-SELECT
-    * EXCLUDE (person_hash),
-    hash_key(CASE WHEN {{dedup_scope}} = 'environment'
-                  THEN sha256(concat_ws('/', scope_environment, person_id))
-                  ELSE person_hash END) AS person_key
-FROM (SELECT *, left(encode(person_hash, 'hex'), 32) AS person_id FROM assigned);
+SELECT * FROM assigned;

@@ -1,0 +1,17 @@
+-- The accounts of a month with their persons (docs/semantics.md "Persons"): `account_owners`
+-- with the person's hash in the two forms the later views and reports read, computed here
+-- rather than kept, since each is a function of the hash: kept, they were 29% of a month's
+-- kept accounts (BENCHMARKS.md run U).
+--
+-- person_id   the hash's first 16 bytes in hex, what `users` prints;
+-- person_key  its first 126 bits as a number (`hash_key`), by which the later views group and
+--             join people: cheaper to hash, compare and hold than text (BENCHMARKS.md item 35).
+--             Under `dedup.scope = environment` the key also names the environment, so one
+--             identifier in two environments is two persons with one person_id.
+CREATE VIEW account_persons AS
+SELECT
+    * EXCLUDE (person_hash),
+    hash_key(CASE WHEN {{dedup_scope}} = 'environment'
+                  THEN sha256(concat_ws('/', scope_environment, person_id))
+                  ELSE person_hash END) AS person_key
+FROM (SELECT *, left(encode(person_hash, 'hex'), 32) AS person_id FROM account_owners);
