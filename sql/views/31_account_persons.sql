@@ -1,7 +1,7 @@
 -- The accounts of a month with their persons (docs/semantics.md "Persons"): `account_owners`
 -- with the person's hash in the two forms the later views and reports read, computed here
--- rather than kept, since each is a function of the hash: kept, they were 29% of a month's
--- kept accounts (BENCHMARKS.md run U).
+-- rather than kept, since each is a function of the hash: kept, they made a month's accounts
+-- file 41% larger (BENCHMARKS.md run U).
 --
 -- person_id   the hash's first 16 bytes in hex, what `users` prints;
 -- person_key  its first 126 bits as a number (`hash_key`), by which the later views group and
