@@ -107,7 +107,7 @@ async fn run_command(cli: Cli) -> Result<()> {
             let rows = session.engine.script(&text, Access::ReadOnly).await?;
             output::emit(output, rows).await?;
             drop(read);
-            commit::tidy_derived(&session.warehouse);
+            commit::tidy_derived(&session.warehouse, &crate::engine::is_derived_table);
             Ok(())
         }
         Command::Report {
@@ -154,7 +154,7 @@ async fn run_command(cli: Cli) -> Result<()> {
                 output::emit(output, rows).await?;
             }
             drop(read);
-            commit::tidy_derived(&session.warehouse);
+            commit::tidy_derived(&session.warehouse, &crate::engine::is_derived_table);
             gates.verdict()
         }
         Command::RotateKey => Err(Error::Runtime(format!(
@@ -167,7 +167,7 @@ async fn run_command(cli: Cli) -> Result<()> {
             let read = commit::read_lock(&session.warehouse)?;
             let close = evidence::close(&session, month).await?;
             drop(read);
-            commit::tidy_derived(&session.warehouse);
+            commit::tidy_derived(&session.warehouse, &crate::engine::is_derived_table);
             println!(
                 "closed {}: {} reports saved ({}); ingests that would change it are refused unless --reopen",
                 close.month,
@@ -245,7 +245,7 @@ async fn run_command(cli: Cli) -> Result<()> {
             let read = commit::read_lock(&session.warehouse)?;
             let page = dashboard::render(&session).await?;
             drop(read);
-            commit::tidy_derived(&session.warehouse);
+            commit::tidy_derived(&session.warehouse, &crate::engine::is_derived_table);
             files::write_atomically(output, page.as_bytes())?;
             eprintln!("wrote {}", output.display());
             Ok(())

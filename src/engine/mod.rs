@@ -116,6 +116,20 @@ fn apply_datafusion_env(config: &mut SessionConfig) -> Result<()> {
     Ok(())
 }
 
+/// The prefix of the derived table of each monthly report's kept result (docs/derived.md
+/// "Reports").
+const KEPT_REPORT: &str = "report-";
+
+/// Whether `table` is a derived table this build reads: a derived view's, or a report's kept
+/// result. What tidying keeps ([`crate::warehouse::commit::tidy_derived`]); the rest (a
+/// view a later build renamed) would never be read again.
+pub fn is_derived_table(table: &str) -> bool {
+    table.starts_with(KEPT_REPORT)
+        || sql::VIEWS
+            .iter()
+            .any(|v| v.derived.is_some() && v.name == table)
+}
+
 /// `path` as a `file://` URL, the form in which DataFusion takes a path literally: given as
 /// a plain path, `[`, `*` and `?` in it would be read as a glob (a warehouse under
 /// `paths/brack[1]` would match no file, and look empty). A directory's URL ends in `/`.
@@ -366,7 +380,7 @@ impl Engine {
         else {
             return self.script(text, Access::Write).await;
         };
-        let table = format!("report-{name}");
+        let table = format!("{KEPT_REPORT}{name}");
         let mut sql = scoped.sql.clone();
         sql.push(text.to_string());
         let key = derive::key(

@@ -218,11 +218,12 @@ pub fn ingest_lock(wh: &Warehouse) -> Result<Lock> {
 }
 
 /// Tidies the derived state ([`super::derived::tidy`]) when no query or commit is running:
-/// for a command that has just finished reading. Best effort: when the lock is held or the
-/// warehouse cannot be written, or tidying fails, the files stay for next time.
-pub fn tidy_derived(wh: &Warehouse) {
+/// for a command that has just finished reading. `current` names the derived tables this
+/// build reads; the others go. Best effort: when the lock is held or the warehouse cannot be
+/// written, or tidying fails, the files stay for next time.
+pub fn tidy_derived(wh: &Warehouse, current: &dyn Fn(&str) -> bool) {
     if let Some(_exclusive) = lock::try_exclusive(&commit_lock_path(wh)) {
-        let _ = super::derived::tidy(wh);
+        let _ = super::derived::tidy(wh, current);
     }
 }
 

@@ -304,47 +304,66 @@ impl Drop for DerivedWriter {
     }
 }
 
-/// Removes what derived state no query needs: in each view's month, files past the
+/// Removes what derived state no query needs: the tables `current` does not name (a view a
+/// later build renamed or no longer keeps), and in each table's month, files past the
 /// [`KEEP`] most recently written, damaged files, and the hidden files of crashed writers.
 ///
 /// Only under the exclusive commit lock, which the caller holds: a file deleted while a
 /// query has chosen it would read as no rows, and every query and every writer of derived
 /// state holds the shared lock.
-pub(crate) fn tidy(wh: &Warehouse) -> Result<()> {
+pub(crate) fn tidy(wh: &Warehouse, current: &dyn Fn(&str) -> bool) -> Result<()> {
     let root = wh.state_dir().join(DERIVED);
     let Ok(views) = fs::read_dir(&root) else {
         return Ok(());
     };
+    let relative =
+        |path: &std::path::Path| path.strip_prefix(wh.root()).expect("inside").to_path_buf();
     let mut gone = Vec::new();
-    for dir in views
-        .flatten()
-        .flat_map(|view| fs::read_dir(view.path()).into_iter().flatten().flatten())
-    {
-        let mut kept = Vec::new();
-        for entry in fs::read_dir(dir.path()).into_iter().flatten().flatten() {
-            let path = entry.path();
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let relative = path.strip_prefix(wh.root()).expect("inside").to_path_buf();
-            let intact = name
-                .strip_suffix(".parquet")
-                .and_then(|n| n.split_once('.'))
-                .filter(|_| !name.starts_with('.'))
-                .map(|(_, sha)| check::matches_checksum(wh, &relative, sha))
-                .transpose()?;
-            match (intact, entry.metadata().and_then(|m| m.modified())) {
-                (Some(true), Ok(modified)) => kept.push((modified, path)),
-                _ => {
-                    if fs::remove_file(&path).is_ok() {
-                        gone.push(relative);
+    for view in views.flatten() {
+        // Tables only: a reader's `.probe-<pid>` file may be here ([`writable`]).
+        if !view.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        if !current(&view.file_name().to_string_lossy()) {
+            let files: Vec<PathBuf> = fs::read_dir(view.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+                .flat_map(|month| fs::read_dir(month.path()).into_iter().flatten().flatten())
+                .map(|file| relative(&file.path()))
+                .collect();
+            if fs::remove_dir_all(view.path()).is_ok() {
+                gone.extend(files);
+            }
+            continue;
+        }
+        for dir in fs::read_dir(view.path()).into_iter().flatten().flatten() {
+            let mut kept = Vec::new();
+            for entry in fs::read_dir(dir.path()).into_iter().flatten().flatten() {
+                let path = entry.path();
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let relative = relative(&path);
+                let intact = name
+                    .strip_suffix(".parquet")
+                    .and_then(|n| n.split_once('.'))
+                    .filter(|_| !name.starts_with('.'))
+                    .map(|(_, sha)| check::matches_checksum(wh, &relative, sha))
+                    .transpose()?;
+                match (intact, entry.metadata().and_then(|m| m.modified())) {
+                    (Some(true), Ok(modified)) => kept.push((modified, path)),
+                    _ => {
+                        if fs::remove_file(&path).is_ok() {
+                            gone.push(relative);
+                        }
                     }
                 }
             }
-        }
-        kept.sort();
-        let excess = kept.len().saturating_sub(KEEP);
-        for (_, path) in kept.into_iter().take(excess) {
-            if fs::remove_file(&path).is_ok() {
-                gone.push(path.strip_prefix(wh.root()).expect("inside").to_path_buf());
+            kept.sort();
+            let excess = kept.len().saturating_sub(KEEP);
+            for (_, path) in kept.into_iter().take(excess) {
+                if fs::remove_file(&path).is_ok() {
+                    gone.push(relative(&path));
+                }
             }
         }
     }

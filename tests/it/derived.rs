@@ -519,6 +519,24 @@ fn a_layer_much_smaller_than_its_events_is_kept() {
     }
 }
 
+/// A derived table this build no longer reads (here, the accounts as layout 6 kept them, under
+/// `account_persons`) is removed by the next command's tidy, so an upgrade does not leave a
+/// warehouse's old derived state on disk for ever; the current tables stay.
+#[test]
+fn a_derived_table_this_build_does_not_read_is_tidied_away() {
+    let fx = Fixture::sample();
+    same_both_ways(&fx, &["report", "usage"]);
+    let old = fx
+        .wh()
+        .join("_seatcount/derived/account_persons/month=2026-10");
+    std::fs::create_dir_all(&old).unwrap();
+    std::fs::write(old.join("0.1.parquet"), "from an older build").unwrap();
+    same_both_ways(&fx, &["report", "usage"]);
+    assert!(!old.parent().unwrap().exists());
+    assert_eq!(derived_files(&fx, "2026-10").len(), 1);
+    assert_eq!(view_files(&fx, "report-usage", "2026-10").len(), 1);
+}
+
 #[test]
 fn ad_hoc_sql_reads_the_derived_files_of_the_months_it_needs() {
     let fx = Fixture::sample();

@@ -109,7 +109,7 @@ pub async fn run(root: &Path, config_file: Option<&Path>, max_rows: usize) -> Re
             Err(e) => return Err(terminal_error(e)),
         }
     }
-    commit::tidy_derived(&repl.session.warehouse);
+    commit::tidy_derived(&repl.session.warehouse, &crate::engine::is_derived_table);
     if let Some(path) = &history {
         if let Some(dir) = path.parent() {
             let _ = std::fs::create_dir_all(dir);
