@@ -74,26 +74,9 @@ fn month_dir(wh: &Warehouse, table: &str, month: &str) -> PathBuf {
 /// The file of `table` for `month` under `key`, when one exists and its bytes are those it
 /// was written with. A damaged one is deleted, with a line on stderr, and `None` returned.
 pub(crate) fn find(wh: &Warehouse, table: &str, month: &str, key: &Key) -> Result<Option<PathBuf>> {
-    let dir = month_dir(wh, table, month);
-    let entries = match fs::read_dir(&dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::io(&dir, e)),
-    };
-    let prefix = format!("{key}.");
-    for entry in entries {
-        let entry = entry.map_err(|e| Error::io(&dir, e))?;
-        let name = entry.file_name();
-        let Some(sha) = name
-            .to_str()
-            .and_then(|n| n.strip_prefix(&prefix))
-            .and_then(|n| n.strip_suffix(".parquet"))
-        else {
-            continue;
-        };
-        let path = entry.path();
+    for (path, sha) in filed(wh, table, month, key)? {
         let relative = path.strip_prefix(wh.root()).expect("inside the warehouse");
-        if check::matches_checksum(wh, relative, sha)? {
+        if check::matches_checksum(wh, relative, &sha)? {
             return Ok(Some(path));
         }
         // Not deleted here: another reader may have chosen it before it was damaged, and a
@@ -104,6 +87,36 @@ pub(crate) fn find(wh: &Warehouse, table: &str, month: &str, key: &Key) -> Resul
         );
     }
     Ok(None)
+}
+
+/// Whether a file of `table` for `month` is filed under `key`, its bytes unchecked: a cheap
+/// question for a choice that [`find`] settles when the file is read.
+pub(crate) fn filed_under(wh: &Warehouse, table: &str, month: &str, key: &Key) -> Result<bool> {
+    Ok(!filed(wh, table, month, key)?.is_empty())
+}
+
+/// The files of `table` for `month` under `key`, each with the checksum its name gives.
+fn filed(wh: &Warehouse, table: &str, month: &str, key: &Key) -> Result<Vec<(PathBuf, String)>> {
+    let dir = month_dir(wh, table, month);
+    let entries = match fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+        Err(e) => return Err(Error::io(&dir, e)),
+    };
+    let prefix = format!("{key}.");
+    let mut files = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(&dir, e))?;
+        let name = entry.file_name();
+        if let Some(sha) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(&prefix))
+            .and_then(|n| n.strip_suffix(".parquet"))
+        {
+            files.push((entry.path(), sha.to_string()));
+        }
+    }
+    Ok(files)
 }
 
 /// The rows of the newest file of `table` in the latest month that has one, and that month;
@@ -162,8 +175,9 @@ pub(crate) fn writable(wh: &Warehouse) -> bool {
 }
 
 /// A derived file being written, hashed as it goes. Batches are encoded on a thread of the
-/// writer's own, so the query that produces them keeps its cores meanwhile: encoding and
-/// compressing a month's accounts is a third of what deriving them costs (BENCHMARKS.md run U).
+/// writer's own, so the query that produces them keeps its cores meanwhile: encoding,
+/// compressing and hashing the files took a quarter of the CPU of a month's first report
+/// (BENCHMARKS.md run U).
 pub(crate) struct DerivedWriter {
     wh: Warehouse,
     dir: PathBuf,

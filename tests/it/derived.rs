@@ -505,6 +505,19 @@ fn a_layer_much_smaller_than_its_events_is_kept() {
     for month in ["2026-02", "2026-03"] {
         assert_eq!(view_files(&fx, "latest_stored", month).len(), 1, "{month}");
     }
+    // A damaged layer is said once, written again, and the report is right.
+    let layer = view_files(&fx, "latest_stored", "2026-02").remove(0);
+    let mut bytes = std::fs::read(&layer).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x10;
+    std::fs::write(&layer, &bytes).unwrap();
+    let args = ["report", "usage", "--month", "2026-02"];
+    let (ok, out, err) = run(&fx, true, &args);
+    assert!(ok, "{err}");
+    assert_eq!(out, run(&fx, false, &args).1);
+    assert_eq!(err.matches("damaged derived state").count(), 1, "{err}");
+    let (ok, _, err) = run(&fx, true, &args);
+    assert!(ok && err.is_empty(), "{err}");
     std::fs::write(
         fx.wh().join("seatcount.toml"),
         "[identifiers]\ncase = \"insensitive\"\n",
