@@ -21,10 +21,11 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::Compression;
-use datafusion::parquet::file::properties::WriterProperties;
+use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
+use datafusion::parquet::schema::types::ColumnPath;
 use sha2::{Digest, Sha256};
 
 use super::files::sync_dir;
@@ -210,6 +211,27 @@ impl Write for Hashing {
     }
 }
 
+/// How a derived file is encoded. It is read whole, a month at a time, so it needs no
+/// statistics to prune by; its hashes are nearly all distinct, so a dictionary of them only
+/// costs the encoder its lookups before it gives up. LZ4 takes the repeats of the few text
+/// columns at a fraction of zstd's time; no codec shrinks the hashes.
+fn properties(schema: &SchemaRef) -> WriterProperties {
+    let hashes = schema.fields().iter().filter(|f| {
+        matches!(
+            f.data_type(),
+            DataType::FixedSizeBinary(_) | DataType::Binary | DataType::BinaryView
+        )
+    });
+    hashes
+        .fold(WriterProperties::builder(), |builder, field| {
+            builder.set_column_dictionary_enabled(ColumnPath::from(field.name().as_str()), false)
+        })
+        .set_compression(Compression::LZ4_RAW)
+        .set_statistics_enabled(EnabledStatistics::None)
+        .set_max_row_group_row_count(Some(1 << 20))
+        .build()
+}
+
 impl DerivedWriter {
     /// Starts the file of `table` for `month` under `key`; `None` when the warehouse cannot
     /// be written (a read-only copy), where the caller computes without keeping the result.
@@ -230,12 +252,7 @@ impl DerivedWriter {
             Err(e) if super::lock::cannot_write(&e) => return Ok(None),
             Err(e) => return Err(Error::io(&tmp, e)),
         };
-        let properties = WriterProperties::builder()
-            // Mostly hashes, which no codec shrinks; LZ4 still takes the repeats of the few
-            // text columns, at a fraction of zstd's time.
-            .set_compression(Compression::LZ4_RAW)
-            .set_max_row_group_row_count(Some(1 << 20))
-            .build();
+        let properties = properties(&schema);
         let hashing = Hashing {
             file,
             hasher: Sha256::new(),
