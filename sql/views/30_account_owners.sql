@@ -18,8 +18,8 @@
 -- The user name is the account's own (name_key) under every identifiers.source; an account
 -- without one falls back to its identifier.
 --
--- Each branch names its person by a hash (`person_hash`: the identifier's stored hash, or a
--- SHA-256). The view is `accounts` with that hash: what a month keeps of its accounts
+-- Each branch names its person by a hash (`person_hash`: a SHA-256, or NULL for the
+-- identifier's own stored hash under `identifier`, where it would repeat `identifier_key`). The view is `accounts` with that hash: what a month keeps of its accounts
 -- (docs/derived.md), one hash a row, from which `account_persons` (31_account_persons.sql)
 -- gives the person's two forms to every reader.
 CREATE VIEW account_owners AS
@@ -41,7 +41,9 @@ assigned AS (
     SELECT month, app_id, scope_environment, user_provider, tenant, identifier_key, last_event,
            classification, unclassified, by_domains, environment_id, name_key, email_hash,
            email_domain, has_named_user_identifier,
-           arrow_cast(identifier_key, 'Binary') AS person_hash
+           -- The identifier key itself; NULL stands for it, so the kept file does not hold
+           -- the same 16 bytes twice (31_account_persons.sql takes it back).
+           CAST(NULL AS BYTEA) AS person_hash
     FROM accounts
     WHERE {{dedup_policy}} = 'identifier'
 

@@ -14,4 +14,13 @@ SELECT
     hash_key(CASE WHEN {{dedup_scope}} = 'environment'
                   THEN sha256(concat_ws('/', scope_environment, person_id))
                   ELSE person_hash END) AS person_key
-FROM (SELECT *, left(encode(person_hash, 'hex'), 32) AS person_id FROM account_owners);
+FROM (
+    SELECT *, left(encode(person_hash, 'hex'), 32) AS person_id
+    -- NULL is the identifier key (30_account_owners.sql).
+    FROM (
+        SELECT * REPLACE (
+            coalesce(arrow_cast(person_hash, 'Binary'), arrow_cast(identifier_key, 'Binary')) AS person_hash
+        )
+        FROM account_owners
+    )
+);
