@@ -21,15 +21,14 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::Compression;
 use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
-use datafusion::parquet::schema::types::ColumnPath;
 use sha2::{Digest, Sha256};
 
 use super::files::sync_dir;
-use super::{Warehouse, check, crash};
+use super::{Warehouse, check, crash, schema};
 use crate::error::{Error, Result};
 
 /// The directory of derived state inside the warehouse's own state directory.
@@ -216,15 +215,9 @@ impl Write for Hashing {
 /// costs the encoder its lookups before it gives up. LZ4 takes the repeats of the few text
 /// columns at a fraction of zstd's time; no codec shrinks the hashes.
 fn properties(schema: &SchemaRef) -> WriterProperties {
-    let hashes = schema.fields().iter().filter(|f| {
-        matches!(
-            f.data_type(),
-            DataType::FixedSizeBinary(_) | DataType::Binary | DataType::BinaryView
-        )
-    });
-    hashes
-        .fold(WriterProperties::builder(), |builder, field| {
-            builder.set_column_dictionary_enabled(ColumnPath::from(field.name().as_str()), false)
+    schema::hash_columns(schema)
+        .fold(WriterProperties::builder(), |builder, column| {
+            builder.set_column_dictionary_enabled(column, false)
         })
         .set_compression(Compression::LZ4_RAW)
         .set_statistics_enabled(EnabledStatistics::None)

@@ -5,6 +5,7 @@
 use std::sync::{Arc, LazyLock};
 
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use datafusion::parquet::schema::types::ColumnPath;
 
 use super::key::STORED_HASH_BYTES;
 
@@ -35,7 +36,7 @@ const COLUMNS: &[(&str, Kind, bool)] = &[
     ("anonymous", Kind::Bool, false),
 ];
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq)]
 enum Kind {
     Text,
     Hash,
@@ -82,6 +83,25 @@ pub fn stored_schema() -> SchemaRef {
 /// The partition column.
 pub const MONTH: &str = "month";
 
+/// The columns of `schema` that hold hashes, as a Parquet writer names them: nearly all
+/// distinct within a file of derived state, where a dictionary of them only costs the encoder
+/// its lookups before it gives up.
+pub fn hash_columns(schema: &Schema) -> impl Iterator<Item = ColumnPath> + '_ {
+    schema
+        .fields()
+        .iter()
+        .filter(|f| {
+            matches!(
+                f.data_type(),
+                DataType::FixedSizeBinary(_)
+                    | DataType::Binary
+                    | DataType::LargeBinary
+                    | DataType::BinaryView
+            )
+        })
+        .map(|f| ColumnPath::from(f.name().as_str()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,5 +126,24 @@ mod tests {
         let mut stored: Vec<&str> = COLUMNS.iter().map(|(name, _, _)| *name).collect();
         stored.push(MONTH);
         assert_eq!(documented, stored);
+    }
+
+    /// Every stored hash column, and nothing else, is a hash column to a writer, whether it
+    /// comes back fixed-width or as the binary view Parquet reads it as.
+    #[test]
+    fn the_hash_columns_are_the_stored_hashes() {
+        let hashes: Vec<String> = COLUMNS
+            .iter()
+            .filter(|(_, kind, _)| *kind == Kind::Hash)
+            .map(|(name, _, _)| (*name).to_string())
+            .collect();
+        let named =
+            |schema: &Schema| -> Vec<String> { hash_columns(schema).map(|c| c.string()).collect() };
+        assert_eq!(named(&stored_schema()), hashes);
+        let read_back = Schema::new(vec![
+            Field::new("person_hash", DataType::BinaryView, true),
+            Field::new("app_id", DataType::Utf8View, false),
+        ]);
+        assert_eq!(named(&read_back), ["person_hash"]);
     }
 }
