@@ -18,8 +18,9 @@
 -- The user name is the account's own (name_key) under every identifiers.source; an account
 -- without one falls back to its identifier.
 --
--- Each branch names its person by a hash (`person_hash`: a SHA-256, or NULL for the
--- identifier's own stored hash under `identifier`, where it would repeat `identifier_key`). The view is `accounts` with that hash: what a month keeps of its accounts
+-- Each branch names its person by a hash (`person_hash`: a SHA-256, or NULL under
+-- `identifier`, where the person's hash is the identifier's own and would repeat
+-- `identifier_key`). The view is `accounts` with that hash: what a month keeps of its accounts
 -- (docs/derived.md), one hash a row, from which `account_persons` (31_account_persons.sql)
 -- gives the person's two forms to every reader.
 CREATE VIEW account_owners AS

@@ -550,6 +550,52 @@ fn a_derived_table_this_build_does_not_read_is_tidied_away() {
     assert_eq!(view_files(&fx, "report-usage", "2026-10").len(), 1);
 }
 
+/// Under `dedup.policy = identifier` a person is the account's identifier key, so the kept
+/// accounts leave the person's hash empty rather than store the key twice; every reader
+/// still gets the person from the key. Other policies keep the hash they computed.
+#[test]
+fn the_kept_accounts_hold_no_person_hash_that_repeats_the_identifier() {
+    let fx = Fixture::sample();
+    let kept = "SELECT count(*) AS accounts, count(person_hash) AS hashes FROM account_owners";
+    let persons = "SELECT count(*) AS accounts, count(person_id) AS persons, \
+                   count(*) FILTER (WHERE person_id = left(encode(identifier_key, 'hex'), 32)) \
+                   AS identifiers FROM account_persons";
+    let users = same_both_ways(&fx, &["report", "users", "--month", "2026-10"]);
+    assert!(users.lines().count() > 2, "{users}");
+    let (ok, out, err) = run(&fx, true, &["sql", kept]);
+    assert!(ok, "{err}");
+    let accounts: u64 = out
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(accounts > 0, "{out}");
+    assert_eq!(out.lines().nth(1), Some(format!("{accounts},0").as_str()));
+    let (ok, out, err) = run(&fx, true, &["sql", persons]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        out.lines().nth(1),
+        Some(format!("{accounts},{accounts},{accounts}").as_str())
+    );
+    let toml = std::fs::read_to_string(fx.wh().join("seatcount.toml")).unwrap();
+    std::fs::write(
+        fx.wh().join("seatcount.toml"),
+        format!("{toml}\n[dedup]\npolicy = \"username_or_email\"\n"),
+    )
+    .unwrap();
+    same_both_ways(&fx, &["report", "users", "--month", "2026-10"]);
+    let (ok, out, err) = run(&fx, true, &["sql", kept]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        out.lines().nth(1),
+        Some(format!("{accounts},{accounts}").as_str())
+    );
+}
+
 #[test]
 fn ad_hoc_sql_reads_the_derived_files_of_the_months_it_needs() {
     let fx = Fixture::sample();
