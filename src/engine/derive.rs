@@ -190,7 +190,7 @@ pub(crate) fn key(
     // can add without touching its events.
     let mut files: Vec<_> = manifest::manifest(wh)?
         .into_iter()
-        .filter(|f| crate::warehouse::check::month_of(&f.path) == Some(month))
+        .filter(|f| crate::warehouse::schema::month_of(&f.path) == Some(month))
         .collect();
     files.sort_by(|a, b| a.path.cmp(&b.path));
     let entries: Vec<Entry> = files

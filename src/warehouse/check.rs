@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use super::Warehouse;
 use super::files;
 use super::manifest::{self, StoredFile};
+use super::schema::month_of;
 use crate::error::{Error, Result};
 
 /// Checks the events files of `months` (all months when `None`) against the manifest.
@@ -270,15 +271,6 @@ fn event_files(wh: &Warehouse) -> Result<Vec<(PathBuf, u64)>> {
     }
     files.sort();
     Ok(files)
-}
-
-/// `YYYY-MM` of `events/month=YYYY-MM/...`.
-pub(crate) fn month_of(path: &Path) -> Option<&str> {
-    path.components()
-        .nth(1)?
-        .as_os_str()
-        .to_str()?
-        .strip_prefix("month=")
 }
 
 #[cfg(test)]

@@ -60,7 +60,7 @@ pub fn refuse_changes(wh: &Warehouse, changed: &[PathBuf], reopen: bool) -> Resu
     let closes = all(wh)?;
     let hit = changed
         .iter()
-        .filter_map(|p| super::check::month_of(p))
+        .filter_map(|p| super::schema::month_of(p))
         .find_map(|m| closes.iter().find(|c| c.month == m));
     match hit {
         None => Ok(()),

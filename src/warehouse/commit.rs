@@ -189,7 +189,7 @@ fn apply(wh: &Warehouse, journal: &Journal) -> Result<()> {
         .iter()
         .map(|f| &f.path)
         .chain(&journal.removes);
-    super::derived::forget_months(wh, changed.filter_map(|p| super::check::month_of(p)))?;
+    super::derived::forget_months(wh, changed.filter_map(|p| super::schema::month_of(p)))?;
     merge_jsonl(
         &wh.state_dir().join(LEDGER),
         ledger(wh)?,

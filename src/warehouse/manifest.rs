@@ -87,7 +87,7 @@ pub fn by_table_and_month(files: &[StoredFile]) -> BTreeMap<(String, String), Ve
             .components()
             .next()
             .map(|c| c.as_os_str().to_string_lossy());
-        if let (Some(table), Some(month)) = (table, super::check::month_of(&file.path)) {
+        if let (Some(table), Some(month)) = (table, super::schema::month_of(&file.path)) {
             groups
                 .entry((table.into_owned(), month.to_string()))
                 .or_default()

@@ -2,6 +2,7 @@
 //! Parquet file under `events/` holds. `month` is not in the files; it is the hive partition
 //! column taken from the directory name.
 
+use std::path::Path;
 use std::sync::{Arc, LazyLock};
 
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
@@ -82,6 +83,15 @@ pub fn stored_schema() -> SchemaRef {
 
 /// The partition column.
 pub const MONTH: &str = "month";
+
+/// `YYYY-MM` of a stored file's path, `events/month=YYYY-MM/...`.
+pub(crate) fn month_of(path: &Path) -> Option<&str> {
+    path.components()
+        .nth(1)?
+        .as_os_str()
+        .to_str()?
+        .strip_prefix("month=")
+}
 
 /// The columns of `schema` that hold hashes, as a Parquet writer names them: nearly all
 /// distinct within a file of derived state, where a dictionary of them only costs the encoder
