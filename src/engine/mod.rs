@@ -451,11 +451,7 @@ impl Engine {
         };
         let derived = derive::enabled()?;
         // Asked for the layer itself (a session's table of it), a month keeps it.
-        let layer = derived
-            && match scope {
-                _ if upto == Some(sql::LAYER) => true,
-                _ => self.keeps_layer(&params, scope)?,
-            };
+        let layer = derived && (upto == Some(sql::LAYER) || self.keeps_layer(&params, scope)?);
         let mut rendered = Vec::new();
         let mut files = BTreeMap::new();
         for view in sql::VIEWS {
