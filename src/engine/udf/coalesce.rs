@@ -151,10 +151,9 @@ mod tests {
                 0..40,
             )
         ) {
-            let column = |f: fn(&(Option<u8>, Option<u8>, Option<u8>)) -> Option<u8>| {
-                rows.iter().map(f).collect::<Vec<_>>()
-            };
-            let (a, b, c) = (column(|r| r.0), column(|r| r.1), column(|r| r.2));
+            let a: Vec<_> = rows.iter().map(|r| r.0).collect();
+            let b: Vec<_> = rows.iter().map(|r| r.1).collect();
+            let c: Vec<_> = rows.iter().map(|r| r.2).collect();
             let text = |v: &[Option<u8>]| -> ArrayRef {
                 Arc::new(v.iter().map(|x| x.map(|x| x.to_string())).collect::<StringArray>())
             };
