@@ -1,7 +1,8 @@
 -- Persons per month and their classification before the waterfall (docs/semantics.md
 -- "Classification", `classification.conflict`), grouped by person_key (see
--- 30_account_persons.sql); person_id is the one hash of that key. A person is `unclassified`
--- when no rule answered for any of their accounts.
+-- 31_account_persons.sql); person_hash is the one hash of that key, and person_id its hex as
+-- in account_persons. A person is `unclassified` when no rule answered for any of their
+-- accounts.
 --
 -- A person whose accounts were classified differently in one month is resolved by the
 -- configured policy:
@@ -15,17 +16,20 @@
 -- {{conflict}} = '...'`, which the planner folds, so only the configured policy's aggregate
 -- is computed.
 CREATE VIEW persons AS
-SELECT
-    month,
-    max(person_id) AS person_id,
-    person_key,
-    CASE
-        WHEN {{conflict}} = 'internal_wins' THEN CASE WHEN bool_and(classification = 'External') THEN 'External' ELSE 'Internal' END
-        WHEN {{conflict}} = 'external_wins' THEN CASE WHEN bool_or(classification = 'External') THEN 'External' ELSE 'Internal' END
-        ELSE latest(classification, last_event, CAST(NULL AS VARCHAR))
-    END AS classification,
-    min(classification) <> max(classification) AS conflicting,
-    bool_and(unclassified) AS unclassified,
-    max(last_event) AS last_event
-FROM account_persons
-GROUP BY month, person_key;
+SELECT month, left(encode(person_hash, 'hex'), 32) AS person_id, * EXCLUDE (month)
+FROM (
+    SELECT
+        month,
+        max(person_hash) AS person_hash,
+        person_key,
+        CASE
+            WHEN {{conflict}} = 'internal_wins' THEN CASE WHEN bool_and(classification = 'External') THEN 'External' ELSE 'Internal' END
+            WHEN {{conflict}} = 'external_wins' THEN CASE WHEN bool_or(classification = 'External') THEN 'External' ELSE 'Internal' END
+            ELSE latest(classification, last_event, CAST(NULL AS VARCHAR))
+        END AS classification,
+        min(classification) <> max(classification) AS conflicting,
+        bool_and(unclassified) AS unclassified,
+        max(last_event) AS last_event
+    FROM account_persons
+    GROUP BY month, person_key
+);

@@ -8,7 +8,7 @@
 //! configuration change that those views never see (the waterfall) keeps it. Under it,
 //! `latest_stored` reads the events but no configuration, so its key leaves that out and
 //! every configuration's accounts are computed from it. The views
-//! of the bill (`final_persons`, `usage`) also depend on the subscriptions and assignments,
+//! of the bill (`waterfall_persons`, `usage`) also depend on the subscriptions and assignments,
 //! and their key has those too.
 
 use datafusion::common::Column;

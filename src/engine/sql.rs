@@ -186,13 +186,14 @@ pub const VIEWS: &[View] = &[
     ),
     view!("single_app_packs", "views/55_single_app_packs.sql", false),
     view!(
-        "final_persons",
-        "views/60_final_persons.sql",
+        "waterfall_persons",
+        "views/60_waterfall_persons.sql",
         true,
         bill: true,
         config: true,
         order: &[]
     ),
+    view!("final_persons", "views/61_final_persons.sql", false),
     view!("consumption", "views/65_consumption.sql", false),
     view!(
         "usage",

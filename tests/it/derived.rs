@@ -299,8 +299,8 @@ fn a_file_is_reused_until_what_it_was_computed_from_changes() {
     assert_ne!(same_both_ways_with(&fx, "on", &["report", "usage"]), usage);
     assert_eq!(derived_files(&fx, "2026-10"), std::slice::from_ref(&first));
     assert_eq!(view_files(&fx, "person_apps", "2026-10").len(), 1);
-    // (`waterfall.mixed` is read by consumption, after final_persons.)
-    assert_eq!(view_files(&fx, "final_persons", "2026-10").len(), 2);
+    // (`waterfall.mixed` is read by consumption, after waterfall_persons.)
+    assert_eq!(view_files(&fx, "waterfall_persons", "2026-10").len(), 2);
     // A third usage file: two are kept, the latest ones, so the first went.
     let usage_files = view_files(&fx, "usage", "2026-10");
     assert_eq!(usage_files.len(), 2);
@@ -596,6 +596,45 @@ fn the_kept_accounts_hold_no_person_hash_that_repeats_the_identifier() {
     );
 }
 
+/// A month keeps the waterfall's persons with their hash, not its hex (a third of the file);
+/// `final_persons` gives every reader the `person_id` of the person's accounts, under the
+/// identifier key (16 bytes) and under a policy's SHA-256 (32).
+#[test]
+fn the_kept_waterfall_holds_the_persons_hash_and_final_persons_gives_its_id() {
+    let fx = Fixture::sample();
+    let kept = "SELECT * FROM waterfall_persons WHERE month = '2026-10' LIMIT 1";
+    let ids = "SELECT count(*) AS persons, \
+               count(*) FILTER (WHERE f.person_id = a.person_id) AS same_id, \
+               min(arrow_typeof(w.person_hash)) AS kept_as \
+               FROM final_persons f \
+               JOIN (SELECT month, person_key, max(person_id) AS person_id FROM account_persons \
+                     GROUP BY month, person_key) a \
+                 ON a.month = f.month AND a.person_key = f.person_key \
+               JOIN waterfall_persons w ON w.month = f.month AND w.person_key = f.person_key";
+    let toml = std::fs::read_to_string(fx.wh().join("seatcount.toml")).unwrap();
+    for policy in ["identifier", "username_or_email"] {
+        std::fs::write(
+            fx.wh().join("seatcount.toml"),
+            format!("{toml}\n[dedup]\npolicy = \"{policy}\"\n"),
+        )
+        .unwrap();
+        let users = same_both_ways(&fx, &["report", "users", "--month", "2026-10"]);
+        assert!(users.lines().count() > 2, "{users}");
+        let (ok, out, err) = run(&fx, true, &["sql", kept]);
+        assert!(ok, "{err}");
+        let header: Vec<&str> = out.lines().next().unwrap().split(',').collect();
+        assert!(header.contains(&"person_hash"), "{policy}: {out}");
+        assert!(!header.contains(&"person_id"), "{policy}: {out}");
+        let (ok, out, err) = run(&fx, true, &["sql", ids]);
+        assert!(ok, "{err}");
+        let row: Vec<&str> = out.lines().nth(1).unwrap().split(',').collect();
+        let persons: u64 = row[0].parse().unwrap();
+        assert!(persons > 0, "{policy}: {out}");
+        assert_eq!(row[1], row[0], "{policy}: {out}");
+        assert!(row[2].contains("Binary"), "{policy}: {out}");
+    }
+}
+
 #[test]
 fn ad_hoc_sql_reads_the_derived_files_of_the_months_it_needs() {
     let fx = Fixture::sample();
@@ -692,7 +731,12 @@ fn reports_deriving_the_same_months_at_once_agree() {
         assert_eq!(String::from_utf8(out.stdout).unwrap(), expected);
     }
     for month in MONTHS {
-        for view in ["account_owners", "person_apps", "final_persons", "usage"] {
+        for view in [
+            "account_owners",
+            "person_apps",
+            "waterfall_persons",
+            "usage",
+        ] {
             let files = view_files(&fx, view, month).len();
             assert!((1..=2).contains(&files), "{view} {month}: {files}");
         }

@@ -1,4 +1,7 @@
--- The waterfall's decisions per person and month (docs/semantics.md "Waterfall").
+-- The waterfall's decisions per person and month (docs/semantics.md "Waterfall"), as each
+-- month keeps them (docs/derived.md): with the person's hash, from which `final_persons`
+-- (61_final_persons.sql) gives every reader the person_id. Kept as text, the id made the
+-- file a third larger (BENCHMARKS.md run W).
 --
 -- final_classification:
 --   waterfall on (`waterfall.enabled`, Mendix): a person classified External is External only
@@ -8,7 +11,7 @@
 -- uses_pack / uses_other: whether the person used an app whose assigned pack counts for the
 -- month, and an app without one. `consumption` reads them with `waterfall.mixed`; a person
 -- with both is a mixed pack user.
-CREATE VIEW final_persons AS
+CREATE VIEW waterfall_persons AS
 WITH pack_use AS (
     SELECT pa.month, pa.person_key,
            bool_or(s.app_id IS NOT NULL) AS uses_pack,
@@ -19,7 +22,7 @@ WITH pack_use AS (
 )
 SELECT
     p.month,
-    p.person_id,
+    p.person_hash,
     p.person_key,
     p.classification,
     CASE
