@@ -1,7 +1,7 @@
 -- The waterfall's decisions per person and month (docs/semantics.md "Waterfall"), as each
 -- month keeps them (docs/derived.md): with the person's hash, from which `final_persons`
 -- (61_final_persons.sql) gives every reader the person_id. Kept as text, the id made the
--- file a third larger (BENCHMARKS.md run W).
+-- file a third larger, and `users` at 100M could not sort it (BENCHMARKS.md run W).
 --
 -- final_classification:
 --   waterfall on (`waterfall.enabled`, Mendix): a person classified External is External only

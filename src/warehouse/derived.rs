@@ -213,7 +213,10 @@ impl Write for Hashing {
 /// How a derived file is encoded. It is read whole, a month at a time, so it needs no
 /// statistics to prune by; its hashes are nearly all distinct, so a dictionary of them only
 /// costs the encoder its lookups before it gives up. LZ4 takes the repeats of the few text
-/// columns at a fraction of zstd's time; no codec shrinks the hashes.
+/// columns at a fraction of zstd's time; no codec shrinks the hashes. So no derived table
+/// keeps text with a value per person: DataFusion reads dictionary-encoded text as views into
+/// the dictionary's buffer, each batch counts that whole buffer as its own, and a sort of
+/// such batches ran out of any pool (BENCHMARKS.md run W, `users` at 100M).
 fn properties(schema: &SchemaRef) -> WriterProperties {
     schema::hash_columns(schema)
         .fold(WriterProperties::builder(), |builder, column| {

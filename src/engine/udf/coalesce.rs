@@ -58,7 +58,6 @@ impl ScalarUDFImpl for Coalesce {
         self.inner.documentation()
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let rows = args.number_rows;
         let out_type = args.return_type().clone();
         let mut values = args.args.into_iter();
         let Some(first) = values.next() else {
@@ -82,12 +81,7 @@ impl ScalarUDFImpl for Coalesce {
                 }
             };
         }
-        match known {
-            ColumnarValue::Array(a) if a.len() != rows => {
-                exec_err!("coalesce gave {} rows for {rows}", a.len())
-            }
-            known => Ok(known),
-        }
+        Ok(known)
     }
 }
 
