@@ -1,9 +1,10 @@
 -- Normalization and hashing at ingest (docs/input.md): the privacy boundary.
 --
 -- Reads `incoming`, validated rows of one input chunk that still hold clear identifiers in
--- memory, and produces the stored event columns plus `month` and `fingerprint` (a hash of
+-- memory, and produces the stored event columns plus `fingerprint` (a hash of
 -- the row's validated values, which ingest uses to drop exact repeats and does not store). Only this query's output is
--- written to disk, so every clear identifier is hashed here and dropped.
+-- written to disk, so every clear identifier is hashed here and dropped. Ingest puts each row
+-- in the partition of its `event_time`'s UTC month (src/ingest/by_month.rs).
 --
 -- The user name and the NamedUserIdentifier are each stored in the three forms of
 -- `identifiers.case` (docs/semantics.md "Identifiers"), so the setting and
@@ -14,7 +15,8 @@
 -- identifiers that differ only by case or white space. Pre-hashed input (`*_hash` columns, 64
 -- hex digits) stands in for all three forms, in the stored form: its first 16 bytes, which is
 -- what `hash_identifier` gives for the same value (docs/input.md "What lands on disk"). Roles
--- that are missing or empty are unknown: NULL.
+-- that are missing or empty are unknown: validation has already made them NULL
+-- (src/ingest/validate.rs).
 --
 -- Hashing is the cost of ingest, so each row hashes as few distinct strings as it can: the
 -- lowercased forms are hashed once (`hashed`), another form only where it differs, and the
@@ -48,9 +50,6 @@ SELECT
     fingerprint,
     nullif(trim(event_id), '') AS event_id,
     event_time,
-    -- The UTC calendar month the event falls in, as its first instant; ingest names the
-    -- partition (`YYYY-MM`) once per distinct value, not once per row.
-    date_trunc('month', event_time) AS month,
     trim(app_id) AS app_id,
     nullif(trim(app_name), '') AS app_name,
     trim(environment_id) AS environment_id,
@@ -77,7 +76,7 @@ SELECT
     coalesce(split_part(email_normalized, '@', 2), lower(nullif(trim(email_domain_given), ''))) AS email_domain,
     email_domain(user_name) AS user_name_domain,
     user_type,
-    CASE WHEN cardinality(roles) > 0 THEN roles END AS roles,
+    roles,
     coalesce(active, true) AS active,
     coalesce(anonymous, false) AS anonymous
 FROM hashed

@@ -6,6 +6,7 @@
 //! ([`months`]) → commit (journal + renames). Clear identifiers exist only in
 //! memory between read and normalize, and in the quarantine when asked for.
 
+mod by_month;
 pub(crate) mod columns;
 pub(crate) mod months;
 pub(crate) mod quarantine;
@@ -14,18 +15,16 @@ pub(crate) mod resolve;
 pub(crate) mod validate;
 pub(crate) mod write;
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, AsArray, BooleanArray, RecordBatch};
-use datafusion::arrow::buffer::BooleanBuffer;
-use datafusion::arrow::compute::{cast, filter_record_batch};
-use datafusion::arrow::datatypes::{
-    DataType, SchemaRef, TimeUnit, TimestampMicrosecondType, UInt64Type,
-};
+use datafusion::arrow::array::{ArrayRef, AsArray, RecordBatch};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, SchemaRef, UInt64Type};
 use datafusion::datasource::MemTable;
+use datafusion::prelude::SessionContext;
 
 use crate::engine::memory::{self, Workload};
 use crate::engine::{Engine, sql, udf::UdfSettings};
@@ -36,6 +35,7 @@ use crate::warehouse::key::HashAlgorithm;
 use crate::warehouse::lock::Lock;
 use crate::warehouse::manifest::StoredFile;
 use crate::warehouse::{CONFLICTS, EVENTS, QUARANTINE, Warehouse, crash, make_dir, schema};
+use by_month::split_months;
 use months::{MonthFiles, Months};
 use quarantine::QuarantineWriter;
 use read::Format;
@@ -270,6 +270,7 @@ impl Run {
     ) -> Result<LedgerEntry> {
         let display = input.path.display().to_string();
         let mut future = 0u64;
+        let mut in_flight: Option<InFlight> = None;
         for chunk in read::open(input.path, input.format, &mut |m| observer.warn(m))? {
             let chunk = chunk?;
             entry.rows_read += chunk.len() as u64;
@@ -306,8 +307,19 @@ impl Run {
             }
             entry.rows_accepted += checked.batch.num_rows() as u64;
             if checked.batch.num_rows() > 0 {
-                stage_chunk(&self.engine, months, checked.batch).await?;
+                // The previous chunk's rows go to their months while this one normalizes.
+                let previous = match in_flight.take() {
+                    Some(previous) => Some(previous.finish().await?),
+                    None => None,
+                };
+                in_flight = Some(InFlight::start(&self.engine, checked.batch));
+                if let Some(previous) = previous {
+                    hand_over(months, previous).await?;
+                }
             }
+        }
+        if let Some(last) = in_flight {
+            hand_over(months, last.finish().await?).await?;
         }
         if future > 0 {
             observer.warn(format!(
@@ -398,13 +410,59 @@ struct Input<'a> {
 /// The quarantine's name in staging, before the commit moves it under `quarantine/`.
 const QUARANTINE_FILE: &str = "quarantine.ndjson";
 
-/// Normalizes one validated chunk in SQL and hands its rows to their months.
+/// A chunk's rows, normalized, split by month and conformed to the stored schema, with each
+/// row's fingerprint: what its months take, in the order the rows were read.
+type Normalized = Vec<(String, RecordBatch, ArrayRef)>;
+
+/// The chunk being normalized while the next one is read and validated.
+///
+/// Reading, validating and de-duplicating run on the thread that drives the ingest, and
+/// normalizing on the runtime's workers; one chunk in flight lets the two overlap instead of
+/// taking turns (BENCHMARKS.md run X). A chunk's rows still reach their months only after
+/// every earlier chunk's, so the first row of an event id keeps winning, and one chunk's
+/// rows at most wait in memory beside the one being normalized.
+struct InFlight(tokio::task::JoinHandle<Result<Normalized>>);
+
+impl InFlight {
+    /// Starts normalizing `batch`.
+    fn start(engine: &Engine, batch: RecordBatch) -> Self {
+        let ctx = engine.context().clone();
+        InFlight(tokio::spawn(normalize_chunk(ctx, batch)))
+    }
+
+    /// Waits for the chunk's rows.
+    async fn finish(mut self) -> Result<Normalized> {
+        (&mut self.0)
+            .await
+            .map_err(|e| Error::Runtime(format!("normalizing a chunk of events failed: {e}")))?
+    }
+}
+
+/// Hands a normalized chunk's rows to their months, which drop repeated event ids and queue
+/// the rest for their files.
+async fn hand_over(months: &mut Months<'_>, normalized: Normalized) -> Result<()> {
+    for (month, rows, fingerprints) in normalized {
+        months
+            .write(&month, rows, fingerprints.as_primitive::<UInt64Type>())
+            .await?;
+    }
+    Ok(())
+}
+
+impl Drop for InFlight {
+    /// An ingest that stops on an error does not leave a chunk normalizing behind it.
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Normalizes one validated chunk in SQL and splits its rows by month.
 ///
 /// The chunk is cut into one slice per core and normalized as that many partitions, so
 /// hashing uses every core; the partitions come back in order, so rows reach their months in
-/// the order they were read.
-async fn stage_chunk(engine: &Engine, months: &mut Months<'_>, batch: RecordBatch) -> Result<()> {
-    let ctx = engine.context();
+/// the order they were read. Only one chunk is normalized at a time ([`InFlight`]), so the
+/// one `incoming` table of the session is this chunk's.
+async fn normalize_chunk(ctx: SessionContext, batch: RecordBatch) -> Result<Normalized> {
     let parts = ctx.state().config().target_partitions().max(1);
     let step = batch.num_rows().div_ceil(parts).max(1);
     let slices = (0..batch.num_rows())
@@ -420,6 +478,7 @@ async fn stage_chunk(engine: &Engine, months: &mut Months<'_>, batch: RecordBatc
         .collect_partitioned()
         .await;
     ctx.deregister_table("incoming")?;
+    let mut normalized = Vec::new();
     for batch in partitions?.into_iter().flatten() {
         for (month, rows) in split_months(&batch)? {
             let fingerprints = cast(
@@ -428,47 +487,10 @@ async fn stage_chunk(engine: &Engine, months: &mut Months<'_>, batch: RecordBatc
                 &DataType::UInt64,
             )?;
             let rows = conform(&rows, &schema::stored_schema())?;
-            months
-                .write(&month, rows, fingerprints.as_primitive::<UInt64Type>())
-                .await?;
+            normalized.push((month, rows, fingerprints));
         }
     }
-    Ok(())
-}
-
-/// `batch`'s rows by month (`YYYY-MM`), from normalize.sql's `month`: the first instant of
-/// each row's month, so only distinct values are formatted. Every validated row has an
-/// `event_time`, so a row without a month is refused rather than left out of every month.
-fn split_months(batch: &RecordBatch) -> Result<Vec<(String, RecordBatch)>> {
-    let column = batch
-        .column_by_name(schema::MONTH)
-        .expect("normalize.sql yields month");
-    if column.null_count() > 0 {
-        return Err(Error::Runtime(
-            "normalize.sql gave a row no month; nothing was written".into(),
-        ));
-    }
-    let starts = cast(column, &DataType::Timestamp(TimeUnit::Microsecond, None))?;
-    let values = starts.as_primitive::<TimestampMicrosecondType>().values();
-    let distinct: BTreeSet<i64> = values.iter().copied().collect();
-    let name = |start: i64| -> Result<String> {
-        chrono::DateTime::from_timestamp_micros(start)
-            .map(|t| t.format("%Y-%m").to_string())
-            .ok_or_else(|| Error::Runtime(format!("an event month ({start} µs) is out of range")))
-    };
-    if let (1, Some(&start)) = (distinct.len(), distinct.first()) {
-        return Ok(vec![(name(start)?, batch.clone())]);
-    }
-    distinct
-        .into_iter()
-        .map(|start| {
-            let mask = BooleanBuffer::collect_bool(values.len(), |i| values[i] == start);
-            Ok((
-                name(start)?,
-                filter_record_batch(batch, &BooleanArray::new(mask, None))?,
-            ))
-        })
-        .collect()
+    Ok(normalized)
 }
 
 /// Picks `schema`'s columns from `batch` by name and casts them to its types (SQL yields
@@ -559,7 +581,7 @@ mod tests {
     /// NULLs filled in for a name the SQL forgot.
     #[tokio::test]
     async fn normalize_yields_exactly_the_stored_columns() {
-        let ctx = datafusion::prelude::SessionContext::new();
+        let ctx = SessionContext::new();
         crate::engine::udf::register(
             &ctx,
             &UdfSettings {
@@ -580,7 +602,7 @@ mod tests {
             .fields()
             .iter()
             .map(|f| f.name().clone())
-            .filter(|n| n != schema::MONTH && n != validate::FINGERPRINT)
+            .filter(|n| n != validate::FINGERPRINT)
             .collect();
         let stored: Vec<String> = schema::stored_schema()
             .fields()

@@ -8,9 +8,10 @@ use std::sync::{Arc, LazyLock};
 
 use chrono::{DateTime, NaiveDateTime};
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, BooleanBuilder, ListBuilder, RecordBatch, StringArray,
-    StringBuilder, TimestampMicrosecondArray, UInt64Array, new_null_array,
+    Array, ArrayRef, AsArray, BooleanArray, BooleanBuilder, ListArray, ListBuilder, RecordBatch,
+    StringArray, StringBuilder, TimestampMicrosecondArray, UInt64Array, new_null_array,
 };
+use datafusion::arrow::buffer::{BooleanBuffer, NullBuffer};
 use datafusion::arrow::compute::{cast, filter_record_batch};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::common::hash_utils::{RandomState, create_hashes};
@@ -88,6 +89,23 @@ static INCOMING: LazyLock<SchemaRef> = LazyLock::new(|| {
 /// fingerprints store the same event, so a repeat of one is dropped without reading back the
 /// first (src/ingest/months.rs). Not stored.
 pub const FINGERPRINT: &str = "fingerprint";
+
+/// `roles` with every empty list made NULL: no roles given is as unknown as no column
+/// (docs/input.md). Done here rather than in normalize.sql, where `cardinality` walked each
+/// list row by row (BENCHMARKS.md run X); the offsets say it at once.
+fn empty_as_unknown(roles: &ListArray) -> ArrayRef {
+    let offsets = roles.value_offsets();
+    let given = BooleanBuffer::collect_bool(roles.len(), |i| {
+        roles.is_valid(i) && offsets[i + 1] > offsets[i]
+    });
+    let (field, offsets, values, _) = roles.clone().into_parts();
+    Arc::new(ListArray::new(
+        field,
+        offsets,
+        values,
+        Some(NullBuffer::new(given)),
+    ))
+}
 
 /// The schema of the `incoming` table that `sql/ingest/normalize.sql` reads.
 pub fn incoming_schema() -> SchemaRef {
@@ -354,7 +372,7 @@ pub fn validate(chunk: &RawChunk) -> Result<Validated> {
         }
         None => new_null_array(&schema::roles_type(), n),
     };
-    typed.push((Col::Roles, roles));
+    typed.push((Col::Roles, empty_as_unknown(roles.as_list::<i32>())));
 
     let mut slots: Vec<Option<ArrayRef>> = texts
         .into_iter()

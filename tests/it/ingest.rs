@@ -132,6 +132,12 @@ fn parquet_input_with_native_types() {
     assert_eq!(rows[0]["nui_hashed"], true);
     assert_eq!(rows[1]["active"], false);
     assert_eq!(rows[1]["no_nui"], true);
+    // An empty list of roles is as unknown as none: stored NULL.
+    assert!(
+        rows[1].get("roles").is_none_or(|r| r.is_null()),
+        "{:?}",
+        rows[1]
+    );
 }
 
 #[test]
