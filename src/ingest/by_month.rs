@@ -1,5 +1,5 @@
 //! Which month partition each normalized row goes to: the UTC calendar month of its
-//! `event_time` (docs/input.md "Where events go").
+//! `event_time` (docs/input.md "What lands on disk").
 //!
 //! This is Rust rather than `date_trunc('month', event_time)` in normalize.sql because
 //! DataFusion truncates each timestamp through its time zone, one calendar computation a row:
