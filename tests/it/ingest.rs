@@ -42,6 +42,50 @@ fn sample_lands_in_utc_month_partitions() {
     );
 }
 
+/// An event is stored in the partition of its UTC calendar month, whatever offset it was
+/// given in, to the last microsecond of the month.
+#[test]
+fn an_event_goes_to_the_partition_of_its_utc_month() {
+    let fx = Fixture::new();
+    let input = fx.file(
+        "edges.csv",
+        "event_time,app_id,environment_id,user_name\n\
+         2026-01-31T23:59:59.999999Z,a,e,last-of-january\n\
+         2026-02-01T00:00:00Z,a,e,first-of-february\n\
+         2026-01-31T23:30:00-01:00,a,e,february-in-utc\n\
+         2026-03-01T00:30:00+01:00,a,e,february-again\n\
+         2024-02-29T12:00:00Z,a,e,leap-day\n",
+    );
+    fx.ingest(&[&input]);
+    let rows = fx.rows("SELECT month, count(*) AS n FROM events GROUP BY month ORDER BY month");
+    let months: Vec<(String, i64)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["month"].as_str().unwrap().to_string(),
+                r["n"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        months,
+        vec![
+            ("2024-02".to_string(), 1),
+            ("2026-01".to_string(), 1),
+            ("2026-02".to_string(), 3),
+        ]
+    );
+    let files = fx.files();
+    for month in ["2024-02", "2026-01", "2026-02"] {
+        assert!(
+            files
+                .iter()
+                .any(|f| f.starts_with(&format!("events/month={month}/"))),
+            "{month}: {files:?}"
+        );
+    }
+}
+
 #[test]
 fn columns_default_and_parse_as_documented() {
     let fx = Fixture::new();
