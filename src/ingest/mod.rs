@@ -438,6 +438,13 @@ impl InFlight {
     }
 }
 
+impl Drop for InFlight {
+    /// An ingest that stops on an error does not leave a chunk normalizing behind it.
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Hands a normalized chunk's rows to their months, which drop repeated event ids and queue
 /// the rest for their files.
 async fn hand_over(months: &mut Months<'_>, normalized: Normalized) -> Result<()> {
@@ -447,13 +454,6 @@ async fn hand_over(months: &mut Months<'_>, normalized: Normalized) -> Result<()
             .await?;
     }
     Ok(())
-}
-
-impl Drop for InFlight {
-    /// An ingest that stops on an error does not leave a chunk normalizing behind it.
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }
 
 /// Normalizes one validated chunk in SQL and splits its rows by month.

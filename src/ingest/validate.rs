@@ -93,18 +93,14 @@ pub const FINGERPRINT: &str = "fingerprint";
 /// `roles` with every empty list made NULL: no roles given is as unknown as no column
 /// (docs/input.md). Done here rather than in normalize.sql, where `cardinality` walked each
 /// list row by row (BENCHMARKS.md run X); the offsets say it at once.
-fn empty_as_unknown(roles: &ListArray) -> ArrayRef {
+fn empty_as_unknown(roles: &ListArray) -> Result<ArrayRef> {
     let offsets = roles.value_offsets();
     let given = BooleanBuffer::collect_bool(roles.len(), |i| {
         roles.is_valid(i) && offsets[i + 1] > offsets[i]
     });
     let (field, offsets, values, _) = roles.clone().into_parts();
-    Arc::new(ListArray::new(
-        field,
-        offsets,
-        values,
-        Some(NullBuffer::new(given)),
-    ))
+    let roles = ListArray::try_new(field, offsets, values, Some(NullBuffer::new(given)))?;
+    Ok(Arc::new(roles))
 }
 
 /// The schema of the `incoming` table that `sql/ingest/normalize.sql` reads.
@@ -372,7 +368,7 @@ pub fn validate(chunk: &RawChunk) -> Result<Validated> {
         }
         None => new_null_array(&schema::roles_type(), n),
     };
-    typed.push((Col::Roles, empty_as_unknown(roles.as_list::<i32>())));
+    typed.push((Col::Roles, empty_as_unknown(roles.as_list::<i32>())?));
 
     let mut slots: Vec<Option<ArrayRef>> = texts
         .into_iter()

@@ -57,23 +57,12 @@ fn an_event_goes_to_the_partition_of_its_utc_month() {
          2024-02-29T12:00:00Z,a,e,leap-day\n",
     );
     fx.ingest(&[&input]);
-    let rows = fx.rows("SELECT month, count(*) AS n FROM events GROUP BY month ORDER BY month");
-    let months: Vec<(String, i64)> = rows
-        .iter()
-        .map(|r| {
-            (
-                r["month"].as_str().unwrap().to_string(),
-                r["n"].as_i64().unwrap(),
-            )
-        })
-        .collect();
     assert_eq!(
-        months,
-        vec![
-            ("2024-02".to_string(), 1),
-            ("2026-01".to_string(), 1),
-            ("2026-02".to_string(), 3),
-        ]
+        fx.csv(&[
+            "sql",
+            "SELECT month, count(*) AS n FROM events GROUP BY month ORDER BY month"
+        ]),
+        "month,n\n2024-02,1\n2026-01,1\n2026-02,3\n"
     );
     let files = fx.files();
     for month in ["2024-02", "2026-01", "2026-02"] {
@@ -234,6 +223,37 @@ fn an_event_id_is_stored_once_across_files_and_ingests() {
     assert_eq!(
         fx.value("SELECT string_agg(event_id, ',' ORDER BY event_id) FROM events"),
         "ev-1,ev-2"
+    );
+}
+
+/// A bad row past the first chunk of a file (128k rows) fails the ingest while the chunk
+/// before it is still being normalized: the same one sentence, and nothing written.
+#[test]
+fn a_bad_row_while_a_chunk_is_in_flight_still_writes_nothing() {
+    let fx = Fixture::new();
+    let rows = 140_000;
+    let mut text = String::with_capacity(rows * 48);
+    text.push_str(HEADER);
+    text.push('\n');
+    for i in 0..rows {
+        text.push_str(&format!("ev-{i},2026-05-01T10:00:00Z,a,e,,user{i},,,,,,\n"));
+    }
+    text.push_str("ev-bad,2026-05-01T10:00:00Z,a,e,,secret.person,,,,,maybe,\n");
+    let big = fx.file("big.csv", &text);
+    let out = fx.cmd().arg("ingest").arg(&big).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "one sentence: {stderr}");
+    assert!(
+        stderr.contains(&format!("line {}", rows + 2)) && stderr.contains("column active"),
+        "{stderr}"
+    );
+    assert!(
+        !fx.files()
+            .iter()
+            .any(|f| f.starts_with("events/") || f.contains("staging")),
+        "nothing written: {:?}",
+        fx.files()
     );
 }
 
