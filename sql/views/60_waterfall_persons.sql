@@ -9,17 +9,9 @@
 --     count as Internal.
 --   waterfall off (OutSystems): the classification itself; nothing falls through.
 -- uses_pack / uses_other: whether the person used an app whose assigned pack counts for the
--- month, and an app without one. `consumption` reads them with `waterfall.mixed`; a person
--- with both is a mixed pack user.
+-- month, and an app without one, as `persons` (56_persons.sql) takes them. `consumption`
+-- reads them with `waterfall.mixed`; a person with both is a mixed pack user.
 CREATE VIEW waterfall_persons AS
-WITH pack_use AS (
-    SELECT pa.month, pa.person_key,
-           bool_or(s.app_id IS NOT NULL) AS uses_pack,
-           bool_or(s.app_id IS NULL) AS uses_other
-    FROM person_apps pa
-    LEFT JOIN single_app_packs s ON s.month = pa.month AND s.app_id = pa.app_id
-    GROUP BY pa.month, pa.person_key
-)
 SELECT
     p.month,
     p.person_hash,
@@ -30,10 +22,9 @@ SELECT
         WHEN p.classification = 'External' AND x.month IS NOT NULL THEN 'External'
         ELSE 'Internal'
     END AS final_classification,
-    u.uses_pack,
-    u.uses_other
+    p.uses_pack,
+    p.uses_other
 FROM persons p
-JOIN pack_use u ON u.month = p.month AND u.person_key = p.person_key
 LEFT JOIN (
     SELECT DISTINCT month FROM valid_subscriptions WHERE subscription_type = 'external'
 ) x ON x.month = p.month;

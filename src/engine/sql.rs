@@ -176,7 +176,6 @@ pub const VIEWS: &[View] = &[
         "views/36_person_environments.sql",
         false
     ),
-    view!("persons", "views/40_persons.sql", false),
     view!("months", "views/45_months.sql", true),
     view!("pack_assignments", "views/48_pack_assignments.sql", false),
     view!(
@@ -185,6 +184,7 @@ pub const VIEWS: &[View] = &[
         false
     ),
     view!("single_app_packs", "views/55_single_app_packs.sql", false),
+    view!("persons", "views/56_persons.sql", false),
     view!(
         "waterfall_persons",
         "views/60_waterfall_persons.sql",

@@ -460,7 +460,7 @@ impl Accumulator for Single {
 #[cfg(test)]
 mod tests {
     use datafusion::arrow::array::{
-        Int32Array, RecordBatch, StringArray, TimestampMicrosecondArray,
+        FixedSizeBinaryArray, Int32Array, RecordBatch, StringArray, TimestampMicrosecondArray,
     };
     use datafusion::datasource::MemTable;
     use datafusion::prelude::{SessionConfig, SessionContext};
@@ -475,12 +475,28 @@ mod tests {
         let t = TimestampMicrosecondArray::from(rows.iter().map(|r| r.1).collect::<Vec<_>>());
         let id = StringArray::from(rows.iter().map(|r| r.2.clone()).collect::<Vec<_>>());
         let v = StringArray::from(rows.iter().map(|r| r.3.clone()).collect::<Vec<_>>());
+        // The value's first two bytes as a 2-byte hash, the fixed-width kind `latest` also
+        // keeps (the property test's values have exactly two).
+        let h = FixedSizeBinaryArray::try_from_sparse_iter_with_size(
+            rows.iter().map(|r| {
+                r.3.as_ref().map(|v| {
+                    let b = v.as_bytes();
+                    [
+                        b.first().copied().unwrap_or(0),
+                        b.get(1).copied().unwrap_or(0),
+                    ]
+                })
+            }),
+            2,
+        )
+        .unwrap();
         // Nullable columns whatever the rows, so every partition has one schema.
         RecordBatch::try_from_iter_with_nullable([
             ("g", Arc::new(g) as ArrayRef, false),
             ("t", Arc::new(t) as ArrayRef, true),
             ("id", Arc::new(id) as ArrayRef, true),
             ("v", Arc::new(v) as ArrayRef, true),
+            ("h", Arc::new(h) as ArrayRef, true),
         ])
         .unwrap()
     }
@@ -528,9 +544,9 @@ mod tests {
         (run(&queries[0]), run(&queries[1]))
     }
 
-    /// A struct of the two characters of `v` (`-` for a NULL field).
+    /// A struct of the two characters of `v` (`-` for a NULL field) and its hash.
     const SPLIT: &str = "SELECT *, named_struct('a', nullif(substr(v, 1, 1), '-'), \
-                         'b', nullif(substr(v, 2, 1), '-')) AS s FROM t";
+                         'b', nullif(substr(v, 2, 1), '-'), 'h', h) AS s FROM t";
 
     proptest::proptest! {
         /// Over text values, and over structs whose fields all come from one row, ties broken
@@ -558,10 +574,16 @@ mod tests {
             ]);
             proptest::prop_assert_eq!(latest, first_value);
             let (latest, first_value) = both(&rows, &cuts, skip_partial, [
+                "SELECT g, latest(h, t, id) AS x FROM t GROUP BY g".into(),
+                "SELECT g, first_value(h ORDER BY t DESC, id DESC NULLS LAST, h DESC) AS x \
+                 FROM t GROUP BY g".into(),
+            ]);
+            proptest::prop_assert_eq!(latest, first_value);
+            let (latest, first_value) = both(&rows, &cuts, skip_partial, [
                 format!("SELECT g, latest(s, t, id) AS x FROM ({SPLIT}) GROUP BY g"),
                 format!(
                     "SELECT g, first_value(s ORDER BY t DESC, id DESC NULLS LAST, s['a'] DESC, \
-                     s['b'] DESC) AS x FROM ({SPLIT}) GROUP BY g"
+                     s['b'] DESC, s['h'] DESC) AS x FROM ({SPLIT}) GROUP BY g"
                 ),
             ]);
             proptest::prop_assert_eq!(latest, first_value);

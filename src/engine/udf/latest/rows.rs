@@ -7,10 +7,14 @@
 //! are no longer pointed at, the live ones are gathered into one batch and the rest dropped, so
 //! what is kept stays within a small multiple of the groups.
 
+use std::sync::Arc;
+
+use datafusion::arrow::array::builder::NullBufferBuilder;
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, FixedSizeBinaryArray, LargeStringArray, StringArray, StringViewArray,
     new_null_array,
 };
+use datafusion::arrow::buffer::Buffer;
 use datafusion::arrow::compute::{cast, interleave};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Result, exec_err};
@@ -163,7 +167,7 @@ impl KeptRows {
             .into_iter()
             .map(|column| match column.data_type() {
                 // Gathered views still point into every old batch's buffers; copy them out.
-                DataType::Utf8View => std::sync::Arc::new(column.as_string_view().gc()) as ArrayRef,
+                DataType::Utf8View => Arc::new(column.as_string_view().gc()) as ArrayRef,
                 _ => column,
             })
             .collect::<Vec<_>>();
@@ -201,12 +205,38 @@ impl KeptRows {
             .iter()
             .enumerate()
             .map(|(c, data_type)| {
+                if let DataType::FixedSizeBinary(width) = data_type {
+                    return self.gathered_fixed(c, *width, refs);
+                }
                 let null = new_null_array(data_type, 1);
                 let mut sources: Vec<&dyn Array> = vec![null.as_ref()];
                 sources.extend(self.batches.iter().map(|b| b[c].array()));
                 Ok(interleave(&sources, &indices)?)
             })
             .collect()
+    }
+
+    /// Column `c` (fixed-width binary: a stored hash) of the rows `refs` point at. Arrow's
+    /// `interleave` has no fast path for this type and extends a generic builder row by row,
+    /// which was 3% of a cold `usage` (BENCHMARKS.md run Y); here each row is one copy.
+    fn gathered_fixed(&self, c: usize, width: i32, refs: &[Option<RowRef>]) -> Result<ArrayRef> {
+        let size = width as usize;
+        let mut values = Vec::with_capacity(refs.len() * size);
+        let mut nulls = NullBufferBuilder::new(refs.len());
+        for r in refs {
+            match r.and_then(|r| self.bytes_of(r, c)) {
+                Some(value) => {
+                    values.extend_from_slice(value);
+                    nulls.append_non_null();
+                }
+                None => {
+                    values.resize(values.len() + size, 0);
+                    nulls.append_null();
+                }
+            }
+        }
+        let array = FixedSizeBinaryArray::try_new(width, Buffer::from_vec(values), nulls.finish())?;
+        Ok(Arc::new(array))
     }
 }
 

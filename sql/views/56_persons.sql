@@ -11,6 +11,14 @@
 --   latest                   the classification of the account with the latest counted event
 --                            (on a tie, Internal).
 --
+-- uses_pack / uses_other: whether the person used an app whose assigned pack counts for the
+-- month (single_app_packs), and an app without one: what the waterfall's Single-App step reads
+-- (60_waterfall_persons.sql). They are taken here, in the one grouping of the month's
+-- accounts by person, because the waterfall used to group the person's apps a second time and
+-- join the two groupings, person by person: a third of a cold `usage` at 100M (BENCHMARKS.md
+-- run Y). Each account's app matches at most one row of single_app_packs (one per month and
+-- app), so the join adds a flag to each account and changes no other aggregate.
+--
 -- `latest(x, t, NULL)` is `first_value(x ORDER BY t DESC, x DESC)` (see 20_accounts.sql): on a
 -- tie 'Internal' sorts after 'External' and wins. The policy is written `CASE WHEN
 -- {{conflict}} = '...'`, which the planner folds, so only the configured policy's aggregate
@@ -29,7 +37,13 @@ FROM (
         END AS classification,
         min(classification) <> max(classification) AS conflicting,
         bool_and(unclassified) AS unclassified,
-        max(last_event) AS last_event
-    FROM account_persons
+        max(last_event) AS last_event,
+        bool_or(in_pack) AS uses_pack,
+        bool_or(NOT in_pack) AS uses_other
+    FROM (
+        SELECT a.*, s.app_id IS NOT NULL AS in_pack
+        FROM account_persons a
+        LEFT JOIN single_app_packs s ON s.month = a.month AND s.app_id = a.app_id
+    )
     GROUP BY month, person_key
 );
