@@ -41,9 +41,11 @@ FROM (
         bool_or(in_pack) AS uses_pack,
         bool_or(NOT in_pack) AS uses_other
     FROM (
+        -- The packs on the join's build side: a few rows, where the accounts would be the
+        -- month's millions.
         SELECT a.*, s.app_id IS NOT NULL AS in_pack
-        FROM account_persons a
-        LEFT JOIN single_app_packs s ON s.month = a.month AND s.app_id = a.app_id
+        FROM single_app_packs s
+        RIGHT JOIN account_persons a ON s.month = a.month AND s.app_id = a.app_id
     )
     GROUP BY month, person_key
 );
