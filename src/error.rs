@@ -68,6 +68,23 @@ impl Error {
             source,
         }
     }
+
+    /// A Parquet file at `path` could not be written. The writer's own errors name no file,
+    /// so a full disk read "Parquet: External: No space left on device" (BENCHMARKS.md run
+    /// Y); the operating system's reason comes out as any other I/O error, with the path.
+    pub fn parquet_write(
+        path: impl AsRef<Path>,
+        e: datafusion::parquet::errors::ParquetError,
+    ) -> Self {
+        use datafusion::parquet::errors::ParquetError;
+        match e {
+            ParquetError::External(inner) => match inner.downcast::<std::io::Error>() {
+                Ok(source) => Error::io(path, *source),
+                Err(other) => Error::Runtime(format!("{}: {other}", path.as_ref().display())),
+            },
+            other => Error::Runtime(format!("{}: {other}", path.as_ref().display())),
+        }
+    }
 }
 
 impl From<datafusion::error::DataFusionError> for Error {

@@ -67,16 +67,18 @@ impl ParquetSink {
     /// Creates `path` and starts its writer.
     pub fn create(path: &Path, schema: SchemaRef, purpose: Purpose) -> Result<Self> {
         let file = File::create(path).map_err(|e| Error::io(path, e))?;
-        let mut writer = ArrowWriter::try_new(file, schema, Some(purpose.properties()?))?;
+        let mut writer = ArrowWriter::try_new(file, schema, Some(purpose.properties()?))
+            .map_err(|e| Error::parquet_write(path, e))?;
         let (queue, mut batches) = mpsc::channel::<RecordBatch>(purpose.queue());
         let thread_path = path.to_path_buf();
         let thread = std::thread::Builder::new()
             .name("parquet-writer".into())
             .spawn(move || {
+                let failed = |e| Error::parquet_write(&thread_path, e);
                 while let Some(batch) = batches.blocking_recv() {
-                    writer.write(&batch)?;
+                    writer.write(&batch).map_err(failed)?;
                 }
-                let file = writer.into_inner()?;
+                let file = writer.into_inner().map_err(failed)?;
                 file.sync_all().map_err(|e| Error::io(&thread_path, e))
             })
             .map_err(|e| Error::io(path, e))?;
@@ -124,5 +126,30 @@ impl Drop for ParquetSink {
     /// directory is removed, so no thread writes into a deleted directory.
     fn drop(&mut self) {
         let _ = self.join();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::{ArrayRef, Int64Array};
+
+    use super::*;
+
+    /// A full disk (Linux's `/dev/full` refuses every write) is one sentence naming the file,
+    /// in the operating system's words, not the Parquet writer's, which names none.
+    #[tokio::test]
+    async fn a_full_disk_names_the_file() {
+        let full = Path::new("/dev/full");
+        assert!(full.exists(), "the tests run on Linux, which has /dev/full");
+        let column = Arc::new(Int64Array::from_iter_values(0..100_000)) as ArrayRef;
+        let batch = RecordBatch::try_from_iter([("n", column)]).unwrap();
+        let mut sink = ParquetSink::create(full, batch.schema(), Purpose::Stored).unwrap();
+        let said = match sink.write(batch).await {
+            Err(e) => e.to_string(),
+            Ok(()) => sink.finish().unwrap_err().to_string(),
+        };
+        assert_eq!(said, "/dev/full: No space left on device (os error 28)");
     }
 }

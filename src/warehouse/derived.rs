@@ -253,15 +253,18 @@ impl DerivedWriter {
             file,
             hasher: Sha256::new(),
         };
-        let mut writer = ArrowWriter::try_new(hashing, schema, Some(properties))?;
+        let mut writer = ArrowWriter::try_new(hashing, schema, Some(properties))
+            .map_err(|e| Error::parquet_write(&tmp, e))?;
         let (batches, received) = std::sync::mpsc::sync_channel::<RecordBatch>(IN_FLIGHT);
+        let encoded = tmp.clone();
         let encoder = std::thread::Builder::new()
             .name("derived-writer".into())
             .spawn(move || {
+                let failed = |e| Error::parquet_write(&encoded, e);
                 for batch in received {
-                    writer.write(&batch)?;
+                    writer.write(&batch).map_err(failed)?;
                 }
-                Ok(writer.into_inner()?)
+                writer.into_inner().map_err(failed)
             })
             .map_err(|e| Error::io(&tmp, e))?;
         Ok(Some(DerivedWriter {
