@@ -385,6 +385,14 @@ fn history_under_way(fx: &Fixture, cluster: &LocalCluster, executor: &str) -> Ch
         .unwrap();
     let start = Instant::now();
     while !cluster.log(executor).contains("Execute task") {
+        if run.try_wait().unwrap().is_some() {
+            // The report ended before any task ran: say why, not only that no task came.
+            let out = run.wait_with_output().unwrap();
+            panic!(
+                "history ended before {executor} took a task: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
         assert!(
             start.elapsed() < Duration::from_secs(60),
             "{executor} got no task"
