@@ -15,9 +15,10 @@
 -- month (single_app_packs), and an app without one: what the waterfall's Single-App step reads
 -- (60_waterfall_persons.sql). They are taken here, in the one grouping of the month's
 -- accounts by person, because the waterfall used to group the person's apps a second time and
--- join the two groupings, person by person: a third of a cold `usage` at 100M (BENCHMARKS.md
--- run Y). Each account's app matches at most one row of single_app_packs (one per month and
--- app), so the join adds a flag to each account and changes no other aggregate.
+-- join the two groupings person by person, which cost a month at 100M more CPU than the
+-- persons themselves (BENCHMARKS.md run Y). Each account's app matches at most one row of
+-- single_app_packs (one per month and app), so the join adds a flag to each account and
+-- changes no other aggregate.
 --
 -- `latest(x, t, NULL)` is `first_value(x ORDER BY t DESC, x DESC)` (see 20_accounts.sql): on a
 -- tie 'Internal' sorts after 'External' and wins. The policy is written `CASE WHEN
