@@ -318,8 +318,14 @@ impl MonthDraw<'_> {
     }
 }
 
-/// One generated file being written, in the format asked for.
-enum EventFile {
+/// One generated file being written, in the format asked for. It knows its path, so a failed
+/// write (a full disk) names the file, as the warehouse's writers do.
+struct EventFile {
+    path: PathBuf,
+    writer: EventWriter,
+}
+
+enum EventWriter {
     Parquet(ArrowWriter<File>),
     Csv(datafusion::arrow::csv::Writer<File>),
 }
@@ -327,36 +333,47 @@ enum EventFile {
 impl EventFile {
     fn create(path: &Path, format: FileFormat, schema: &SchemaRef) -> Result<EventFile> {
         let file = File::create(path).map_err(|e| Error::io(path, e))?;
-        Ok(match format {
+        let writer = match format {
             FileFormat::Parquet => {
                 let props = WriterProperties::builder()
                     .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("level 1")))
                     .build();
-                EventFile::Parquet(ArrowWriter::try_new(file, schema.clone(), Some(props))?)
+                EventWriter::Parquet(
+                    ArrowWriter::try_new(file, schema.clone(), Some(props))
+                        .map_err(|e| Error::parquet_write(path, e))?,
+                )
             }
-            FileFormat::Csv => EventFile::Csv(
+            FileFormat::Csv => EventWriter::Csv(
                 datafusion::arrow::csv::WriterBuilder::new()
                     .with_header(true)
                     .with_timestamp_tz_format("%Y-%m-%dT%H:%M:%SZ".to_string())
                     .build(file),
             ),
+        };
+        Ok(EventFile {
+            path: path.to_path_buf(),
+            writer,
         })
     }
 
     fn write(&mut self, batch: &RecordBatch) -> Result<()> {
-        match self {
-            EventFile::Parquet(w) => w.write(batch)?,
-            EventFile::Csv(w) => w.write(batch)?,
+        match &mut self.writer {
+            EventWriter::Parquet(w) => w
+                .write(batch)
+                .map_err(|e| Error::parquet_write(&self.path, e)),
+            EventWriter::Csv(w) => w
+                .write(batch)
+                .map_err(|e| Error::Runtime(format!("{}: {e}", self.path.display()))),
         }
-        Ok(())
     }
 
     fn close(self) -> Result<()> {
-        match self {
-            EventFile::Parquet(w) => {
-                w.close()?;
+        match self.writer {
+            EventWriter::Parquet(w) => {
+                w.close().map_err(|e| Error::parquet_write(&self.path, e))?;
             }
-            EventFile::Csv(w) => drop(w.into_inner()),
+            // Every CSV write flushes, so its errors came from `write`.
+            EventWriter::Csv(w) => drop(w.into_inner()),
         }
         Ok(())
     }
@@ -424,4 +441,32 @@ pub fn generate(
         }
     }
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::arrow::array::Int64Array;
+
+    use super::*;
+
+    /// A full disk (Linux's `/dev/full`) names the generated file, in either format.
+    #[test]
+    fn a_full_disk_names_the_file() {
+        let full = Path::new("/dev/full");
+        assert!(full.exists(), "the tests run on Linux, which has /dev/full");
+        let column = Arc::new(Int64Array::from_iter_values(0..100_000)) as ArrayRef;
+        let batch = RecordBatch::try_from_iter([("n", column)]).unwrap();
+        for format in [FileFormat::Parquet, FileFormat::Csv] {
+            let mut file = EventFile::create(full, format, &batch.schema()).unwrap();
+            let said = match file.write(&batch) {
+                Err(e) => e.to_string(),
+                Ok(()) => file.close().unwrap_err().to_string(),
+            };
+            assert!(said.starts_with("/dev/full: "), "{said}");
+            assert!(
+                said.ends_with("No space left on device (os error 28)"),
+                "{said}"
+            );
+        }
+    }
 }
