@@ -50,6 +50,8 @@ fn setup(fx: &Fixture) {
         crate::common::entitlements(&[
             "x,external,3,2026-01-01,,",
             "p,single_app_internal,2,2026-09-01,,app1",
+            // A second pack on the same app: a person counts once against the two.
+            "q,single_app_internal,1,2026-09-01,,app1",
         ]),
     )
     .unwrap();
@@ -154,6 +156,18 @@ proptest! {
         let mixed = |reading: &str| {
             value_under(&fx, &format!("{reading}.toml"), &format!("[waterfall]\nmixed = \"{reading}\"\n"), seats)
         };
+        // `usage` counts rows of `consumption` (sql/views/70_usage.sql): each person at most
+        // once per line, under every reading.
+        for reading in ["both", "single_app", "multi_app"] {
+            let repeated = value_under(
+                &fx,
+                &format!("{reading}.toml"),
+                &format!("[waterfall]\nmixed = \"{reading}\"\n"),
+                "SELECT count(*) FROM (SELECT month, subscription_type, app_id, person_key \
+                 FROM consumption GROUP BY month, subscription_type, app_id, person_key HAVING count(*) > 1)",
+            );
+            prop_assert_eq!(repeated, 0, "a person twice on one line under {}", reading);
+        }
         let both = mixed("both");
         prop_assert!(both >= mixed("single_app"));
         prop_assert!(both >= mixed("multi_app"));
