@@ -3,6 +3,11 @@
 -- (61_final_persons.sql) gives every reader the person_id. Kept as text, the id made the
 -- file a third larger, and `users` at 100M could not sort it (BENCHMARKS.md run W).
 --
+-- person_key is kept only under `dedup.scope = environment`, where it also names the
+-- environment (31_account_persons.sql). Otherwise it is hash_key(person_hash), which
+-- `final_persons` computes again: kept, it was 16 of the 36 bytes a person took in the file
+-- (BENCHMARKS.md run Z).
+--
 -- final_classification:
 --   waterfall on (`waterfall.enabled`, Mendix): a person classified External is External only
 --     when an External subscription counts for the month; without one they fall through and
@@ -15,7 +20,7 @@ CREATE VIEW waterfall_persons AS
 SELECT
     p.month,
     p.person_hash,
-    p.person_key,
+    CASE WHEN {{dedup_scope}} = 'environment' THEN p.person_key END AS person_key,
     p.classification,
     CASE
         WHEN NOT {{waterfall_enabled}} THEN p.classification

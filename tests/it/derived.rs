@@ -598,7 +598,8 @@ fn the_kept_accounts_hold_no_person_hash_that_repeats_the_identifier() {
 
 /// A month keeps the waterfall's persons with their hash, not its hex (a third of the file);
 /// `final_persons` gives every reader the `person_id` of the person's accounts, under the
-/// identifier key (16 bytes) and under a policy's SHA-256 (32).
+/// identifier key (16 bytes) and under a policy's SHA-256 (32). The person's key is kept only
+/// where the hash alone does not give it, under `dedup.scope = "environment"`.
 #[test]
 fn the_kept_waterfall_holds_the_persons_hash_and_final_persons_gives_its_id() {
     let fx = Fixture::sample();
@@ -610,12 +611,19 @@ fn the_kept_waterfall_holds_the_persons_hash_and_final_persons_gives_its_id() {
                JOIN (SELECT month, person_key, max(person_id) AS person_id FROM account_persons \
                      GROUP BY month, person_key) a \
                  ON a.month = f.month AND a.person_key = f.person_key \
-               JOIN waterfall_persons w ON w.month = f.month AND w.person_key = f.person_key";
+               JOIN waterfall_persons w \
+                 ON w.month = f.month AND left(encode(w.person_hash, 'hex'), 32) = f.person_id";
+    let kept_keys =
+        "SELECT count(person_key), count(*) FROM waterfall_persons WHERE month = '2026-10'";
     let toml = std::fs::read_to_string(fx.wh().join("seatcount.toml")).unwrap();
-    for policy in ["identifier", "username_or_email"] {
+    for policy in [
+        "policy = \"identifier\"",
+        "policy = \"username_or_email\"",
+        "scope = \"environment\"",
+    ] {
         std::fs::write(
             fx.wh().join("seatcount.toml"),
-            format!("{toml}\n[dedup]\npolicy = \"{policy}\"\n"),
+            format!("{toml}\n[dedup]\n{policy}\n"),
         )
         .unwrap();
         let users = same_both_ways(&fx, &["report", "users", "--month", "2026-10"]);
@@ -632,6 +640,20 @@ fn the_kept_waterfall_holds_the_persons_hash_and_final_persons_gives_its_id() {
         assert!(persons > 0, "{policy}: {out}");
         assert_eq!(row[1], row[0], "{policy}: {out}");
         assert!(row[2].contains("Binary"), "{policy}: {out}");
+        let (ok, out, err) = run(&fx, true, &["sql", kept_keys]);
+        assert!(ok, "{err}");
+        let row: Vec<u64> = out
+            .lines()
+            .nth(1)
+            .unwrap()
+            .split(',')
+            .map(|n| n.parse().unwrap())
+            .collect();
+        assert!(row[1] > 0, "{policy}: {out}");
+        match policy.starts_with("scope") {
+            true => assert_eq!(row[0], row[1], "{policy}: every person's key is kept"),
+            false => assert_eq!(row[0], 0, "{policy}: the key is the hash's, not kept"),
+        }
     }
 }
 
