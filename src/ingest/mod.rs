@@ -271,55 +271,68 @@ impl Run {
         let display = input.path.display().to_string();
         let mut future = 0u64;
         let mut in_flight: Option<InFlight> = None;
-        for chunk in read::open(input.path, input.format, &mut |m| observer.warn(m))? {
-            let chunk = chunk?;
-            entry.rows_read += chunk.len() as u64;
-            progress.rows += chunk.len() as u64;
-            observer.progress(progress.bytes + chunk.consumed, progress.rows);
-            let checked = validate::validate(&chunk)?;
-            future += checked.future;
-            if let Some(first) = checked.rejects.first() {
-                if input.on_error == OnError::Fail {
-                    return Err(Error::BadRow {
-                        file: display,
-                        location: format!(
-                            "{} {}",
-                            input.format.position_word(),
-                            chunk.positions[first.row]
-                        ),
-                        column: first.column.clone(),
-                        reason: first.reason.clone(),
-                    });
+        let read = async {
+            for chunk in read::open(input.path, input.format, &mut |m| observer.warn(m))? {
+                let chunk = chunk?;
+                entry.rows_read += chunk.len() as u64;
+                progress.rows += chunk.len() as u64;
+                observer.progress(progress.bytes + chunk.consumed, progress.rows);
+                let checked = validate::validate(&chunk)?;
+                future += checked.future;
+                if let Some(first) = checked.rejects.first() {
+                    if input.on_error == OnError::Fail {
+                        return Err(Error::BadRow {
+                            file: display.clone(),
+                            location: format!(
+                                "{} {}",
+                                input.format.position_word(),
+                                chunk.positions[first.row]
+                            ),
+                            column: first.column.clone(),
+                            reason: first.reason.clone(),
+                        });
+                    }
+                    if quarantine.is_none() {
+                        let path = self.staging.dir.join(QUARANTINE_FILE);
+                        *quarantine = Some(QuarantineWriter::create(&path)?);
+                    }
+                    let header = chunk.header.as_deref().map(Vec::as_slice);
+                    quarantine.as_mut().expect("just created").write(
+                        input.path,
+                        input.format,
+                        header,
+                        &chunk,
+                        &checked.rejects,
+                    )?;
+                    entry.rows_quarantined += checked.rejects.len() as u64;
                 }
-                if quarantine.is_none() {
-                    let path = self.staging.dir.join(QUARANTINE_FILE);
-                    *quarantine = Some(QuarantineWriter::create(&path)?);
+                entry.rows_accepted += checked.batch.num_rows() as u64;
+                if checked.batch.num_rows() > 0 {
+                    // The previous chunk's rows go to their months while this one normalizes.
+                    let previous = match in_flight.take() {
+                        Some(previous) => Some(previous.finish().await?),
+                        None => None,
+                    };
+                    in_flight = Some(InFlight::start(&self.engine, checked.batch));
+                    if let Some(previous) = previous {
+                        hand_over(months, previous).await?;
+                    }
                 }
-                let header = chunk.header.as_deref().map(Vec::as_slice);
-                quarantine.as_mut().expect("just created").write(
-                    input.path,
-                    input.format,
-                    header,
-                    &chunk,
-                    &checked.rejects,
-                )?;
-                entry.rows_quarantined += checked.rejects.len() as u64;
             }
-            entry.rows_accepted += checked.batch.num_rows() as u64;
-            if checked.batch.num_rows() > 0 {
-                // The previous chunk's rows go to their months while this one normalizes.
-                let previous = match in_flight.take() {
-                    Some(previous) => Some(previous.finish().await?),
-                    None => None,
-                };
-                in_flight = Some(InFlight::start(&self.engine, checked.batch));
-                if let Some(previous) = previous {
-                    hand_over(months, previous).await?;
-                }
+            if let Some(last) = in_flight.take() {
+                hand_over(months, last.finish().await?).await?;
             }
+            Ok(())
         }
-        if let Some(last) = in_flight {
-            hand_over(months, last.finish().await?).await?;
+        .await;
+        if let Err(e) = read {
+            // Stopped before the chunk in flight was taken: it must be gone before the error
+            // returns, or the runtime's shutdown cancels its query's tasks under it, and
+            // DataFusion panics on a task cancelled that way (a second line after the error).
+            if let Some(chunk) = in_flight.take() {
+                chunk.cancel().await;
+            }
+            return Err(e);
         }
         if future > 0 {
             observer.warn(format!(
@@ -428,6 +441,13 @@ impl InFlight {
     fn start(engine: &Engine, batch: RecordBatch) -> Self {
         let ctx = engine.context().clone();
         InFlight(tokio::spawn(normalize_chunk(ctx, batch)))
+    }
+
+    /// Stops normalizing and waits until the task has stopped.
+    async fn cancel(mut self) {
+        self.0.abort();
+        // Cancelled, or finished before the abort reached it: either way, nothing runs on.
+        let _ = (&mut self.0).await;
     }
 
     /// Waits for the chunk's rows.
