@@ -157,16 +157,23 @@ proptest! {
             value_under(&fx, &format!("{reading}.toml"), &format!("[waterfall]\nmixed = \"{reading}\"\n"), seats)
         };
         // `usage` counts rows of `consumption` (sql/views/70_usage.sql): each person at most
-        // once per line, under every reading.
-        for reading in ["both", "single_app", "multi_app"] {
+        // once per line, under every reading, and under the environment scope, where a user of
+        // two apps (each in its own environment here) is two persons whose keys the kept
+        // waterfall holds (60_waterfall_persons.sql).
+        for (name, toml) in [
+            ("both", "[waterfall]\nmixed = \"both\"\n"),
+            ("single_app", "[waterfall]\nmixed = \"single_app\"\n"),
+            ("multi_app", "[waterfall]\nmixed = \"multi_app\"\n"),
+            ("environment", "[dedup]\nscope = \"environment\"\n"),
+        ] {
             let repeated = value_under(
                 &fx,
-                &format!("{reading}.toml"),
-                &format!("[waterfall]\nmixed = \"{reading}\"\n"),
+                &format!("{name}.toml"),
+                toml,
                 "SELECT count(*) FROM (SELECT month, subscription_type, app_id, person_key \
                  FROM consumption GROUP BY month, subscription_type, app_id, person_key HAVING count(*) > 1)",
             );
-            prop_assert_eq!(repeated, 0, "a person twice on one line under {}", reading);
+            prop_assert_eq!(repeated, 0, "a person twice on one line under {}", name);
         }
         let both = mixed("both");
         prop_assert!(both >= mixed("single_app"));
