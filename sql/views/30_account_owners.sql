@@ -23,6 +23,11 @@
 -- `identifier_key`). The view is `accounts` with that hash: what a month keeps of its accounts
 -- (docs/derived.md), one hash a row, from which `account_persons` (31_account_persons.sql)
 -- gives the person's two forms to every reader.
+--
+-- It keeps the columns the views after it and the reports read, and not the account's user
+-- name, e-mail hash and e-mail domain: only the merging above reads those, and they were two
+-- thirds of the month's kept file, written and read back on every first report about a month
+-- (BENCHMARKS.md run AA). `accounts` still has them.
 CREATE VIEW account_owners AS
 WITH named AS (
     SELECT *, concat_ws('/', scope_environment, app_id, user_provider, tenant, encode(identifier_key, 'hex')) AS account
@@ -40,8 +45,7 @@ components AS (
 ),
 assigned AS (
     SELECT month, app_id, scope_environment, user_provider, tenant, identifier_key, last_event,
-           classification, unclassified, by_domains, environment_id, name_key, email_hash,
-           email_domain, has_named_user_identifier,
+           classification, unclassified, by_domains, environment_id, has_named_user_identifier,
            -- The identifier key itself; NULL stands for it, so the kept file does not hold
            -- the same 16 bytes twice (31_account_persons.sql takes it back).
            CAST(NULL AS BYTEA) AS person_hash
@@ -52,7 +56,7 @@ assigned AS (
 
     SELECT n.month, n.app_id, n.scope_environment, n.user_provider, n.tenant, n.identifier_key,
            n.last_event, n.classification, n.unclassified, n.by_domains, n.environment_id,
-           n.name_key, n.email_hash, n.email_domain, n.has_named_user_identifier,
+           n.has_named_user_identifier,
            sha256(c.component) AS person_hash
     FROM named n
     JOIN components c
@@ -61,8 +65,7 @@ assigned AS (
     UNION ALL
 
     SELECT month, app_id, scope_environment, user_provider, tenant, identifier_key, last_event,
-           classification, unclassified, by_domains, environment_id, name_key, email_hash,
-           email_domain, has_named_user_identifier,
+           classification, unclassified, by_domains, environment_id, has_named_user_identifier,
            sha256(concat_ws('/', user_provider, tenant, encode(coalesce(name_key, identifier_key), 'hex'))) AS person_hash
     FROM accounts
     WHERE {{dedup_policy}} = 'account'

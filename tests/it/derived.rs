@@ -552,11 +552,25 @@ fn a_derived_table_this_build_does_not_read_is_tidied_away() {
 
 /// Under `dedup.policy = identifier` a person is the account's identifier key, so the kept
 /// accounts leave the person's hash empty rather than store the key twice; every reader
-/// still gets the person from the key. Other policies keep the hash they computed.
+/// still gets the person from the key. Other policies keep the hash they computed. Under
+/// either, the kept accounts leave out what only the merging of accounts into persons reads
+/// (the user name, e-mail hash and e-mail domain), which `accounts` still gives.
 #[test]
 fn the_kept_accounts_hold_no_person_hash_that_repeats_the_identifier() {
     let fx = Fixture::sample();
     let kept = "SELECT count(*) AS accounts, count(person_hash) AS hashes FROM account_owners";
+    let columns = |fx: &Fixture, view: &str| -> Vec<String> {
+        let query = format!("SELECT * FROM {view} WHERE month = '2026-10' LIMIT 1");
+        let (ok, out, err) = run(fx, true, &["sql", &query]);
+        assert!(ok, "{err}");
+        out.lines()
+            .next()
+            .unwrap()
+            .split(',')
+            .map(String::from)
+            .collect()
+    };
+    let merged_only = ["name_key", "email_hash", "email_domain"];
     let persons = "SELECT count(*) AS accounts, count(person_id) AS persons, \
                    count(*) FILTER (WHERE person_id = left(encode(identifier_key, 'hex'), 32)) \
                    AS identifiers FROM account_persons";
@@ -594,6 +608,17 @@ fn the_kept_accounts_hold_no_person_hash_that_repeats_the_identifier() {
         out.lines().nth(1),
         Some(format!("{accounts},{accounts}").as_str())
     );
+    let (kept, all) = (columns(&fx, "account_owners"), columns(&fx, "accounts"));
+    for column in merged_only {
+        assert!(
+            !kept.contains(&column.to_string()),
+            "{column} kept: {kept:?}"
+        );
+        assert!(
+            all.contains(&column.to_string()),
+            "{column} not in accounts: {all:?}"
+        );
+    }
 }
 
 /// A month keeps the waterfall's persons with their hash, not its hex (a third of the file);
