@@ -68,6 +68,20 @@ fn view_files(fx: &Fixture, view: &str, month: &str) -> Vec<PathBuf> {
     files
 }
 
+/// The columns of `view` as `sql` reads it in October (from its derived file, for a derived
+/// view).
+fn columns_of(fx: &Fixture, view: &str) -> Vec<String> {
+    let query = format!("SELECT * FROM {view} WHERE month = '2026-10' LIMIT 1");
+    let (ok, out, err) = run(fx, true, &["sql", &query]);
+    assert!(ok, "{err}");
+    out.lines()
+        .next()
+        .unwrap()
+        .split(',')
+        .map(String::from)
+        .collect()
+}
+
 /// A generated three-month portfolio, one raw file per month.
 fn portfolio(fx: &Fixture, seed: u64) -> Vec<PathBuf> {
     let out = fx.dir.path().join(format!("raw-{seed}"));
@@ -559,17 +573,6 @@ fn a_derived_table_this_build_does_not_read_is_tidied_away() {
 fn the_kept_accounts_hold_no_person_hash_that_repeats_the_identifier() {
     let fx = Fixture::sample();
     let kept = "SELECT count(*) AS accounts, count(person_hash) AS hashes FROM account_owners";
-    let columns = |fx: &Fixture, view: &str| -> Vec<String> {
-        let query = format!("SELECT * FROM {view} WHERE month = '2026-10' LIMIT 1");
-        let (ok, out, err) = run(fx, true, &["sql", &query]);
-        assert!(ok, "{err}");
-        out.lines()
-            .next()
-            .unwrap()
-            .split(',')
-            .map(String::from)
-            .collect()
-    };
     let merged_only = ["name_key", "email_hash", "email_domain"];
     let persons = "SELECT count(*) AS accounts, count(person_id) AS persons, \
                    count(*) FILTER (WHERE person_id = left(encode(identifier_key, 'hex'), 32)) \
@@ -608,7 +611,10 @@ fn the_kept_accounts_hold_no_person_hash_that_repeats_the_identifier() {
         out.lines().nth(1),
         Some(format!("{accounts},{accounts}").as_str())
     );
-    let (kept, all) = (columns(&fx, "account_owners"), columns(&fx, "accounts"));
+    let (kept, all) = (
+        columns_of(&fx, "account_owners"),
+        columns_of(&fx, "accounts"),
+    );
     for column in merged_only {
         assert!(
             !kept.contains(&column.to_string()),
@@ -628,7 +634,6 @@ fn the_kept_accounts_hold_no_person_hash_that_repeats_the_identifier() {
 #[test]
 fn the_kept_waterfall_holds_the_persons_hash_and_final_persons_gives_its_id() {
     let fx = Fixture::sample();
-    let kept = "SELECT * FROM waterfall_persons WHERE month = '2026-10' LIMIT 1";
     let ids = "SELECT count(*) AS persons, \
                count(*) FILTER (WHERE f.person_id = a.person_id) AS same_id, \
                min(arrow_typeof(w.person_hash)) AS kept_as \
@@ -653,11 +658,15 @@ fn the_kept_waterfall_holds_the_persons_hash_and_final_persons_gives_its_id() {
         .unwrap();
         let users = same_both_ways(&fx, &["report", "users", "--month", "2026-10"]);
         assert!(users.lines().count() > 2, "{users}");
-        let (ok, out, err) = run(&fx, true, &["sql", kept]);
-        assert!(ok, "{err}");
-        let header: Vec<&str> = out.lines().next().unwrap().split(',').collect();
-        assert!(header.contains(&"person_hash"), "{policy}: {out}");
-        assert!(!header.contains(&"person_id"), "{policy}: {out}");
+        let header = columns_of(&fx, "waterfall_persons");
+        assert!(
+            header.contains(&"person_hash".into()),
+            "{policy}: {header:?}"
+        );
+        assert!(
+            !header.contains(&"person_id".into()),
+            "{policy}: {header:?}"
+        );
         let (ok, out, err) = run(&fx, true, &["sql", ids]);
         assert!(ok, "{err}");
         let row: Vec<&str> = out.lines().nth(1).unwrap().split(',').collect();
