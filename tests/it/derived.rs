@@ -97,10 +97,15 @@ fn portfolio(fx: &Fixture, seed: u64) -> Vec<PathBuf> {
         .collect()
 }
 
-const CONFIGS: [&str; 7] = [
+/// The configurations the steps switch between: one per key the derived views read, every
+/// `dedup.policy` (each a branch of `sql/views/30_account_owners.sql`) and the environment
+/// scope among them.
+const CONFIGS: [&str; 9] = [
     "",
     "[identifiers]\ncase = \"insensitive\"\n",
     "[dedup]\npolicy = \"username_or_email\"\n",
+    "[dedup]\npolicy = \"account\"\n",
+    "[dedup]\nscope = \"environment\"\n",
     "[counting]\nbasis = \"active_records\"\n",
     "[waterfall]\nmixed = \"both\"\n",
     "[classification]\nrules = [\"domains\"]\ninternal_domains = [\"example.com\"]\n",
