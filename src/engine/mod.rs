@@ -2,6 +2,7 @@
 //! stored `events` table and a bounded memory pool, so ingest, `sql`, reports and the REPL
 //! all run queries the same way.
 
+pub(crate) mod bucketed;
 #[cfg(feature = "cluster")]
 pub mod cluster;
 pub(crate) mod compact;
@@ -492,6 +493,7 @@ impl Engine {
                     _ => {}
                 },
                 (Some(_), _) if view.held => self.hold(view.name).await?,
+                (Some(_), _) => self.bucket(view.name).await?,
                 _ => {}
             }
             if upto == Some(view.name) {
@@ -680,6 +682,32 @@ impl Engine {
         self.ctx.register_table(
             name,
             Arc::new(held::HeldView::new(query, self.held.clone())),
+        )?;
+        Ok(())
+    }
+
+    /// Replaces view `name`, when it is one of [`bucketed::BUCKETED`] and still a plain view,
+    /// with a [`bucketed::BucketedView`] of it, so its grouping runs a range of groups at a
+    /// time; not on a cluster, nor with `SEATCOUNT_BUCKET_ROWS=0`.
+    async fn bucket(&self, name: &str) -> Result<()> {
+        let Some((_, key)) = bucketed::BUCKETED.iter().find(|(view, _)| *view == name) else {
+            return Ok(());
+        };
+        let Some(rows) = bucketed::unit_rows()? else {
+            return Ok(());
+        };
+        if self.clustered {
+            return Ok(());
+        }
+        match self.ctx.table_provider(name).await {
+            Ok(provider) if provider.table_type() == TableType::View => {}
+            _ => return Ok(()),
+        }
+        let query = self.ctx.table(name).await?;
+        self.ctx.deregister_table(name)?;
+        self.ctx.register_table(
+            name,
+            Arc::new(bucketed::BucketedView::new(query, key, rows)),
         )?;
         Ok(())
     }

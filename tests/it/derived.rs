@@ -18,11 +18,16 @@ fn run(fx: &Fixture, derived: bool, args: &[&str]) -> (bool, String, String) {
 }
 
 /// [`run`] with the configuration-free layer kept as `layer` says (`SEATCOUNT_LAYER`).
+///
+/// The run from derived state also groups each month's accounts a few dozen input rows at a
+/// time (`SEATCOUNT_BUCKET_ROWS`, src/engine/bucketed.rs), so a small portfolio is split into
+/// many ranges; the run from scratch groups them whole, the plain reading of the SQL.
 fn run_with(fx: &Fixture, derived: bool, layer: &str, args: &[&str]) -> (bool, String, String) {
     let out = fx
         .cmd()
         .env("SEATCOUNT_DERIVED", if derived { "on" } else { "off" })
         .env("SEATCOUNT_LAYER", layer)
+        .env("SEATCOUNT_BUCKET_ROWS", if derived { "40" } else { "0" })
         .args(args)
         .args(["--format", "csv"])
         .output()
@@ -435,6 +440,54 @@ fn a_bad_switch_value_is_a_usage_error() {
         err.trim(),
         "seatcount: SEATCOUNT_LAYER: 'sometimes' is not auto, on or off"
     );
+    let out = fx
+        .cmd()
+        .env("SEATCOUNT_BUCKET_ROWS", "many")
+        .args(["report", "usage"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "seatcount: SEATCOUNT_BUCKET_ROWS: 'many' is not a number of rows"
+    );
+}
+
+/// A month's accounts grouped a range of identifier hashes at a time (src/engine/bucketed.rs)
+/// are the accounts grouped whole, however finely the month is cut: one range, a few, and
+/// all 256 buckets apart, for every report that reads the accounts.
+#[test]
+fn accounts_grouped_by_range_are_the_accounts_grouped_whole() {
+    let fx = Fixture::new();
+    let raw = portfolio(&fx, 7);
+    fx.ingest(&raw.iter().map(|p| p.as_path()).collect::<Vec<_>>());
+    let reports: &[&[&str]] = &[
+        &["report", "users", "--month", "2026-02"],
+        &["report", "hygiene", "--month", "2026-02"],
+        &["report", "named-users", "--month", "2026-02"],
+        &["report", "history"],
+    ];
+    for args in reports {
+        let outputs: Vec<_> = ["0", "1", "25", "100000"]
+            .iter()
+            .map(|rows| {
+                let out = fx
+                    .cmd()
+                    .env("SEATCOUNT_DERIVED", "off")
+                    .env("SEATCOUNT_BUCKET_ROWS", rows)
+                    .args(*args)
+                    .args(["--format", "csv"])
+                    .output()
+                    .unwrap();
+                assert!(out.status.success(), "{args:?} {rows}: {out:?}");
+                String::from_utf8(out.stdout).unwrap()
+            })
+            .collect();
+        assert!(outputs[0].lines().count() > 2, "{args:?}: {}", outputs[0]);
+        for (i, other) in outputs.iter().enumerate().skip(1) {
+            assert_eq!(other, &outputs[0], "{args:?}, setting {i}");
+        }
+    }
 }
 
 /// A three-month portfolio of 300 people in four apps, of the shape `shape` (arguments of
