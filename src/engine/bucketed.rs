@@ -421,16 +421,26 @@ impl TableProvider for BucketedView {
             unit_rows: self.unit_rows,
             ranges: self.ranges.clone(),
         };
-        let exec = StreamingTableExec::try_new(
-            self.schema.clone(),
-            vec![Arc::new(split) as Arc<dyn PartitionStream>],
-            projection,
-            None::<LexOrdering>,
-            false,
-            limit,
-        )?;
-        Ok(Arc::new(exec))
+        scan_of(Arc::new(split), projection, limit)
     }
+}
+
+/// A scan of the rows `stream` gives, with a scan's projection and limit.
+fn scan_of(
+    stream: Arc<dyn PartitionStream>,
+    projection: Option<&Vec<usize>>,
+    limit: Option<usize>,
+) -> Result<Arc<dyn ExecutionPlan>> {
+    let schema = stream.schema().clone();
+    let exec = StreamingTableExec::try_new(
+        schema,
+        vec![stream],
+        projection,
+        None::<LexOrdering>,
+        false,
+        limit,
+    )?;
+    Ok(Arc::new(exec))
 }
 
 /// The view computed whole, with a scan's projection and limit.
@@ -440,16 +450,7 @@ fn project(
     limit: Option<usize>,
 ) -> Result<Arc<dyn ExecutionPlan>> {
     let schema = plan.schema();
-    let whole = WholeView { plan, schema };
-    let exec = StreamingTableExec::try_new(
-        whole.schema.clone(),
-        vec![Arc::new(whole) as Arc<dyn PartitionStream>],
-        projection,
-        None::<LexOrdering>,
-        false,
-        limit,
-    )?;
-    Ok(Arc::new(exec))
+    scan_of(Arc::new(WholeView { plan, schema }), projection, limit)
 }
 
 /// A view's own plan, read as one stream.

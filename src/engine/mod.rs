@@ -23,6 +23,7 @@ use futures::{StreamExt, TryStreamExt};
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::catalog::TableProvider;
 use datafusion::common::ParamValues;
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::execution::SendableRecordBatchStream;
@@ -30,7 +31,7 @@ use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::memory_pool::MemoryLimit;
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::logical_expr::{DdlStatement, Expr, LogicalPlan};
-use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
+use datafusion::prelude::{DataFrame, ParquetReadOptions, SessionConfig, SessionContext};
 use datafusion::scalar::ScalarValue;
 
 use datafusion::datasource::MemTable;
@@ -670,25 +671,14 @@ impl Engine {
     /// [`held::HeldView`] of it, so the views created after it read its rows instead of
     /// recomputing them.
     async fn hold(&self, name: &str) -> Result<()> {
-        if self.clustered {
-            return Ok(());
-        }
-        match self.ctx.table_provider(name).await {
-            Ok(provider) if provider.table_type() == TableType::View => {}
-            _ => return Ok(()),
-        }
-        let query = self.ctx.table(name).await?;
-        self.ctx.deregister_table(name)?;
-        self.ctx.register_table(
-            name,
-            Arc::new(held::HeldView::new(query, self.held.clone())),
-        )?;
-        Ok(())
+        let memory = self.held.clone();
+        self.replace_view(name, |query| Arc::new(held::HeldView::new(query, memory)))
+            .await
     }
 
     /// Replaces view `name`, when it is one of [`bucketed::BUCKETED`] and still a plain view,
     /// with a [`bucketed::BucketedView`] of it, so its grouping runs a range of groups at a
-    /// time; not on a cluster, nor with `SEATCOUNT_BUCKET_ROWS=0`.
+    /// time; not with `SEATCOUNT_BUCKET_ROWS=0`.
     async fn bucket(&self, name: &str) -> Result<()> {
         let Some((_, key)) = bucketed::BUCKETED.iter().find(|(view, _)| *view == name) else {
             return Ok(());
@@ -696,6 +686,19 @@ impl Engine {
         let Some(rows) = bucketed::unit_rows()? else {
             return Ok(());
         };
+        self.replace_view(name, |query| {
+            Arc::new(bucketed::BucketedView::new(query, key, rows))
+        })
+        .await
+    }
+
+    /// Replaces view `name`, while it is still a plain view, with the table `wrap` makes of
+    /// its query; not on a cluster, whose executors know only the tables that travel.
+    async fn replace_view(
+        &self,
+        name: &str,
+        wrap: impl FnOnce(DataFrame) -> Arc<dyn TableProvider>,
+    ) -> Result<()> {
         if self.clustered {
             return Ok(());
         }
@@ -705,10 +708,7 @@ impl Engine {
         }
         let query = self.ctx.table(name).await?;
         self.ctx.deregister_table(name)?;
-        self.ctx.register_table(
-            name,
-            Arc::new(bucketed::BucketedView::new(query, key, rows)),
-        )?;
+        self.ctx.register_table(name, wrap(query))?;
         Ok(())
     }
 
