@@ -24,7 +24,7 @@ use datafusion::common::hash_utils::{QualityRandomState, create_hashes};
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{Column, DFSchemaRef};
 use datafusion::datasource::{MemTable, provider_as_source};
-use datafusion::error::Result;
+use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
 use datafusion::execution::session_state::SessionState;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
@@ -277,11 +277,15 @@ impl Split {
             tasks.spawn(split_partition(stream, self.key, reservation.clone()));
         }
         let mut sorted = Vec::new();
-        for partition in tasks.join_all().await {
-            match partition? {
+        while let Some(done) = tasks.join_next().await {
+            let done = done.map_err(|e| DataFusionError::ExecutionJoin(Box::new(e)))?;
+            match done? {
                 Some(batches) => sorted.extend(batches),
                 None => {
-                    // No room: the whole view, which can spill.
+                    // No room: the other partitions stop and what was held is freed before
+                    // the whole view runs, which can spill.
+                    tasks.abort_all();
+                    while tasks.join_next().await.is_some() {}
                     drop(sorted);
                     reservation.free();
                     let whole = self.state.create_physical_plan(&self.view).await?;
