@@ -422,33 +422,30 @@ fn a_crash_while_writing_leaves_no_derived_file_and_the_next_report_is_right() {
     assert!(!dir.exists());
 }
 
+/// `report usage` with `var` set to `value`: refused as a usage error (exit 2); its message.
+fn refusal(fx: &Fixture, var: &str, value: &str) -> String {
+    let out = fx
+        .cmd()
+        .env(var, value)
+        .args(["report", "usage"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{var}={value}: {out:?}");
+    assert!(out.stdout.is_empty(), "{var}={value}: {out:?}");
+    String::from_utf8_lossy(&out.stderr).trim().to_string()
+}
+
 #[test]
 fn a_bad_switch_value_is_a_usage_error() {
     let fx = Fixture::sample();
-    let out = fx
-        .cmd()
-        .env("SEATCOUNT_DERIVED", "maybe")
-        .args(["report", "usage"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = refusal(&fx, "SEATCOUNT_DERIVED", "maybe");
     assert!(err.contains("SEATCOUNT_DERIVED"), "{err}");
-    let (ok, rows, err) = run_with(&fx, true, "sometimes", &["report", "usage"]);
-    assert!(!ok && rows.is_empty(), "{err}");
     assert_eq!(
-        err.trim(),
+        refusal(&fx, "SEATCOUNT_LAYER", "sometimes"),
         "seatcount: SEATCOUNT_LAYER: 'sometimes' is not auto, on or off"
     );
-    let out = fx
-        .cmd()
-        .env("SEATCOUNT_BUCKET_ROWS", "many")
-        .args(["report", "usage"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
     assert_eq!(
-        String::from_utf8_lossy(&out.stderr).trim(),
+        refusal(&fx, "SEATCOUNT_BUCKET_ROWS", "many"),
         "seatcount: SEATCOUNT_BUCKET_ROWS: 'many' is not a number of rows"
     );
 }
