@@ -9,12 +9,20 @@
 //! type coercion and nullability, and computes each step as one `zip` of what is known so far
 //! with the next argument where it is still NULL, and stops once nothing is NULL.
 //!
+//! Where every argument is a fixed-width array (the stored hashes), one pass copies each row's
+//! bytes from its first present argument: `zip` extends its output one run of rows at a time,
+//! and a hash form that is NULL on most rows made those runs a row or two long, a fifth of
+//! the work of computing a month's accounts (BENCHMARKS.md run AC).
+//!
 //! What differs: every argument is evaluated, where the CASE evaluates a later one only for
 //! the rows still NULL. So an argument that fails on some row fails the query even where an
 //! earlier one was present (`coalesce(x, 1 / 0)`); the views have no such argument
 //! (docs/input.md "SQL functions").
 
-use datafusion::arrow::array::Array;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, FixedSizeBinaryArray};
+use datafusion::arrow::buffer::{BooleanBuffer, NullBuffer};
 use datafusion::arrow::compute::kernels::cast::cast;
 use datafusion::arrow::compute::{is_not_null, kernels::zip::zip};
 use datafusion::arrow::datatypes::{DataType, FieldRef};
@@ -64,7 +72,13 @@ impl ScalarUDFImpl for Coalesce {
             return exec_err!("coalesce must have at least one argument");
         };
         let mut known = of_type(first, &out_type)?;
-        for next in values {
+        let rest = values
+            .map(|v| of_type(v, &out_type))
+            .collect::<Result<Vec<_>>>()?;
+        if let Some(merged) = first_present_fixed(&known, &rest)? {
+            return Ok(ColumnarValue::Array(merged));
+        }
+        for next in rest {
             known = match known {
                 ColumnarValue::Scalar(s) if s.is_null() => of_type(next, &out_type)?,
                 ColumnarValue::Scalar(_) => return Ok(known),
@@ -73,7 +87,7 @@ impl ScalarUDFImpl for Coalesce {
                 }
                 ColumnarValue::Array(a) => {
                     let present = is_not_null(&a)?;
-                    let merged = match of_type(next, &out_type)? {
+                    let merged = match next {
                         ColumnarValue::Array(b) => zip(&present, &a, &b)?,
                         ColumnarValue::Scalar(b) => zip(&present, &a, &b.to_scalar()?)?,
                     };
@@ -83,6 +97,51 @@ impl ScalarUDFImpl for Coalesce {
         }
         Ok(known)
     }
+}
+
+/// Each row's value from the first of `first` and `rest` present on it, when all of them are
+/// arrays of one fixed width; `None` otherwise, for `zip` to merge. It copies the last
+/// argument whole, then each earlier one over it where that one is present, last to first,
+/// so a form that is NULL on most rows costs only its present rows.
+fn first_present_fixed(first: &ColumnarValue, rest: &[ColumnarValue]) -> Result<Option<ArrayRef>> {
+    let mut arrays = Vec::with_capacity(rest.len() + 1);
+    for value in std::iter::once(first).chain(rest) {
+        match value {
+            ColumnarValue::Array(a) if matches!(a.data_type(), DataType::FixedSizeBinary(_)) => {
+                arrays.push(a.as_fixed_size_binary());
+            }
+            _ => return Ok(None),
+        }
+    }
+    let (head, width) = (arrays[0], arrays[0].value_length());
+    let (rows, size) = (head.len(), width as usize);
+    let whole = |a: &FixedSizeBinaryArray| a.value_data().len() == rows * size;
+    if rest.is_empty() || head.null_count() == 0 || !arrays.iter().all(|a| whole(a)) {
+        return Ok(None);
+    }
+    let mut bytes = Vec::with_capacity(rows * size);
+    let mut present: Option<BooleanBuffer> = None;
+    for (i, a) in arrays.iter().enumerate().rev() {
+        let Some(nulls) = a.nulls() else {
+            // Present on every row: what is after it is never taken.
+            bytes.clear();
+            bytes.extend_from_slice(a.value_data());
+            present = None;
+            continue;
+        };
+        if i == arrays.len() - 1 {
+            bytes.extend_from_slice(a.value_data());
+            present = Some(nulls.inner().clone());
+            continue;
+        }
+        for row in nulls.valid_indices() {
+            bytes[row * size..(row + 1) * size].copy_from_slice(a.value(row));
+        }
+        present = present.map(|p| &p | nulls.inner());
+    }
+    let nulls = present.map(NullBuffer::new);
+    let merged = FixedSizeBinaryArray::try_new(width, bytes.into(), nulls)?;
+    Ok(Some(Arc::new(merged)))
 }
 
 /// `value` as the function's type: coercion makes the arguments agree, so this casts only a
@@ -183,6 +242,21 @@ mod tests {
                 prop_assert_eq!(got, want, "{}", sql);
             }
         }
+    }
+
+    /// The one-pass merge of hash forms reads slices at their offset, as `zip` does.
+    #[test]
+    fn slices_of_hashes_merge_as_zip_merges_them() -> Result<()> {
+        let a = hashes(&[Some(1), None, None, Some(2), None, None]).slice(1, 5);
+        let b = hashes(&[None, Some(3), None, None, Some(4), None]).slice(1, 5);
+        let c = hashes(&[Some(5), Some(6), Some(7), None, Some(8), None]).slice(1, 5);
+        let args = [&a, &b, &c].map(|x| ColumnarValue::Array(x.clone()));
+        let merged = first_present_fixed(&args[0], &args[1..])?.expect("all fixed-width");
+        let present = is_not_null(&a)?;
+        let by_zip = zip(&present, &a, &zip(&is_not_null(&b)?, &b, &c)?)?;
+        assert_eq!(&merged, &by_zip);
+        assert_eq!(merged.null_count(), 1);
+        Ok(())
     }
 
     #[tokio::test]
