@@ -172,15 +172,21 @@ impl TableProvider for DerivedFile {
 }
 
 /// The months `filters` keep, when one of them is `month = 'YYYY-MM'` or `month IN (...)`
-/// over literals; `None` when none says.
+/// over literals, or such conditions joined by OR (DataFusion writes a short `IN` list as
+/// ORs); `None` when none says.
 fn months_kept(filters: &[Expr]) -> Option<Vec<String>> {
+    filters.iter().find_map(months_of)
+}
+
+/// The months a row that passes `filter` can be in; `None` when it can be in any.
+fn months_of(filter: &Expr) -> Option<Vec<String>> {
     let is_month = |e: &Expr| matches!(e, Expr::Column(c) if c.name == "month");
     let text = |e: &Expr| match e {
         Expr::Literal(ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)), _)
         | Expr::Literal(ScalarValue::Utf8View(Some(s)), _) => Some(s.clone()),
         _ => None,
     };
-    filters.iter().find_map(|filter| match filter {
+    match filter {
         Expr::BinaryExpr(b) if b.op == Operator::Eq => {
             if is_month(&b.left) {
                 text(&b.right).map(|m| vec![m])
@@ -190,11 +196,21 @@ fn months_kept(filters: &[Expr]) -> Option<Vec<String>> {
                 None
             }
         }
+        // Either side's months hold a row that passes both.
+        Expr::BinaryExpr(b) if b.op == Operator::And => {
+            months_of(&b.left).or_else(|| months_of(&b.right))
+        }
+        // A row that passes either is in one side's months: both sides must say.
+        Expr::BinaryExpr(b) if b.op == Operator::Or => {
+            let mut months = months_of(&b.left)?;
+            months.extend(months_of(&b.right)?);
+            Some(months)
+        }
         Expr::InList(list) if !list.negated && is_month(&list.expr) => {
             list.list.iter().map(text).collect()
         }
         _ => None,
-    })
+    }
 }
 
 #[async_trait]

@@ -761,6 +761,19 @@ fn ad_hoc_sql_reads_the_derived_files_of_the_months_it_needs() {
     assert!(!plan.contains("month=2026-10/"), "{plan}");
     assert_eq!(derived_files(&fx, "2026-09").len(), 1);
     assert!(derived_files(&fx, "2026-10").is_empty());
+    // So does a list of months, which DataFusion rewrites into ORs, and ORs of conditions
+    // that each name a month.
+    for filter in [
+        "month IN ('2026-09', '2026-08')",
+        "(month = '2026-09' AND app_id <> '') OR month = '2026-07'",
+    ] {
+        let query = format!("EXPLAIN SELECT * FROM usage WHERE {filter}");
+        let (ok, plan, err) = run(&fx, true, &["sql", &query]);
+        assert!(ok, "{err}");
+        assert!(plan.contains("derived/usage/month=2026-09/"), "{plan}");
+        assert!(!plan.contains("month=2026-10/"), "{filter}: {plan}");
+        assert!(derived_files(&fx, "2026-10").is_empty(), "{filter}");
+    }
     // Every month: equal to the views computed from the events, in one plan.
     let every = "SELECT * FROM usage ORDER BY month, step, app_id";
     let usage = same_both_ways(&fx, &["sql", every]);
