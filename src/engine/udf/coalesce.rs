@@ -101,8 +101,8 @@ impl ScalarUDFImpl for Coalesce {
 
 /// Each row's value from the first of `first` and `rest` present on it, when all of them are
 /// arrays of one fixed width; `None` otherwise, for `zip` to merge. It copies the last
-/// argument whole, then each earlier one over it where that one is present, last to first,
-/// so a form that is NULL on most rows costs only its present rows.
+/// argument whole, then each earlier one over it in the runs of rows where that one is
+/// present, last to first, so a form that is NULL on most rows costs only its present rows.
 fn first_present_fixed(first: &ColumnarValue, rest: &[ColumnarValue]) -> Result<Option<ArrayRef>> {
     let mut arrays = Vec::with_capacity(rest.len() + 1);
     for value in std::iter::once(first).chain(rest) {
@@ -134,8 +134,12 @@ fn first_present_fixed(first: &ColumnarValue, rest: &[ColumnarValue]) -> Result<
             present = Some(nulls.inner().clone());
             continue;
         }
-        for row in nulls.valid_indices() {
-            bytes[row * size..(row + 1) * size].copy_from_slice(a.value(row));
+        // Runs of present rows, one copy each: a form present on most rows is copied in
+        // long slices, one present on few in short ones.
+        let values = a.value_data();
+        for (start, end) in nulls.inner().set_slices() {
+            let run = start * size..end * size;
+            bytes[run.clone()].copy_from_slice(&values[run]);
         }
         present = present.map(|p| &p | nulls.inner());
     }
@@ -244,11 +248,12 @@ mod tests {
         }
     }
 
-    /// The one-pass merge of hash forms reads slices at their offset, as `zip` does.
+    /// The one-pass merge of hash forms reads slices at their offset, as `zip` does, in runs
+    /// of present rows longer than one.
     #[test]
     fn slices_of_hashes_merge_as_zip_merges_them() -> Result<()> {
-        let a = hashes(&[Some(1), None, None, Some(2), None, None]).slice(1, 5);
-        let b = hashes(&[None, Some(3), None, None, Some(4), None]).slice(1, 5);
+        let a = hashes(&[Some(1), None, None, Some(2), Some(7), None]).slice(1, 5);
+        let b = hashes(&[None, Some(3), Some(9), None, Some(4), None]).slice(1, 5);
         let c = hashes(&[Some(5), Some(6), Some(7), None, Some(8), None]).slice(1, 5);
         let args = [&a, &b, &c].map(|x| ColumnarValue::Array(x.clone()));
         let merged = first_present_fixed(&args[0], &args[1..])?.expect("all fixed-width");
