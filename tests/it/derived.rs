@@ -774,6 +774,24 @@ fn ad_hoc_sql_reads_the_derived_files_of_the_months_it_needs() {
         assert!(!plan.contains("month=2026-10/"), "{filter}: {plan}");
         assert!(derived_files(&fx, "2026-10").is_empty(), "{filter}");
     }
+    // A filter that only names months is the scan's to apply: no filter is left above it
+    // (one there would make the month a constant, and the grouping would never skip its
+    // partial step). Where several name months, the rows are in all of them.
+    let persons = "SELECT count(*) FROM persons WHERE month = '2026-09'";
+    let (ok, plan, err) = run(&fx, true, &["sql", &format!("EXPLAIN {persons}")]);
+    assert!(ok, "{err}");
+    assert!(!plan.contains("FilterExec"), "{plan}");
+    assert!(plan.contains("account_owners/month=2026-09/"), "{plan}");
+    let both = "SELECT month, count(*) AS persons FROM persons \
+                WHERE month IN ('2026-09', '2026-10') AND month = '2026-09' GROUP BY month";
+    assert_eq!(
+        same_both_ways(&fx, &["sql", both]).matches("2026-").count(),
+        1
+    );
+    let kept = "SELECT month, count(*) AS persons FROM persons \
+                WHERE month = '2026-09' OR (month = '2026-10' AND person_key < 0) \
+                GROUP BY month ORDER BY month";
+    assert!(same_both_ways(&fx, &["sql", kept]).contains("2026-09"));
     // Every month: equal to the views computed from the events, in one plan.
     let every = "SELECT * FROM usage ORDER BY month, step, app_id";
     let usage = same_both_ways(&fx, &["sql", every]);
