@@ -16,6 +16,13 @@
 -- (a property test checks the two agree), written in Rust because DataFusion's generic ordered
 -- aggregate cost as much as the grouping itself. Taking the attributes as one struct keeps one
 -- time and one id per account instead of four (BENCHMARKS.md item 28).
+--
+-- The user name, e-mail hash and e-mail domain come from a second `latest` whose struct begins
+-- with the first one's fields, so it picks an event with the same first fields (ties are broken
+-- by the fields in order): together they are what one struct of all six fields gives. Only the
+-- merging of accounts into persons under the OutSystems policies (30_account_owners.sql) and
+-- analysts read those three, and a plan that reads none of them drops the second aggregate
+-- and its inputs: under the Mendix policy the month's accounts are grouped without them.
 CREATE VIEW accounts AS
 SELECT
     month,
@@ -29,9 +36,9 @@ SELECT
     latest_event['rule_class'] IS NULL AS unclassified,
     latest_event['by_domains'] AS by_domains,
     latest_event['environment_id'] AS environment_id,
-    latest_event['name_key'] AS name_key,
-    latest_event['email_hash'] AS email_hash,
-    latest_event['email_domain'] AS email_domain,
+    latest_identity['name_key'] AS name_key,
+    latest_identity['email_hash'] AS email_hash,
+    latest_identity['email_domain'] AS email_domain,
     has_named_user_identifier
 FROM (
     SELECT
@@ -46,6 +53,15 @@ FROM (
             named_struct(
                 'rule_class', rule_class,
                 'by_domains', by_domains,
+                'environment_id', environment_id
+            ),
+            event_time,
+            event_id
+        ) AS latest_event,
+        latest(
+            named_struct(
+                'rule_class', rule_class,
+                'by_domains', by_domains,
                 'environment_id', environment_id,
                 'name_key', name_key,
                 'email_hash', email_hash,
@@ -53,7 +69,7 @@ FROM (
             ),
             event_time,
             event_id
-        ) AS latest_event,
+        ) AS latest_identity,
         bool_and(nui_key IS NOT NULL) AS has_named_user_identifier
     FROM account_events
     GROUP BY month, app_id, scope_environment, user_provider, tenant, identifier_key
