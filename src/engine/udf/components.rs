@@ -8,7 +8,7 @@
 //! of `{member, component}` structs, `component` being the smallest member of the component, so
 //! the answer does not depend on row order.
 
-use std::collections::HashMap;
+use datafusion::common::HashMap;
 use std::sync::Arc;
 
 use datafusion::arrow::array::Int32Builder;
@@ -116,8 +116,8 @@ impl AggregateUDFImpl for ConnectedComponents {
 struct UnionFind {
     parent: Vec<u32>,
     rank: Vec<u8>,
-    members: HashMap<Box<str>, u32>,
-    keys: Vec<HashMap<Box<str>, u32>>,
+    members: HashMap<String, u32>,
+    keys: Vec<HashMap<String, u32>>,
     bytes: usize,
 }
 
@@ -133,19 +133,25 @@ impl UnionFind {
     }
 
     fn node(&mut self, namespace: Option<usize>, s: &str) -> u32 {
+        let UnionFind {
+            parent,
+            rank,
+            members,
+            keys,
+            bytes,
+        } = self;
         let map = match namespace {
-            None => &mut self.members,
-            Some(i) => &mut self.keys[i],
+            None => members,
+            Some(i) => &mut keys[i],
         };
-        if let Some(&id) = map.get(s) {
-            return id;
-        }
-        let id = self.parent.len() as u32;
-        self.parent.push(id);
-        self.rank.push(0);
-        self.bytes += s.len() + 48;
-        map.insert(s.into(), id);
-        id
+        // One lookup a row, and the string copied only when it is new.
+        *map.entry_ref(s).or_insert_with(|| {
+            let id = parent.len() as u32;
+            parent.push(id);
+            rank.push(0);
+            *bytes += s.len() + 48;
+            id
+        })
     }
 
     fn find(&mut self, x: u32) -> u32 {
@@ -207,7 +213,7 @@ impl UnionFind {
             smallest
                 .entry(self.parent[id as usize])
                 .and_modify(|current| {
-                    if name.as_ref() < *current {
+                    if name.as_str() < *current {
                         *current = name;
                     }
                 })
@@ -223,7 +229,7 @@ impl UnionFind {
         let mut rows: Vec<(&str, &str)> = self
             .members
             .iter()
-            .map(|(name, &id)| (name.as_ref(), reps[&self.parent[id as usize]]))
+            .map(|(name, &id)| (name.as_str(), reps[&self.parent[id as usize]]))
             .collect();
         rows.sort_unstable();
         let mut member_col = StringBuilder::with_capacity(rows.len(), rows.len() * 64);
