@@ -576,7 +576,11 @@ mod tests {
         // read it succeeds only if the scan's plan leaves that aggregate out.
         let view = "SELECT k, g, sum(v) AS s, max(v) AS m, sum(v / (v - v)) AS bad \
                     FROM t GROUP BY k, g";
-        for query in ["SELECT m, k FROM v", "SELECT g FROM v WHERE k > 10"] {
+        for query in [
+            "SELECT m, k FROM v",
+            "SELECT g FROM v WHERE k > 10",
+            "SELECT count(*) FROM v",
+        ] {
             let (whole, split, ranges) = read_both(query, view, 100, None).await;
             assert_eq!(split, whole, "{query}");
             assert!(ranges > 5, "{query}: {ranges} ranges");
