@@ -21,26 +21,13 @@
 -- with the first one's fields, so it picks an event with the same first fields (ties are broken
 -- by the fields in order): together they are what one struct of all six fields gives. Only the
 -- merging of accounts into persons under the OutSystems policies (30_account_owners.sql) and
--- analysts read those three, and a plan that reads none of them drops the second aggregate
--- and its inputs: under the Mendix policy the month's accounts are grouped without them.
+-- analysts read those three. So the first fields come from the first `latest` under the Mendix
+-- policy and from the second under the others, and a plan computes one of the two: under the
+-- Mendix policy the month's accounts are grouped without the three and their inputs, and under
+-- the OutSystems policies the second gives everything. Only an analyst who reads both kinds of
+-- column under the Mendix policy computes both.
 CREATE VIEW accounts AS
-SELECT
-    month,
-    app_id,
-    scope_environment,
-    user_provider,
-    tenant,
-    identifier_key,
-    last_event,
-    coalesce(latest_event['rule_class'], 'Internal') AS classification,
-    latest_event['rule_class'] IS NULL AS unclassified,
-    latest_event['by_domains'] AS by_domains,
-    latest_event['environment_id'] AS environment_id,
-    latest_identity['name_key'] AS name_key,
-    latest_identity['email_hash'] AS email_hash,
-    latest_identity['email_domain'] AS email_domain,
-    has_named_user_identifier
-FROM (
+WITH grouped AS (
     SELECT
         month,
         app_id,
@@ -73,4 +60,32 @@ FROM (
         bool_and(nui_key IS NOT NULL) AS has_named_user_identifier
     FROM account_events
     GROUP BY month, app_id, scope_environment, user_provider, tenant, identifier_key
-);
+),
+chosen AS (
+    SELECT
+        *,
+        CASE WHEN {{dedup_policy}} = 'identifier' THEN latest_event['rule_class']
+             ELSE latest_identity['rule_class'] END AS rule_class,
+        CASE WHEN {{dedup_policy}} = 'identifier' THEN latest_event['by_domains']
+             ELSE latest_identity['by_domains'] END AS by_domains,
+        CASE WHEN {{dedup_policy}} = 'identifier' THEN latest_event['environment_id']
+             ELSE latest_identity['environment_id'] END AS environment_id
+    FROM grouped
+)
+SELECT
+    month,
+    app_id,
+    scope_environment,
+    user_provider,
+    tenant,
+    identifier_key,
+    last_event,
+    coalesce(rule_class, 'Internal') AS classification,
+    rule_class IS NULL AS unclassified,
+    by_domains,
+    environment_id,
+    latest_identity['name_key'] AS name_key,
+    latest_identity['email_hash'] AS email_hash,
+    latest_identity['email_domain'] AS email_domain,
+    has_named_user_identifier
+FROM chosen;

@@ -132,6 +132,41 @@ fn several_statements_print_the_last() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "n\n17\n");
 }
 
+/// The `latest` aggregates the accounts grouping of `query` computes, each as the fields of
+/// its struct, from the logical plan `EXPLAIN` prints.
+fn latest_structs(fx: &Fixture, query: &str) -> Vec<String> {
+    let plan = fx.csv(&["sql", &format!("EXPLAIN {query}")]);
+    let grouping = plan
+        .lines()
+        .find(|l| l.contains("Aggregate: groupBy") && l.contains("latest("))
+        .unwrap_or_else(|| panic!("no accounts grouping: {plan}"));
+    grouping
+        .split("latest(named_struct(")
+        .skip(1)
+        .map(|s| s.split(".event_time,").next().unwrap_or("").to_string())
+        .collect()
+}
+
+#[test]
+fn the_accounts_grouping_computes_one_latest_per_account_for_what_the_reports_read() {
+    // sql/views/20_accounts.sql: the identity fields come from a second aggregate, which the
+    // Mendix policy's views never read; the OutSystems policies read everything from it.
+    let fx = sample();
+    let month = "FROM accounts WHERE month = '2026-09'";
+    let mendix = latest_structs(&fx, &format!("SELECT classification {month}"));
+    assert_eq!(mendix.len(), 1, "{mendix:?}");
+    assert!(!mendix[0].contains("name_key"), "{mendix:?}");
+    // An analyst who reads both kinds of column under the Mendix policy computes both.
+    let both = latest_structs(&fx, &format!("SELECT classification, name_key {month}"));
+    assert_eq!(both.len(), 2, "{both:?}");
+    std::fs::write(fx.wh().join("seatcount.toml"), "profile = \"outsystems\"\n").unwrap();
+    for query in ["SELECT classification", "SELECT classification, name_key"] {
+        let outsystems = latest_structs(&fx, &format!("{query} {month}"));
+        assert_eq!(outsystems.len(), 1, "{query}: {outsystems:?}");
+        assert!(outsystems[0].contains("name_key"), "{outsystems:?}");
+    }
+}
+
 #[test]
 fn a_month_filter_reads_only_that_partition() {
     let fx = sample();
