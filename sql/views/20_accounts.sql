@@ -26,6 +26,16 @@
 -- Mendix policy the month's accounts are grouped without the three and their inputs, and under
 -- the OutSystems policies the second gives everything. Only an analyst who reads both kinds of
 -- column under the Mendix policy computes both.
+--
+-- Which accounts exist is `counting.basis` (10_candidate_events.sql): under `logins` every
+-- candidate counts, and under `active_records` an account exists when its latest candidate of
+-- the month, anonymous ones included, is active (ties on time go to the greatest event_id,
+-- then to active) and it has a named one; its attributes then come from its named
+-- candidates, the events that count. The one grouping takes both: each attribute over the
+-- counted candidates (`FILTER`), the state at the close over all of them. It gives what
+-- grouping `counted_events` (15_counted_events.sql) would, without joining every event back
+-- to its account's close (BENCHMARKS.md run AE). Under `logins` the filter and the close fold
+-- away, since every candidate counts.
 CREATE VIEW accounts AS
 WITH grouped AS (
     SELECT
@@ -35,7 +45,7 @@ WITH grouped AS (
         user_provider,
         tenant,
         identifier_key,
-        max(event_time) AS last_event,
+        max(event_time) FILTER (WHERE {{counting_basis}} = 'logins' OR NOT anonymous) AS last_event,
         latest(
             named_struct(
                 'rule_class', rule_class,
@@ -44,7 +54,7 @@ WITH grouped AS (
             ),
             event_time,
             event_id
-        ) AS latest_event,
+        ) FILTER (WHERE {{counting_basis}} = 'logins' OR NOT anonymous) AS latest_event,
         latest(
             named_struct(
                 'rule_class', rule_class,
@@ -56,9 +66,11 @@ WITH grouped AS (
             ),
             event_time,
             event_id
-        ) AS latest_identity,
-        bool_and(nui_key IS NOT NULL) AS has_named_user_identifier
-    FROM account_events
+        ) FILTER (WHERE {{counting_basis}} = 'logins' OR NOT anonymous) AS latest_identity,
+        bool_and(nui_key IS NOT NULL) FILTER (WHERE {{counting_basis}} = 'logins' OR NOT anonymous)
+            AS has_named_user_identifier,
+        latest(CASE WHEN active THEN 'true' ELSE 'false' END, event_time, event_id) AS at_close
+    FROM account_candidates
     GROUP BY month, app_id, scope_environment, user_provider, tenant, identifier_key
 ),
 chosen AS (
@@ -71,6 +83,7 @@ chosen AS (
         CASE WHEN {{dedup_policy}} = 'identifier' THEN latest_event['environment_id']
              ELSE latest_identity['environment_id'] END AS environment_id
     FROM grouped
+    WHERE {{counting_basis}} = 'logins' OR (last_event IS NOT NULL AND at_close = 'true')
 )
 SELECT
     month,

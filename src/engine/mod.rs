@@ -13,6 +13,7 @@ pub(crate) mod memory;
 pub mod session;
 pub mod sql;
 pub mod udf;
+pub(crate) mod unfiltered;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -264,6 +265,7 @@ impl Engine {
             .with_runtime_env(runtime)
             .with_default_features()
             .with_physical_optimizer_rule(Arc::new(compact::CompactHeldInputs))
+            .with_optimizer_rule(Arc::new(unfiltered::DropTrueAggregateFilters))
             .build();
         #[cfg(feature = "cluster")]
         let (state, clustered) = match cluster::current() {

@@ -144,14 +144,24 @@ pub const VIEWS: &[View] = &[
         with: &[("view", LATEST_EVENTS), ("stored", "latest_stored")]
     ),
     view!(
+        "candidate_events",
+        "views/10_candidate_events.sql",
+        with: &[("view", "candidate_events"), ("events", "events")]
+    ),
+    view!(
+        "account_candidates",
+        "views/10_candidate_events.sql",
+        with: &[("view", "account_candidates"), ("events", LATEST_EVENTS)]
+    ),
+    view!(
         "counted_events",
-        "views/10_counted_events.sql",
-        with: &[("view", "counted_events"), ("events", "events")]
+        "views/15_counted_events.sql",
+        with: &[("view", "counted_events"), ("candidates", "candidate_events")]
     ),
     view!(
         "account_events",
-        "views/10_counted_events.sql",
-        with: &[("view", "account_events"), ("events", LATEST_EVENTS)]
+        "views/15_counted_events.sql",
+        with: &[("view", "account_events"), ("candidates", "account_candidates")]
     ),
     view!("accounts", "views/20_accounts.sql", false),
     view!(

@@ -1,5 +1,5 @@
--- Counted events (docs/semantics.md "Counted events", "Identifiers", "Classification"):
--- what licensing is computed from.
+-- Candidate events (docs/semantics.md "Counted events", "Identifiers", "Classification"): the
+-- production events an account is formed from, each with what the later steps need.
 --
 -- Only production events can count, and never anonymous ones. Which of the rest count is
 -- `counting.basis`:
@@ -9,11 +9,15 @@
 --                   deactivated before the month's last record does not count and a registered
 --                   active user with no login does. Ties on time go to the greatest event_id,
 --                   then to active.
--- Other events stay queryable in `events` but count for nothing. An event whose identifier
--- is empty under `identifiers.source` (no user name under `name`) belongs to no account and
--- does not count.
+-- So under `logins` the candidates are the counted events themselves, and under
+-- `active_records` they are every production event with an identifier, anonymous ones
+-- included: whether an account counts is known only from all of them, and its named events
+-- are what it counts with. `accounts` (20_accounts.sql) decides that in its one grouping, and
+-- `counted_events` (15_counted_events.sql) gives the counted events one by one. Other events
+-- stay queryable in `events` but count for nothing. An event whose identifier is empty under
+-- `identifiers.source` (no user name under `name`) belongs to no account and is no candidate.
 --
--- Each counted event also carries what the later steps need:
+-- Each candidate carries:
 --   identifier_key    the account's identifier, chosen by `identifiers.source` (the
 --                     NamedUserIdentifier when present, else the user name; or the user name
 --                     only) in the `identifiers.case` form (exact, sensitive, insensitive);
@@ -34,10 +38,11 @@
 -- {{month_scope}} is TRUE, or `month = 'YYYY-MM'` when a report about one month installs the
 -- views for that month only.
 --
--- The file makes two views ({{view}} over {{events}}): `counted_events` over every event, for
--- analysts, and `account_events` over the configuration-free layer `latest_events`
--- (05_latest_stored.sql), which holds every row an account, a person's environments or the
--- hygiene checks take something from, so the views after it read that and not the month.
+-- The file makes two views ({{view}} over {{events}}): `candidate_events` over every event,
+-- under `counted_events`, and `account_candidates` over the configuration-free layer
+-- `latest_events` (05_latest_stored.sql), which holds every row an account, a person's
+-- environments or the hygiene checks take something from, so the views after it read that
+-- and not the month.
 CREATE VIEW {{view}} AS
 WITH production AS (
     SELECT
@@ -75,28 +80,10 @@ WITH production AS (
     WHERE e.environment_type = 'production'
       AND {{month_scope}}
 ),
--- active_records: whether each account's latest production event of the month is active.
-closing AS (
-    SELECT month, app_id, scope_environment, user_provider, tenant, identifier_key,
-           latest(CASE WHEN active THEN 'true' ELSE 'false' END, event_time, event_id) = 'true'
-               AS active_at_close
-    FROM production
-    WHERE {{counting_basis}} = 'active_records' AND identifier_key IS NOT NULL
-    GROUP BY month, app_id, scope_environment, user_provider, tenant, identifier_key
-),
-counted AS (
+candidates AS (
     SELECT * FROM production
-    WHERE {{counting_basis}} = 'logins'
-      AND active AND NOT anonymous AND identifier_key IS NOT NULL
-
-    UNION ALL
-
-    SELECT p.* FROM production p
-    JOIN closing c
-      ON c.month = p.month AND c.app_id = p.app_id AND c.scope_environment = p.scope_environment
-     AND c.user_provider = p.user_provider AND c.tenant = p.tenant
-     AND c.identifier_key = p.identifier_key
-    WHERE {{counting_basis}} = 'active_records' AND c.active_at_close AND NOT p.anonymous
+    WHERE identifier_key IS NOT NULL
+      AND ({{counting_basis}} = 'active_records' OR (active AND NOT anonymous))
 ),
 answered AS (
     SELECT
@@ -125,7 +112,7 @@ answered AS (
         END AS by_domains,
         -- reported: the user type the app itself set; empty does not answer.
         user_type AS by_reported
-    FROM counted
+    FROM candidates
 )
 SELECT *, coalesce(rule_class, 'Internal') AS event_class
 FROM (SELECT *, {{rule_order}} AS rule_class FROM answered);
