@@ -171,6 +171,37 @@ fn the_accounts_grouping_computes_one_latest_per_account_for_what_the_reports_re
 }
 
 #[test]
+fn the_accounts_are_one_grouping_of_the_candidates_under_either_counting_basis() {
+    // sql/views/20_accounts.sql: under active_records the accounts take the close and the
+    // counted attributes in one grouping, with no join back to the events; under logins the
+    // filter folds to true and is dropped (src/engine/unfiltered.rs).
+    let fx = sample();
+    let query = "EXPLAIN SELECT classification, last_event FROM accounts WHERE month = '2026-09'";
+    let logins = fx.csv(&["sql", query]);
+    assert!(!logins.contains("Join"), "{logins}");
+    let grouping = logins
+        .lines()
+        .find(|l| l.contains("Aggregate: groupBy"))
+        .unwrap();
+    assert!(
+        !grouping.contains("FILTER (WHERE Boolean(true))"),
+        "{grouping}"
+    );
+    std::fs::write(
+        fx.wh().join("seatcount.toml"),
+        "[counting]\nbasis = \"active_records\"\n",
+    )
+    .unwrap();
+    let records = fx.csv(&["sql", query]);
+    assert!(!records.contains("Join"), "{records}");
+    let grouping = records
+        .lines()
+        .find(|l| l.contains("Aggregate: groupBy"))
+        .unwrap();
+    assert!(grouping.contains(") FILTER (WHERE "), "{grouping}");
+}
+
+#[test]
 fn a_month_filter_reads_only_that_partition() {
     let fx = sample();
     let out = fx
