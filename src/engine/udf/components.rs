@@ -7,14 +7,19 @@
 //! name never matches an e-mail that happens to hash the same). The result is one list per group
 //! of `{member, component}` structs, `component` being the smallest member of the component, so
 //! the answer does not depend on row order.
+//!
+//! DataFusion computes an aggregate in two steps when its input has several partitions: each
+//! partition's rows into a state, then the states into the answer. A union-find of each
+//! partition would be built and then built again from its nodes in the final step, so the
+//! partial step only gathers the rows, as the state, and the union-find is built once, over
+//! every row, when the answer is asked for (BENCHMARKS.md run AE).
 
 use datafusion::common::HashMap;
 use std::sync::Arc;
 
-use datafusion::arrow::array::Int32Builder;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, ListArray, StringBuilder, StructArray};
 use datafusion::arrow::buffer::OffsetBuffer;
-use datafusion::arrow::compute::cast;
+use datafusion::arrow::compute::{cast, concat};
 use datafusion::arrow::datatypes::FieldRef;
 use datafusion::arrow::datatypes::{DataType, Field, Fields};
 use datafusion::common::{Result, ScalarValue, exec_err};
@@ -51,20 +56,18 @@ fn result_type() -> DataType {
     )))
 }
 
-/// Partial state: every node with its component's representative member. Keys must survive
-/// into the state, or two partitions holding the same e-mail could not be joined.
-fn edge_fields() -> Fields {
-    Fields::from(vec![
-        Field::new("member", DataType::Utf8, false),
-        Field::new("namespace", DataType::Int32, false),
-        Field::new("node", DataType::Utf8, false),
-    ])
+/// Partial state: the rows gathered, each a member and its keys, so the final step builds one
+/// union-find over every row.
+fn row_fields(key_positions: usize) -> Fields {
+    let member = Field::new("member", DataType::Utf8, true);
+    let keys = (0..key_positions).map(|i| Field::new(format!("key_{i}"), DataType::Utf8, true));
+    std::iter::once(member).chain(keys).collect()
 }
 
-fn state_type() -> DataType {
+fn state_type(key_positions: usize) -> DataType {
     DataType::List(Arc::new(Field::new(
         "item",
-        DataType::Struct(edge_fields()),
+        DataType::Struct(row_fields(key_positions)),
         true,
     )))
 }
@@ -98,13 +101,13 @@ impl AggregateUDFImpl for ConnectedComponents {
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(UnionFind::new(args.exprs.len() - 1)))
+        Ok(Box::new(Gathered::new(args.exprs.len() - 1)))
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
         Ok(vec![Arc::new(Field::new(
-            format_state_name(args.name, "edges"),
-            state_type(),
+            format_state_name(args.name, "rows"),
+            state_type(args.input_fields.len() - 1),
             true,
         ))])
     }
@@ -118,7 +121,6 @@ struct UnionFind {
     rank: Vec<u8>,
     members: HashMap<String, u32>,
     keys: Vec<HashMap<String, u32>>,
-    bytes: usize,
 }
 
 impl UnionFind {
@@ -128,7 +130,6 @@ impl UnionFind {
             rank: Vec::new(),
             members: HashMap::new(),
             keys: (0..key_positions).map(|_| HashMap::new()).collect(),
-            bytes: 0,
         }
     }
 
@@ -138,7 +139,6 @@ impl UnionFind {
             rank,
             members,
             keys,
-            bytes,
         } = self;
         let map = match namespace {
             None => members,
@@ -149,7 +149,6 @@ impl UnionFind {
             let id = parent.len() as u32;
             parent.push(id);
             rank.push(0);
-            *bytes += s.len() + 48;
             id
         })
     }
@@ -247,33 +246,6 @@ impl UnionFind {
             None,
         ))
     }
-
-    /// Every node (members and keys) with its component's representative.
-    fn edges(&mut self) -> ScalarValue {
-        self.flatten();
-        let reps = self.representatives();
-        let namespaces = std::iter::once((-1, &self.members))
-            .chain(self.keys.iter().enumerate().map(|(i, m)| (i as i32, m)));
-        let mut member_col = StringBuilder::new();
-        let mut namespace_col = Int32Builder::new();
-        let mut node_col = StringBuilder::new();
-        for (namespace, map) in namespaces {
-            for (name, id) in map {
-                member_col.append_value(reps[&self.parent[*id as usize]]);
-                namespace_col.append_value(namespace);
-                node_col.append_value(name);
-            }
-        }
-        list_scalar(StructArray::new(
-            edge_fields(),
-            vec![
-                Arc::new(member_col.finish()) as ArrayRef,
-                Arc::new(namespace_col.finish()) as ArrayRef,
-                Arc::new(node_col.finish()) as ArrayRef,
-            ],
-            None,
-        ))
-    }
 }
 
 fn find_in(parent: &mut [u32], mut x: u32) -> u32 {
@@ -285,21 +257,71 @@ fn find_in(parent: &mut [u32], mut x: u32) -> u32 {
     x
 }
 
-impl Accumulator for UnionFind {
+/// The accumulator: the rows of one group, as text, until the answer is asked for.
+#[derive(Debug)]
+struct Gathered {
+    key_positions: usize,
+    /// Batches of columns: the member, then each key position.
+    batches: Vec<Vec<ArrayRef>>,
+    bytes: usize,
+}
+
+impl Gathered {
+    fn new(key_positions: usize) -> Self {
+        Gathered {
+            key_positions,
+            batches: Vec::new(),
+            bytes: 0,
+        }
+    }
+
+    fn push(&mut self, columns: Vec<ArrayRef>) {
+        self.bytes += columns
+            .iter()
+            .map(|c| c.get_array_memory_size())
+            .sum::<usize>();
+        self.batches.push(columns);
+    }
+}
+
+impl Accumulator for Gathered {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        self.add_rows(&values[0], &values[1..])
+        let columns = values
+            .iter()
+            .map(|a| cast(a, &DataType::Utf8))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        self.push(columns);
+        Ok(())
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        Ok(self.pairs())
+        let mut uf = UnionFind::new(self.key_positions);
+        for columns in std::mem::take(&mut self.batches) {
+            uf.add_rows(&columns[0], &columns[1..])?;
+        }
+        self.bytes = 0;
+        Ok(uf.pairs())
     }
 
     fn size(&self) -> usize {
-        std::mem::size_of_val(self) + self.bytes + self.parent.capacity() * 5
+        std::mem::size_of_val(self) + self.bytes
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        Ok(vec![self.edges()])
+        let batches = std::mem::take(&mut self.batches);
+        self.bytes = 0;
+        let columns = (0..=self.key_positions)
+            .map(|i| {
+                let parts: Vec<&dyn Array> = batches.iter().map(|b| b[i].as_ref()).collect();
+                if parts.is_empty() {
+                    Ok(datafusion::arrow::array::new_empty_array(&DataType::Utf8))
+                } else {
+                    Ok(concat(&parts)?)
+                }
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let rows = StructArray::new(row_fields(self.key_positions), columns, None);
+        Ok(vec![list_scalar(rows)])
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
@@ -308,19 +330,8 @@ impl Accumulator for UnionFind {
             if lists.is_null(i) {
                 continue;
             }
-            let edges = lists.value(i);
-            let edges = edges.as_struct();
-            let members = edges.column(0).as_string::<i32>();
-            let namespaces = edges
-                .column(1)
-                .as_primitive::<datafusion::arrow::datatypes::Int32Type>();
-            let nodes = edges.column(2).as_string::<i32>();
-            for row in 0..edges.len() {
-                let m = self.node(None, members.value(row));
-                let namespace = usize::try_from(namespaces.value(row)).ok();
-                let n = self.node(namespace, nodes.value(row));
-                self.union(m, n);
-            }
+            let rows = lists.value(i);
+            self.push(rows.as_struct().columns().to_vec());
         }
         Ok(())
     }
@@ -332,7 +343,7 @@ mod tests {
     use datafusion::arrow::array::StringArray;
 
     fn run(rows: &[(&str, Option<&str>, Option<&str>)]) -> Vec<(String, String)> {
-        let mut uf = UnionFind::new(2);
+        let mut uf = Gathered::new(2);
         let member: ArrayRef = Arc::new(StringArray::from(
             rows.iter().map(|r| Some(r.0)).collect::<Vec<_>>(),
         ));
@@ -435,9 +446,9 @@ mod tests {
             proptest::prop_assert_eq!(&whole, &expected);
 
             let split = split.min(rows.len());
-            let mut total = UnionFind::new(2);
+            let mut total = Gathered::new(2);
             for part in [&as_ref[..split], &as_ref[split..]] {
-                let mut uf = UnionFind::new(2);
+                let mut uf = Gathered::new(2);
                 let col = |f: &dyn Fn(&Row) -> Option<String>| {
                     Arc::new(StringArray::from(part.iter().map(f).collect::<Vec<_>>())) as ArrayRef
                 };
@@ -468,8 +479,8 @@ mod tests {
 
     #[test]
     fn merging_partial_states_joins_components() {
-        let mut left = UnionFind::new(1);
-        let mut right = UnionFind::new(1);
+        let mut left = Gathered::new(1);
+        let mut right = Gathered::new(1);
         let s = |v: Vec<&str>| Arc::new(StringArray::from(v)) as ArrayRef;
         // D and E share only the key k3, and meet only in the merge.
         left.update_batch(&[s(vec!["A", "B", "D"]), s(vec!["k1", "k1", "k3"])])
@@ -477,7 +488,7 @@ mod tests {
         right
             .update_batch(&[s(vec!["B", "C", "E"]), s(vec!["k2", "k2", "k3"])])
             .unwrap();
-        let mut total = UnionFind::new(1);
+        let mut total = Gathered::new(1);
         for part in [&mut left, &mut right] {
             let ScalarValue::List(list) = part.state().unwrap().remove(0) else {
                 panic!()
