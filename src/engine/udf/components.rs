@@ -173,28 +173,23 @@ impl UnionFind {
         }
     }
 
-    /// Joins each row's member to the row's keys, each key position its own namespace.
-    fn add_rows(&mut self, member: &ArrayRef, keys: &[ArrayRef]) -> Result<()> {
-        let member = cast(member, &DataType::Utf8)?;
+    /// Joins each row's member to the row's keys, each key position its own namespace; every
+    /// column is text, as [`Gathered`] keeps it.
+    fn add_rows(&mut self, member: &ArrayRef, keys: &[ArrayRef]) {
         let member = member.as_string::<i32>();
-        let keys = keys
-            .iter()
-            .map(|a| cast(a, &DataType::Utf8))
-            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let keys: Vec<_> = keys.iter().map(|k| k.as_string::<i32>()).collect();
         for row in 0..member.len() {
             if member.is_null(row) {
                 continue;
             }
             let m = self.node(None, member.value(row));
             for (position, key) in keys.iter().enumerate() {
-                let key = key.as_string::<i32>();
                 if key.is_valid(row) {
                     let k = self.node(Some(position), key.value(row));
                     self.union(m, k);
                 }
             }
         }
-        Ok(())
     }
 
     /// Points every node straight at its root, so the answer can be read without mutation.
@@ -304,12 +299,15 @@ impl Accumulator for Gathered {
     fn evaluate(&mut self) -> Result<ScalarValue> {
         let mut uf = UnionFind::new(self.key_positions);
         for columns in std::mem::take(&mut self.batches) {
-            uf.add_rows(&columns[0], &columns[1..])?;
+            uf.add_rows(&columns[0], &columns[1..]);
         }
         self.bytes = 0;
         Ok(uf.pairs())
     }
 
+    /// The rows kept. The union-find built from them at the end is not counted: it holds each
+    /// distinct text once, so it is about the size of the rows it is built from, and this group
+    /// lets go of them batch by batch as it grows.
     fn size(&self) -> usize {
         std::mem::size_of_val(self) + self.bytes
     }
