@@ -329,3 +329,45 @@ fn history_is_each_months_usage_oldest_first() {
         "{history}"
     );
 }
+
+/// docs/semantics.md "Counted events", through the binary: under `counting.basis =
+/// "active_records"` an account counts when its latest record of the month, anonymous ones
+/// included, is active, and only its named records count. ann was deactivated on the 20th;
+/// reg is a user-table record with no login; dan's latest record is anonymous and active; gus
+/// has only an anonymous record; hal's latest record, anonymous, is in another environment,
+/// a-q, where nobody is counted.
+#[test]
+fn named_users_under_active_records_follow_each_account_to_the_close() {
+    let rows = [
+        "1,2026-09-01T10:00:00Z,a,a-p,,,,ann,,,,,true,false",
+        "2,2026-09-20T10:00:00Z,a,a-p,,,,ann,,,,,false,false",
+        "3,2026-09-30T00:00:00Z,a,a-p,,,,reg,,,,,true,false",
+        "4,2026-09-10T10:00:00Z,a,a-p,,,,dan,,,,,true,false",
+        "5,2026-09-28T10:00:00Z,a,a-p,,,,dan,,,,,true,true",
+        "6,2026-09-12T10:00:00Z,a,a-p,,,,gus,,,,,true,true",
+        "7,2026-09-08T10:00:00Z,a,a-p,,,,hal,,,,,true,false",
+        "8,2026-09-26T10:00:00Z,a,a-q,,,,hal,,,,,true,true",
+    ];
+    let fx = Fixture::portfolio(&rows, "", &[]);
+    let counted = |report: &str| -> Vec<String> {
+        report
+            .lines()
+            .skip(1)
+            .map(|l| {
+                let cols: Vec<&str> = l.split(',').collect();
+                format!("{} {}", cols[3], cols[6])
+            })
+            .collect()
+    };
+    // logins: every active named record counts: ann, reg, dan and hal in a-p.
+    let logins = fx.report("named-users", "2026-09");
+    assert_eq!(counted(&logins), ["a-p 4", "a-q 0"], "{logins}");
+    fx.configure("[counting]\nbasis = \"active_records\"\n", &[]);
+    let records = fx.report("named-users", "2026-09");
+    assert_eq!(counted(&records), ["a-p 3", "a-q 0"], "{records}");
+    // dan's last counted record is his named one of the 10th; hal counts in a-p only.
+    let last = fx.value(
+        "SELECT max(last_event) FROM accounts WHERE month = '2026-09' AND last_event < TIMESTAMP '2026-09-29T00:00:00Z'",
+    );
+    assert!(last.starts_with("2026-09-10"), "{last}");
+}
